@@ -1,0 +1,131 @@
+/**
+ * Control events (challenge, challenge_response, verification, dispute): schemas, deterministic
+ * event ids (PROTOCOL.md section 6) and our signing extension (section 8).
+ * @module
+ */
+import { canonicalJson } from "./canonical.ts";
+import { signHex, verifyHex } from "./crypto.ts";
+import { checkFields, type FieldKind } from "./fields.ts";
+import type { ControlEvent, ControlType, Validated } from "./types.ts";
+
+/** Required fields of each control payload (extra keys are tolerated, as Python peers do). */
+export const CONTROL_SCHEMAS: Readonly<Record<ControlType, Readonly<Record<string, FieldKind>>>> = {
+  challenge: {
+    event_id: "str",
+    experiment_id: "str",
+    challenger_id: "str",
+    challenger_bpb: "float",
+    challenger_gpu: "str",
+  },
+  challenge_response: {
+    event_id: "str",
+    experiment_id: "str",
+    challenger_id: "str",
+    verifier_id: "str",
+    verifier_bpb: "float",
+    verifier_gpu: "str",
+  },
+  verification: {
+    event_id: "str",
+    experiment_id: "str",
+    verified_node_id: "str",
+    verifier_id: "str",
+    verifier_gpu: "str",
+    verifier_bpb: "float",
+    is_frontier: "bool",
+  },
+  dispute: {
+    event_id: "str",
+    experiment_id: "str",
+    original_node_id: "str",
+    challenger_id: "str",
+    challenger_bpb: "float",
+    outcome: "str",
+    ground_truth_bpb: "float",
+    verifier_count: "int",
+  },
+};
+
+/** Float-typed control fields, for canonical signing bytes. */
+export const CONTROL_FLOAT_KEYS: ReadonlySet<string> = new Set([
+  "challenger_bpb",
+  "verifier_bpb",
+  "ground_truth_bpb",
+]);
+
+/** The node that must sign each event type: the acting node. */
+export function actingNode(event: ControlEvent): string {
+  switch (event.type) {
+    case "challenge":
+    case "dispute":
+      return event.payload.challenger_id;
+    case "challenge_response":
+    case "verification":
+      return event.payload.verifier_id;
+  }
+}
+
+/** The deterministic event id a payload of this type must carry. */
+export function expectedEventId(event: ControlEvent): string {
+  const p = event.payload;
+  switch (event.type) {
+    case "challenge":
+      return `challenge:${p.experiment_id}:${event.payload.challenger_id}`;
+    case "challenge_response":
+      return `challenge_response:${p.experiment_id}:${event.payload.challenger_id}:${event.payload.verifier_id}`;
+    case "verification":
+      return `verification:${p.experiment_id}:${event.payload.verifier_id}`;
+    case "dispute":
+      return `dispute:${p.experiment_id}:${event.payload.challenger_id}`;
+  }
+}
+
+/** Structural check of an untrusted control payload of a known type. */
+export function checkControl(type: ControlType, raw: unknown): Validated<ControlEvent> {
+  const reason = checkFields(raw, CONTROL_SCHEMAS[type], type, true);
+  if (reason) return { ok: false, reason };
+  const event = { type, payload: raw } as ControlEvent;
+  if (event.type === "dispute" && !["upheld", "rejected"].includes(event.payload.outcome)) {
+    return { ok: false, reason: "dispute: outcome must be upheld or rejected" };
+  }
+  if (event.payload.event_id.length > 512) {
+    return { ok: false, reason: `${type}: event_id too long` };
+  }
+  return { ok: true, value: event };
+}
+
+const encoder = new TextEncoder();
+
+function signingBytes(payload: Record<string, unknown>): Uint8Array {
+  const { sig: _sig, ...rest } = payload;
+  return encoder.encode(canonicalJson(rest, CONTROL_FLOAT_KEYS));
+}
+
+/** Sign a control event as `nodeId` (our extension): adds `signer` and `sig`. */
+export function signControl<E extends ControlEvent>(event: E, seed: Uint8Array, nodeId: string): E {
+  const payload = { ...event.payload, signer: nodeId };
+  delete (payload as Record<string, unknown>).sig;
+  return { ...event, payload: { ...payload, sig: signHex(signingBytes(payload), seed) } };
+}
+
+/** Signature state of a control event. */
+export type ControlAuth = "signed" | "unsigned" | "bad_signature" | "wrong_signer" | "bad_event_id";
+
+/**
+ * Check a control event's authenticity: its event id is the deterministic one, its signer is the
+ * acting node, and `sig` verifies. Unsigned events are reported as such (relayed, never applied).
+ */
+export async function checkControlAuth(event: ControlEvent): Promise<ControlAuth> {
+  if (event.payload.event_id !== expectedEventId(event)) return "bad_event_id";
+  const { signer, sig } = event.payload;
+  if (signer === undefined && sig === undefined) return "unsigned";
+  if (typeof signer !== "string" || typeof sig !== "string") return "bad_signature";
+  if (signer !== actingNode(event)) return "wrong_signer";
+  let bytes: Uint8Array;
+  try {
+    bytes = signingBytes(event.payload);
+  } catch {
+    return "bad_signature";
+  }
+  return (await verifyHex(bytes, sig, signer)) ? "signed" : "bad_signature";
+}

@@ -1,0 +1,133 @@
+/**
+ * Typed wire messages (PROTOCOL.md sections 5, 6 and 8): parse an untrusted frame body into a
+ * tagged union, and build outgoing envelopes. Record, profile and control payloads get their deep
+ * (and for records and profiles, asynchronous signature) validation from their own modules.
+ * @module
+ */
+import { checkControl } from "./control.ts";
+import { checkFields, type FieldKind } from "./fields.ts";
+import { CONTROL_TYPES, type ControlEvent, type ControlType, type Validated } from "./types.ts";
+
+/** `hello` (extension): first message on each connection between our nodes. */
+export interface HelloPayload {
+  node_id: string;
+  listen_port: number;
+  agent: string;
+  features: string[];
+  db_epoch: string;
+}
+
+/** Every message this node understands. Unknown types parse to `{ type: "unknown" }`. */
+export type WireMessage =
+  | { type: "experiment"; payload: unknown }
+  | { type: "profile"; payload: unknown }
+  | { type: "sync_request"; payload: { since: number } }
+  | { type: "pex_request"; payload: Record<string, never> }
+  | { type: "pex_response"; payload: { peer: string[] } }
+  | { type: "code_request"; payload: { code_cid: string } }
+  | { type: "code_response"; payload: { code_cid: string; code: string } }
+  | { type: "ping"; payload: Record<string, never> }
+  | { type: "pong"; payload: Record<string, never> }
+  | { type: "hello"; payload: HelloPayload }
+  | ControlEvent
+  | { type: "unknown"; payload: unknown; wireType: string };
+
+const SIMPLE_SCHEMAS: Readonly<Record<string, Readonly<Record<string, FieldKind>>>> = {
+  sync_request: { since: "int" },
+  code_request: { code_cid: "str" },
+  code_response: { code_cid: "str", code: "str" },
+  hello: { node_id: "str", listen_port: "int", agent: "str", db_epoch: "str" },
+};
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Most peers a `pex_response` may list; the rest is ignored. */
+export const MAX_PEX_PEERS = 200;
+
+/** Parse and structurally validate one frame body. Never throws. */
+export function parseMessage(body: Uint8Array): Validated<WireMessage> {
+  let env: unknown;
+  try {
+    env = JSON.parse(decoder.decode(body));
+  } catch (e) {
+    return { ok: false, reason: e instanceof TypeError ? "invalid UTF-8" : "invalid JSON" };
+  }
+  if (typeof env !== "object" || env === null || Array.isArray(env)) {
+    return { ok: false, reason: "envelope is not a JSON object" };
+  }
+  const { type, payload } = env as { type?: unknown; payload?: unknown };
+  if (typeof type !== "string") return { ok: false, reason: "envelope has no string type" };
+  return parsePayload(type, payload);
+}
+
+function parsePayload(type: string, payload: unknown): Validated<WireMessage> {
+  if (CONTROL_TYPES.includes(type as ControlType)) {
+    return checkControl(type as ControlType, payload);
+  }
+  const isObject = typeof payload === "object" && payload !== null && !Array.isArray(payload);
+  switch (type) {
+    case "experiment":
+    case "profile":
+      return isObject
+        ? { ok: true, value: { type, payload } }
+        : { ok: false, reason: `${type}: payload must be an object` };
+    case "ping":
+    case "pong":
+    case "pex_request":
+      return { ok: true, value: { type, payload: {} } };
+    case "pex_response":
+      return parsePex(payload);
+    case "sync_request":
+    case "code_request":
+    case "code_response":
+    case "hello": {
+      const reason = checkFields(payload, SIMPLE_SCHEMAS[type], type, true);
+      if (reason) return { ok: false, reason };
+      if (type === "hello") return parseHello(payload as HelloPayload);
+      return { ok: true, value: { type, payload } as WireMessage };
+    }
+    default:
+      return { ok: true, value: { type: "unknown", payload, wireType: type.slice(0, 64) } };
+  }
+}
+
+function parsePex(payload: unknown): Validated<WireMessage> {
+  const peer = (payload as { peer?: unknown } | null)?.peer;
+  if (!Array.isArray(peer)) return { ok: false, reason: "pex_response: peer must be a list" };
+  const addrs = peer.filter((p): p is string => typeof p === "string" && p.length <= 300);
+  return {
+    ok: true,
+    value: { type: "pex_response", payload: { peer: addrs.slice(0, MAX_PEX_PEERS) } },
+  };
+}
+
+function parseHello(p: HelloPayload): Validated<WireMessage> {
+  if (!/^[0-9a-f]{64}$/.test(p.node_id)) return { ok: false, reason: "hello: bad node_id" };
+  if (p.listen_port < 0 || p.listen_port > 65535) return { ok: false, reason: "hello: bad port" };
+  const features = Array.isArray(p.features)
+    ? p.features.filter((f): f is string => typeof f === "string").slice(0, 64)
+    : [];
+  return {
+    ok: true,
+    value: {
+      type: "hello",
+      payload: {
+        node_id: p.node_id,
+        listen_port: p.listen_port,
+        agent: p.agent.slice(0, 128),
+        features,
+        db_epoch: p.db_epoch.slice(0, 128),
+      },
+    },
+  };
+}
+
+/** JSON text of an outgoing envelope whose payload has no float fields. */
+export function envelope(type: string, payload: unknown): string {
+  return JSON.stringify({ type, payload });
+}
+
+/** JSON text of an outgoing envelope around an already-encoded payload (records, signed events). */
+export function envelopeRaw(type: string, payloadJson: string): string {
+  return `{"type":${JSON.stringify(type)},"payload":${payloadJson}}`;
+}

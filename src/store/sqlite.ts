@@ -1,0 +1,98 @@
+/**
+ * Shared `node:sqlite` plumbing for the stores: opening a file safely, transactions, text that
+ * SQLite cannot round-trip, and bounds for caller-supplied paging values.
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { StoreError } from "./errors.ts";
+
+/** Largest page any list method returns, so one call cannot build an unbounded array. */
+export const MAX_PAGE = 10_000;
+
+/**
+ * Open (creating if needed) a SQLite file in WAL mode. The file is read before anything is
+ * written, so a file that is not a database (or is corrupt) raises a `StoreError` naming it and
+ * is left byte-for-byte unchanged.
+ */
+export function openDatabase(path: string): DatabaseSync {
+  if (path !== ":memory:") {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (err) {
+      throw new StoreError(`cannot create the directory for ${path}: ${errText(err)}`, {
+        cause: err,
+      });
+    }
+  }
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(path);
+  } catch (err) {
+    throw new StoreError(`cannot open ${path}: ${errText(err)}`, { cause: err });
+  }
+  try {
+    // Reading the schema is the first page access: it fails on a non-database or corrupt header
+    // before any pragma below could write to the file.
+    db.prepare("SELECT count(*) AS n FROM sqlite_master").get();
+    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec("PRAGMA journal_mode = WAL");
+    // NORMAL is durable against process crashes in WAL mode and much faster than FULL.
+    db.exec("PRAGMA synchronous = NORMAL");
+  } catch (err) {
+    try {
+      db.close();
+    } catch { /* already unusable */ }
+    throw new StoreError(
+      `${path} is not a usable SQLite database (${errText(err)}). ` +
+        `It was left untouched: move it aside (or restore a backup) and start again to create a new one.`,
+      { cause: err },
+    );
+  }
+  return db;
+}
+
+/** Run `fn` inside one write transaction; rolls back and rethrows on any error. */
+export function inTransaction<T>(db: DatabaseSync, fn: () => T): T {
+  // IMMEDIATE takes the write lock up front, so a read-then-write inside fn cannot race another
+  // connection (e.g. the CLI) into SQLITE_BUSY halfway through.
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const out = fn();
+    db.exec("COMMIT");
+    return out;
+  } catch (err) {
+    try {
+      db.exec("ROLLBACK");
+    } catch { /* the transaction may already be gone */ }
+    throw err;
+  }
+}
+
+/** Names of the columns of `table` (empty when the table does not exist). */
+export function columnsOf(db: DatabaseSync, table: string): Set<string> {
+  const rows = db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table);
+  return new Set(rows.map((r) => String(r.name)));
+}
+
+/**
+ * True when SQLite text storage would not give `s` back unchanged: `node:sqlite` cuts text at
+ * a NUL on read, and lone UTF-16 surrogates are replaced by U+FFFD when encoded as UTF-8.
+ */
+export function isLossyText(s: string): boolean {
+  return s.includes("\u0000") || !s.isWellFormed();
+}
+
+/** Validate a caller-supplied page size or offset: a non-negative integer, capped at `max`. */
+export function pageValue(v: number, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isSafeInteger(v) || v < 0) {
+    throw new StoreError(`${what} must be a non-negative integer, got ${String(v)}`);
+  }
+  return Math.min(v, max);
+}
+
+/** Message of an unknown thrown value. */
+export function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

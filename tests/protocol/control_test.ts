@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import {
+  checkControlAuth,
+  type ControlEvent,
+  expectedEventId,
+  hexToBytes,
+  signControl,
+} from "../../src/protocol/mod.ts";
+import { vectors } from "./vectors.ts";
+
+const [alice, bob] = vectors.keys;
+const expId = vectors.records[0].cid;
+
+function challenge(challenger: string): ControlEvent {
+  return {
+    type: "challenge",
+    payload: {
+      event_id: `challenge:${expId}:${challenger}`,
+      experiment_id: expId,
+      challenger_id: challenger,
+      challenger_bpb: 1.0,
+      challenger_gpu: "CPU",
+    },
+  };
+}
+
+Deno.test("event ids follow the deterministic pattern", () => {
+  assert.equal(expectedEventId(challenge(alice.node_id)), `challenge:${expId}:${alice.node_id}`);
+});
+
+Deno.test("signed control events verify; tampering, wrong signer and unsigned are detected", async () => {
+  const signed = signControl(challenge(alice.node_id), hexToBytes(alice.seed_hex), alice.node_id);
+  assert.equal(await checkControlAuth(signed), "signed");
+  assert.equal(await checkControlAuth(challenge(alice.node_id)), "unsigned");
+  const tampered = {
+    ...signed,
+    payload: { ...signed.payload, challenger_bpb: 0.5 },
+  } as ControlEvent;
+  assert.equal(await checkControlAuth(tampered), "bad_signature");
+  const byBob = signControl(challenge(alice.node_id), hexToBytes(bob.seed_hex), bob.node_id);
+  assert.equal(await checkControlAuth(byBob), "wrong_signer");
+  const forgedSigner = {
+    ...byBob,
+    payload: { ...byBob.payload, signer: alice.node_id },
+  } as ControlEvent;
+  assert.equal(await checkControlAuth(forgedSigner), "bad_signature");
+  const badId = {
+    ...signed,
+    payload: { ...signed.payload, event_id: "challenge:x:y" },
+  } as ControlEvent;
+  assert.equal(await checkControlAuth(badId), "bad_event_id");
+});
+
+Deno.test("signed events survive a JSON round trip (integral floats included)", async () => {
+  const signed = signControl(challenge(alice.node_id), hexToBytes(alice.seed_hex), alice.node_id);
+  const back = JSON.parse(JSON.stringify(signed)) as ControlEvent;
+  assert.equal(await checkControlAuth(back), "signed");
+});
