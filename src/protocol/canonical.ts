@@ -26,9 +26,13 @@ function escapeChar(ch: string): string {
   return ESCAPES[ch] ?? "\\u" + ch.charCodeAt(0).toString(16).padStart(4, "0");
 }
 
+// deno-lint-ignore no-control-regex -- same class as NEEDS_ESCAPE, for a fast non-global test
+const HAS_ESCAPE = /[\u0000-\u001f"\\\u007f-\uffff]/;
+
 /** Quote a string the way Python's `json.dumps(..., ensure_ascii=True)` does. */
 export function quoteString(s: string): string {
-  return '"' + s.replace(NEEDS_ESCAPE, escapeChar) + '"';
+  // Most strings need no escaping; testing first avoids building a new string.
+  return HAS_ESCAPE.test(s) ? '"' + s.replace(NEEDS_ESCAPE, escapeChar) + '"' : '"' + s + '"';
 }
 
 /**
@@ -65,6 +69,20 @@ export function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
+// Records and profiles repeat the same key sets, so their sorted order is cached by shape.
+const KEY_ORDER_CACHE = new Map<string, string[]>();
+const KEY_ORDER_CACHE_MAX = 256;
+
+function sortedKeys(keys: string[]): string[] {
+  const shape = keys.join("\u0000");
+  let sorted = KEY_ORDER_CACHE.get(shape);
+  if (!sorted) {
+    sorted = keys.sort(compareCodePoints);
+    if (KEY_ORDER_CACHE.size < KEY_ORDER_CACHE_MAX) KEY_ORDER_CACHE.set(shape, sorted);
+  }
+  return sorted;
+}
+
 /** Thrown when a value cannot be expressed in canonical JSON. */
 export class CanonicalError extends Error {
   override name = "CanonicalError";
@@ -93,7 +111,7 @@ function encode(value: unknown, floatKeys: ReadonlySet<string>, key: string, pat
           "]";
       }
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort(compareCodePoints);
+      const keys = sortedKeys(Object.keys(obj)).filter((k) => obj[k] !== undefined);
       const parts = keys.map((k) =>
         quoteString(k) + ":" + encode(obj[k], floatKeys, k, path ? `${path}.${k}` : k)
       );

@@ -42,8 +42,14 @@ const keyCache = new Map<string, Promise<CryptoKey | null>>();
 function importPublicKey(nodeId: string): Promise<CryptoKey | null> {
   let key = keyCache.get(nodeId);
   if (key) return key;
+  let raw: Uint8Array;
+  try {
+    raw = hexToBytes(nodeId);
+  } catch {
+    return Promise.resolve(null);
+  }
   key = crypto.subtle
-    .importKey("raw", hexToBytes(nodeId) as Uint8Array<ArrayBuffer>, { name: "Ed25519" }, false, [
+    .importKey("raw", raw as Uint8Array<ArrayBuffer>, { name: "Ed25519" }, false, [
       "verify",
     ])
     .catch(() => null);
@@ -61,14 +67,20 @@ export async function verifyHex(
   signatureHex: string,
   nodeId: string,
 ): Promise<boolean> {
-  if (!isHex(signatureHex, 64) || !isHex(nodeId, 32)) return false;
-  const key = await importPublicKey(nodeId);
+  if (signatureHex.length !== 128 || nodeId.length !== 64) return false;
+  let signature: Uint8Array;
+  try {
+    signature = hexToBytes(signatureHex); // throws on non-hex
+  } catch {
+    return false;
+  }
+  const key = await importPublicKey(nodeId.toLowerCase());
   if (!key) return false;
   try {
     return await crypto.subtle.verify(
       "Ed25519",
       key,
-      hexToBytes(signatureHex) as Uint8Array<ArrayBuffer>,
+      signature as Uint8Array<ArrayBuffer>,
       message as Uint8Array<ArrayBuffer>,
     );
   } catch {

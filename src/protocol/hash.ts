@@ -20,13 +20,22 @@ export function isHex(s: unknown, bytes: number): s is string {
   return typeof s === "string" && s.length === bytes * 2 && HEX_RE.test(s);
 }
 
+const NIBBLE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) {
+  NIBBLE["0123456789abcdef".charCodeAt(i)] = i;
+  NIBBLE["0123456789ABCDEF".charCodeAt(i)] = i;
+}
+
 /** Decode lowercase or uppercase hex; throws on odd length or non-hex characters. */
 export function hexToBytes(hex: string): Uint8Array {
-  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
-    throw new TypeError("invalid hex string");
-  }
+  if (hex.length % 2 !== 0) throw new TypeError("invalid hex string: odd length");
   const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    const hi = NIBBLE[hex.charCodeAt(2 * i)] ?? -1;
+    const lo = NIBBLE[hex.charCodeAt(2 * i + 1)] ?? -1;
+    if (hi < 0 || lo < 0) throw new TypeError("invalid hex string");
+    out[i] = (hi << 4) | lo;
+  }
   return out;
 }
 

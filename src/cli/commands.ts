@@ -1,0 +1,23 @@
+/**
+ * Every command group, registered on the program in the order `--help` lists them.
+ * @module
+ */
+import type { Command } from "commander";
+import { registerInit } from "./init.ts";
+import { registerStatus } from "./status.ts";
+import { registerGraph } from "./graph.ts";
+import { registerPeer } from "./peer.ts";
+import { registerProfile } from "./profile.ts";
+import { registerClean } from "./clean.ts";
+import { registerVersion } from "./version.ts";
+
+/** Register all commands on `program`. */
+export function registerCommands(program: Command): void {
+  registerInit(program);
+  registerStatus(program);
+  registerGraph(program);
+  registerPeer(program);
+  registerProfile(program);
+  registerClean(program);
+  registerVersion(program);
+}

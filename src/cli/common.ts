@@ -1,0 +1,40 @@
+/**
+ * Options and helpers shared by every command.
+ * @module
+ */
+import { Command, Option } from "commander";
+import { resolveDataDir } from "../config.ts";
+
+/** Options every command accepts. */
+export interface CommonOptions {
+  dataDir?: string;
+  json?: boolean;
+}
+
+/** Add `--data-dir` to a command (every command has it). */
+export function withDataDir(cmd: Command): Command {
+  return cmd.addOption(
+    new Option("--data-dir <dir>", "data directory (default: $SPORE_HOME or ~/.spore)"),
+  );
+}
+
+/** Add `--json` to a command whose output a script may want. */
+export function withJson(cmd: Command): Command {
+  return cmd.option("--json", "print machine-readable JSON");
+}
+
+/** The data dir for a command's options. */
+export function dataDirOf(opts: CommonOptions): string {
+  return resolveDataDir(opts.dataDir);
+}
+
+/** Parse a positive integer option, with a clear error. */
+export function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+      throw new Error(`${name} must be a positive integer, got "${value}"`);
+    }
+    return n;
+  };
+}

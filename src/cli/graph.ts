@@ -1,0 +1,160 @@
+/**
+ * `spore graph` (ASCII lineage tree) and `spore frontier` (best unbeaten results).
+ * @module
+ */
+import type { Command } from "commander";
+import type { ExperimentRecord } from "../protocol/mod.ts";
+import type { GraphStore } from "../store/mod.ts";
+import {
+  type CommonOptions,
+  dataDirOf,
+  positiveInt,
+  withDataDir as withDataDirOption,
+  withJson,
+} from "./common.ts";
+import { withDataDir } from "./context.ts";
+import { UserError } from "./errors.ts";
+import {
+  bpb,
+  printJson,
+  printRecordsJson,
+  safeText,
+  shortId,
+  statusStyle,
+  style,
+  table,
+} from "./output.ts";
+
+interface GraphOptions extends CommonOptions {
+  depth: number;
+  root?: string;
+  limit: number;
+}
+
+interface TreeNode {
+  record: ExperimentRecord;
+  children: TreeNode[];
+  more: number;
+}
+
+function line(r: ExperimentRecord): string {
+  return `${shortId(r.id)} ${statusStyle(r.status)} ${bpb(r.val_bpb)} ${
+    style("dim", safeText(r.gpu_model, 12))
+  } ${safeText(r.description, 50)}`;
+}
+
+/** Build the lineage tree below `root`, `depth` levels deep, at most `limit` children each. */
+export function buildTree(
+  graph: GraphStore,
+  root: ExperimentRecord,
+  depth: number,
+  limit: number,
+): TreeNode {
+  const seen = new Set<string>([root.id]);
+  const grow = (record: ExperimentRecord, level: number): TreeNode => {
+    if (level >= depth) return { record, children: [], more: graph.children(record.id).length };
+    const kids = graph.children(record.id).filter((c) => !seen.has(c.id));
+    kids.sort((a, b) => a.val_bpb - b.val_bpb);
+    for (const k of kids) seen.add(k.id);
+    return {
+      record,
+      children: kids.slice(0, limit).map((k) => grow(k, level + 1)),
+      more: Math.max(0, kids.length - limit),
+    };
+  };
+  return grow(root, 0);
+}
+
+/** Render a tree with box-drawing connectors. */
+export function renderTree(node: TreeNode, prefix = "", last = true, top = true): string[] {
+  const out = [top ? line(node.record) : `${prefix}${last ? "└─ " : "├─ "}${line(node.record)}`];
+  const childPrefix = top ? "" : prefix + (last ? "   " : "│  ");
+  node.children.forEach((c, i) => {
+    const isLast = i === node.children.length - 1 && node.more === 0;
+    out.push(...renderTree(c, childPrefix, isLast, false));
+  });
+  if (node.more > 0) out.push(`${childPrefix}└─ ${style("dim", `… ${node.more} more`)}`);
+  return out;
+}
+
+function toJson(node: TreeNode): unknown {
+  return {
+    id: node.record.id,
+    status: node.record.status,
+    val_bpb: node.record.val_bpb,
+    description: node.record.description,
+    children: node.children.map(toJson),
+    more: node.more,
+  };
+}
+
+/** Register `graph` and `frontier`. */
+export function registerGraph(program: Command): void {
+  const graphCmd = program
+    .command("graph")
+    .description("show the experiment lineage as a tree")
+    .option("--depth <n>", "levels to show below each root", positiveInt("--depth"), 4)
+    .option("--limit <n>", "children shown per experiment", positiveInt("--limit"), 8)
+    .option("--root <id>", "start from this experiment (id or unique prefix)");
+  withJson(withDataDirOption(graphCmd)).action(async (opts: GraphOptions) => {
+    await withDataDir(dataDirOf(opts), (ctx) => {
+      const { graph } = ctx.stores;
+      let roots: ExperimentRecord[];
+      if (opts.root) {
+        const matches = graph.search(opts.root, 2).filter((r) =>
+          r.id.startsWith(opts.root!.toLowerCase())
+        );
+        if (matches.length !== 1) {
+          throw new UserError(
+            matches.length
+              ? `"${opts.root}" matches several experiments; give more characters`
+              : `no experiment with id "${safeText(opts.root, 64)}"`,
+          );
+        }
+        roots = matches;
+      } else {
+        roots = graph.roots(opts.limit);
+      }
+      const trees = roots.map((r) => buildTree(graph, r, opts.depth, opts.limit));
+      if (opts.json) return printJson(trees.map(toJson));
+      if (trees.length === 0) {
+        return console.log("The graph is empty. Run `spore run` to sync or start research.");
+      }
+      for (const t of trees) console.log(renderTree(t).join("\n"));
+    });
+  });
+
+  const frontierCmd = program
+    .command("frontier")
+    .description("list the frontier: kept results no child has beaten, best first")
+    .option("--gpu <class>", "only this GPU class (e.g. H100, RTX_4090, CPU)")
+    .option("--limit <n>", "rows to show", positiveInt("--limit"), 20);
+  withJson(withDataDirOption(frontierCmd)).action(
+    async (opts: CommonOptions & { gpu?: string; limit: number }) => {
+      await withDataDir(dataDirOf(opts), (ctx) => {
+        const rows = ctx.stores.graph.frontier(opts.gpu, opts.limit);
+        if (opts.json) return printRecordsJson(rows);
+        if (rows.length === 0) {
+          return console.log(
+            opts.gpu
+              ? `No frontier experiments for GPU class ${safeText(opts.gpu, 32)}.`
+              : "The frontier is empty.",
+          );
+        }
+        const names = ctx.stores.profiles.displayNames(rows.map((r) => r.node_id));
+        console.log(table(
+          ["#", "id", "val_bpb", "gpu", "depth", "node", "description"],
+          rows.map((r, i) => [
+            String(i + 1),
+            shortId(r.id),
+            bpb(r.val_bpb),
+            safeText(r.gpu_model, 12),
+            String(r.depth),
+            safeText(names.get(r.node_id) ?? shortId(r.node_id), 16),
+            safeText(r.description, 50),
+          ]),
+        ));
+      });
+    },
+  );
+}

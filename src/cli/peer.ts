@@ -1,0 +1,117 @@
+/**
+ * `spore connect`, `spore disconnect` and `spore peer`: the peer list in config.toml, the
+ * discovered peers in known_peer, and the live connections of a running node.
+ * @module
+ */
+import type { Command } from "commander";
+import { dataPaths, loadConfig, loadKnownPeers, updateConfig } from "../config.ts";
+import { formatAddress, parseAddress } from "../protocol/mod.ts";
+import { type CommonOptions, dataDirOf, withDataDir, withJson } from "./common.ts";
+import { UserError } from "./errors.ts";
+import { printJson, safeText, style, table } from "./output.ts";
+
+/** Normalize a `host:port` argument or throw a clear error. */
+export function normalizePeer(text: string): string {
+  const r = parseAddress(text);
+  if (!r.ok) throw new UserError(`invalid peer: ${r.reason}`);
+  return formatAddress(r.value);
+}
+
+/** A live connection as a running node reports it in `<data>/peers.json`. */
+export interface LivePeer {
+  address: string;
+  node_id?: string;
+  agent?: string;
+  inbound?: boolean;
+}
+
+/** Live peers of a running node, if it publishes them. */
+export async function readLivePeers(dataDir: string): Promise<LivePeer[] | undefined> {
+  try {
+    const raw = JSON.parse(await Deno.readTextFile(`${dataDir}/peers.json`));
+    return Array.isArray(raw?.peers)
+      ? raw.peers.filter((p: LivePeer) => typeof p?.address === "string")
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Register `connect`, `disconnect` and `peer`. */
+export function registerPeer(program: Command): void {
+  const connect = program
+    .command("connect")
+    .description("add a peer (host:port) to config.toml")
+    .argument("<address>", "peer address, e.g. 203.0.113.5:7470");
+  withDataDir(connect).action(async (address: string, opts: CommonOptions) => {
+    const peer = normalizePeer(address);
+    const dataDir = dataDirOf(opts);
+    const cfg = await loadConfig(dataDir);
+    if (cfg.peer.includes(peer)) return console.log(`${peer} is already a configured peer.`);
+    await updateConfig(dataDir, { peer: [...cfg.peer, peer] });
+    console.log(
+      `Added ${peer}. A running node dials it on its next reconnect round; new nodes dial it at start.`,
+    );
+  });
+
+  const disconnect = program
+    .command("disconnect")
+    .description("remove a peer from config.toml")
+    .argument("<address>", "peer address as listed by `spore peer`");
+  withDataDir(disconnect).action(async (address: string, opts: CommonOptions) => {
+    const peer = normalizePeer(address);
+    const dataDir = dataDirOf(opts);
+    const cfg = await loadConfig(dataDir);
+    if (!cfg.peer.includes(peer)) {
+      throw new UserError(
+        `${peer} is not a configured peer (configured: ${cfg.peer.join(", ") || "none"}).`,
+      );
+    }
+    await updateConfig(dataDir, { peer: cfg.peer.filter((p) => p !== peer) });
+    console.log(`Removed ${peer}.`);
+  });
+
+  const peerCmd = program.command("peer").description("list configured, discovered and live peers");
+  withJson(withDataDir(peerCmd)).action(async (opts: CommonOptions) => {
+    const dataDir = dataDirOf(opts);
+    const cfg = await loadConfig(dataDir);
+    const known = await loadKnownPeers(dataDir);
+    const live = await readLivePeers(dataDir);
+    const data = {
+      configured: cfg.peer,
+      bootstrap: cfg.peer.length ? [] : cfg.bootstrap,
+      discovered: known.filter((k) => !cfg.peer.includes(k)),
+      live: live ?? null,
+      known_peer_file: dataPaths(dataDir).knownPeer,
+    };
+    if (opts.json) return printJson(data);
+    const rows: string[][] = [
+      ...data.configured.map((a) => [a, "configured"]),
+      ...data.bootstrap.map((a) => [a, "bootstrap"]),
+      ...data.discovered.map((a) => [a, "discovered"]),
+    ];
+    console.log(
+      rows.length
+        ? table(["address", "source"], rows)
+        : "No peers configured. Add one with `spore connect host:port`.",
+    );
+    if (live === undefined) {
+      console.log(
+        style("dim", "\nNo running node reports live connections (start one with `spore run`)."),
+      );
+    } else {
+      console.log(`\n${style("bold", "live connections")} (${live.length})`);
+      if (live.length) {
+        console.log(table(
+          ["address", "node", "agent", "direction"],
+          live.map((p) => [
+            safeText(p.address, 48),
+            p.node_id ? p.node_id.slice(0, 12) : "-",
+            safeText(p.agent ?? "-", 24),
+            p.inbound ? "in" : "out",
+          ]),
+        ));
+      }
+    }
+  });
+}

@@ -1,0 +1,289 @@
+/**
+ * Data directory, identity and configuration files (PROTOCOL.md sections 1 and 9).
+ *
+ * Everything read here is untrusted user input: every error names the file (and line, for TOML)
+ * and says how to fix it, and nothing is ever overwritten on a read error.
+ * @module
+ */
+import { join, resolve } from "node:path";
+import { homedir } from "node:os";
+import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
+import { bytesToHex, hexToBytes, type KeyPair, keyPairFromSeed } from "./protocol/mod.ts";
+import { parseAddress } from "./protocol/address.ts";
+import { generateKeyPair } from "./protocol/crypto.ts";
+
+/** Default gossip port (the Python network's). */
+export const DEFAULT_PORT = 7470;
+/** Default explorer port. */
+export const DEFAULT_WEB_PORT = 8470;
+/** Bootstrap peers used when none is configured. */
+export const DEFAULT_BOOTSTRAP = ["peer.sporemesh.com:7470"];
+
+/** A user-facing configuration problem: the message says what is wrong and what to do. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Contents of `<data>/config.toml`, with defaults applied. */
+export interface SporeConfig {
+  host: string;
+  port: number;
+  data_dir: string;
+  peer: string[];
+  /** Our additions (a Python node ignores unknown keys). */
+  bootstrap: string[];
+  python?: string;
+  max_peers: number;
+  spot_check_rate?: number;
+  web_host: string;
+  web_port: number;
+}
+
+/** Resolve the data dir: `--data-dir` flag, else `SPORE_HOME`, else `~/.spore`. */
+export function resolveDataDir(flag?: string): string {
+  const dir = flag ?? Deno.env.get("SPORE_HOME") ?? join(homedir(), ".spore");
+  return resolve(dir);
+}
+
+/** Paths of everything inside a data dir. */
+export function dataPaths(dataDir: string) {
+  return {
+    config: join(dataDir, "config.toml"),
+    llm: join(dataDir, "llm.toml"),
+    knownPeer: join(dataDir, "known_peer"),
+    identityDir: join(dataDir, "identity"),
+    privateKey: join(dataDir, "identity", "private_key"),
+    nodeId: join(dataDir, "identity", "node_id"),
+    db: join(dataDir, "db"),
+    artifact: join(dataDir, "artifact"),
+    log: join(dataDir, "log"),
+    pid: join(dataDir, "spore.pid"),
+  };
+}
+
+async function readTextOrUndefined(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new ConfigError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+function parseTomlFile(path: string, text: string): Record<string, unknown> {
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof TomlError) {
+      throw new ConfigError(
+        `${path}:${e.line}:${e.column}: invalid TOML (${e.message.split("\n")[0]}). ` +
+          `Fix that line, or delete the file to go back to defaults.`,
+      );
+    }
+    throw e;
+  }
+}
+
+function expectType(
+  path: string,
+  key: string,
+  value: unknown,
+  kind: "string" | "integer" | "number" | "string[]",
+): void {
+  const ok = kind === "string[]"
+    ? Array.isArray(value) && value.every((v) => typeof v === "string")
+    : kind === "integer"
+    ? typeof value === "number" && Number.isInteger(value)
+    : typeof value === kind;
+  if (!ok) {
+    throw new ConfigError(
+      `${path}: "${key}" must be ${kind === "string[]" ? "a list of strings" : `a ${kind}`}, ` +
+        `got ${JSON.stringify(value)?.slice(0, 60)}. Fix it in the file.`,
+    );
+  }
+}
+
+function checkPort(path: string, key: string, port: number): void {
+  if (port < 0 || port > 65535) {
+    throw new ConfigError(`${path}: "${key}" ${port} is not a port (0-65535)`);
+  }
+}
+
+function checkPeers(path: string, key: string, peers: string[]): void {
+  for (const p of peers) {
+    const r = parseAddress(p);
+    if (!r.ok) throw new ConfigError(`${path}: "${key}" entry ${r.reason}`);
+  }
+}
+
+/** Read `<data>/config.toml` (absent means defaults). Throws ConfigError with file and line. */
+export async function loadConfig(dataDir: string): Promise<SporeConfig> {
+  const path = dataPaths(dataDir).config;
+  const text = await readTextOrUndefined(path);
+  const raw = text === undefined ? {} : parseTomlFile(path, text);
+  const cfg: SporeConfig = {
+    host: "0.0.0.0",
+    port: DEFAULT_PORT,
+    data_dir: dataDir,
+    peer: [],
+    bootstrap: [...DEFAULT_BOOTSTRAP],
+    max_peers: 64,
+    web_host: "127.0.0.1",
+    web_port: DEFAULT_WEB_PORT,
+  };
+  const kinds: Record<string, "string" | "integer" | "number" | "string[]"> = {
+    host: "string",
+    port: "integer",
+    data_dir: "string",
+    peer: "string[]",
+    bootstrap: "string[]",
+    python: "string",
+    max_peers: "integer",
+    spot_check_rate: "number",
+    web_host: "string",
+    web_port: "integer",
+  };
+  for (const [key, value] of Object.entries(raw)) {
+    const kind = kinds[key];
+    if (!kind) continue; // unknown keys are kept by the file, ignored here
+    expectType(path, key, value, kind);
+    (cfg as unknown as Record<string, unknown>)[key] = value;
+  }
+  checkPort(path, "port", cfg.port);
+  checkPort(path, "web_port", cfg.web_port);
+  checkPeers(path, "peer", cfg.peer);
+  checkPeers(path, "bootstrap", cfg.bootstrap);
+  if (cfg.max_peers < 1) throw new ConfigError(`${path}: "max_peers" must be at least 1`);
+  if (
+    cfg.spot_check_rate !== undefined && !(cfg.spot_check_rate >= 0 && cfg.spot_check_rate <= 1)
+  ) {
+    throw new ConfigError(`${path}: "spot_check_rate" must be between 0 and 1`);
+  }
+  cfg.data_dir = dataDir;
+  return cfg;
+}
+
+/**
+ * Update keys of config.toml, keeping every other key the file has (a Python node's included).
+ * Refuses to touch a file that does not load (bad TOML or wrong-typed values).
+ */
+export async function updateConfig(dataDir: string, changes: Partial<SporeConfig>): Promise<void> {
+  await loadConfig(dataDir); // a file with errors is reported, never rewritten
+  const path = dataPaths(dataDir).config;
+  const text = await readTextOrUndefined(path);
+  const raw = text === undefined ? {} : parseTomlFile(path, text);
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === undefined) delete raw[k];
+    else raw[k] = v;
+  }
+  await Deno.mkdir(dataDir, { recursive: true });
+  await atomicWrite(path, stringifyToml(raw) + "\n");
+}
+
+/** Write a file via a temporary sibling and rename, so a crash never leaves it half-written. */
+export async function atomicWrite(path: string, data: string, mode?: number): Promise<void> {
+  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  await Deno.writeTextFile(tmp, data, mode === undefined ? {} : { mode });
+  if (mode !== undefined) await Deno.chmod(tmp, mode);
+  await Deno.rename(tmp, path);
+}
+
+/** Read `known_peer` (one host:port per line); invalid lines are skipped. */
+export async function loadKnownPeers(dataDir: string): Promise<string[]> {
+  const text = await readTextOrUndefined(dataPaths(dataDir).knownPeer);
+  if (!text) return [];
+  return [...new Set(text.split("\n").map((l) => l.trim()).filter((l) => parseAddress(l).ok))];
+}
+
+/** Replace `known_peer` with the given addresses. */
+export async function saveKnownPeers(dataDir: string, peers: Iterable<string>): Promise<void> {
+  await Deno.mkdir(dataDir, { recursive: true });
+  await atomicWrite(dataPaths(dataDir).knownPeer, [...new Set(peers)].join("\n") + "\n");
+}
+
+/**
+ * Load the node identity. Throws ConfigError for a malformed key, or when `node_id` disagrees
+ * with the key (never silently replaced: it is the node's reputation).
+ */
+export async function loadIdentity(dataDir: string): Promise<KeyPair | undefined> {
+  const paths = dataPaths(dataDir);
+  const text = await readTextOrUndefined(paths.privateKey);
+  if (text === undefined) return undefined;
+  const hex = text.trim();
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
+    throw new ConfigError(
+      `${paths.privateKey}: expected 64 hex characters (a 32-byte Ed25519 seed), found ` +
+        `${hex.length} characters${/^[0-9a-fA-F]*$/.test(hex) ? "" : " including non-hex ones"}. ` +
+        `Restore the file from a backup, or move the identity directory away and run \`spore init\` ` +
+        `to create a new identity (the old node's reputation stays with the old key).`,
+    );
+  }
+  const keys = keyPairFromSeed(hexToBytes(hex));
+  const stored = (await readTextOrUndefined(paths.nodeId))?.trim();
+  if (stored && stored.toLowerCase() !== keys.nodeId) {
+    throw new ConfigError(
+      `${paths.nodeId} (${stored.slice(0, 16)}...) does not match the public key of ` +
+        `${paths.privateKey} (${keys.nodeId.slice(0, 16)}...). Delete ${paths.nodeId} to have it ` +
+        `rewritten from the private key.`,
+    );
+  }
+  return keys;
+}
+
+/** Load the identity, creating one (dir 0700, files 0600) when none exists. */
+export async function ensureIdentity(
+  dataDir: string,
+): Promise<{ keys: KeyPair; created: boolean }> {
+  const existing = await loadIdentity(dataDir);
+  const paths = dataPaths(dataDir);
+  if (existing) {
+    const nodeIdFile = await readTextOrUndefined(paths.nodeId);
+    if (nodeIdFile === undefined) await atomicWrite(paths.nodeId, existing.nodeId, 0o600);
+    return { keys: existing, created: false };
+  }
+  const keys = generateKeyPair();
+  await Deno.mkdir(paths.identityDir, { recursive: true, mode: 0o700 });
+  await Deno.chmod(paths.identityDir, 0o700);
+  await atomicWrite(paths.privateKey, bytesToHex(keys.seed), 0o600);
+  await atomicWrite(paths.nodeId, keys.nodeId, 0o600);
+  return { keys, created: true };
+}
+
+/** LLM settings in `<data>/llm.toml`. */
+export interface LlmConfig {
+  provider: string;
+  api_key: string;
+  model: string;
+  base_url?: string;
+  max_token?: number;
+  temperature?: number;
+}
+
+/** Read llm.toml; undefined when absent. */
+export async function loadLlmConfig(dataDir: string): Promise<LlmConfig | undefined> {
+  const path = dataPaths(dataDir).llm;
+  const text = await readTextOrUndefined(path);
+  if (text === undefined) return undefined;
+  const raw = parseTomlFile(path, text);
+  for (const key of ["provider", "api_key", "model"]) {
+    expectType(path, key, raw[key] ?? "", "string");
+  }
+  if (raw.base_url !== undefined) expectType(path, "base_url", raw.base_url, "string");
+  if (raw.max_token !== undefined) expectType(path, "max_token", raw.max_token, "integer");
+  if (raw.temperature !== undefined) expectType(path, "temperature", raw.temperature, "number");
+  return {
+    provider: String(raw.provider ?? ""),
+    api_key: String(raw.api_key ?? ""),
+    model: String(raw.model ?? ""),
+    base_url: raw.base_url as string | undefined,
+    max_token: raw.max_token as number | undefined,
+    temperature: raw.temperature as number | undefined,
+  };
+}
+
+/** Write llm.toml with mode 0600 (it holds an API key). */
+export async function saveLlmConfig(dataDir: string, cfg: LlmConfig): Promise<void> {
+  await Deno.mkdir(dataDir, { recursive: true });
+  const clean = Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined));
+  await atomicWrite(dataPaths(dataDir).llm, stringifyToml(clean) + "\n", 0o600);
+}

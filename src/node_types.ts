@@ -1,0 +1,42 @@
+/**
+ * The running node as other parts see it (explorer, CLI, research loop): its stores, identity,
+ * live events and network operations. Implemented by `src/node.ts`; tests may implement it
+ * with fakes.
+ * @module
+ */
+import type { ControlEvent, ExperimentRecord, NodeProfile } from "./protocol/types.ts";
+import type { Stores } from "./store/mod.ts";
+
+/** Something that happened on the node, pushed to live views. */
+export type NodeEvent =
+  | { kind: "experiment"; record: ExperimentRecord; source: "local" | "peer" }
+  | { kind: "profile"; profile: NodeProfile }
+  | { kind: "control"; event: ControlEvent }
+  | { kind: "peer"; state: "up" | "down"; address: string; nodeId?: string };
+
+/** Subscribe to node events; returns the unsubscribe function. */
+export interface NodeEventSource {
+  on(listener: (event: NodeEvent) => void): () => void;
+}
+
+/** A live-connected peer. */
+export interface PeerInfo {
+  address: string;
+  nodeId?: string;
+  agent?: string;
+  inbound: boolean;
+  connectedAt: number;
+}
+
+/** The node's surface for the explorer, CLI and research loop. */
+export interface NodeHandle {
+  readonly nodeId: string;
+  readonly stores: Stores;
+  readonly events: NodeEventSource;
+  /** Live-connected peers. */
+  peers(): PeerInfo[];
+  /** Fetch a code artifact from the local store, else from peers (hash-checked). */
+  fetchArtifact(cid: string): Promise<Uint8Array | undefined>;
+  /** Store and gossip a record this node created (already signed). */
+  publish(record: ExperimentRecord, code?: Uint8Array): Promise<void>;
+}
