@@ -1,0 +1,151 @@
+/**
+ * Structured node log: JSON lines in `<data>/log/spore.log`, rotated by size
+ * (`spore.log.1` ... `spore.log.N`), filtered by level. The console stays concise; the file has
+ * the detail (peer events, dropped messages with reasons, verification decisions).
+ * @module
+ */
+import { join } from "node:path";
+
+/** Log levels, most verbose first. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** One log level. */
+export type LogLevel = typeof LOG_LEVELS[number];
+
+/** Parse a level name (from `--log-level` or `SPORE_LOG`), with a clear error. */
+export function parseLogLevel(text: string): LogLevel {
+  const level = text.trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new RangeError(`log level must be one of ${LOG_LEVELS.join(", ")}, got "${text}"`);
+  }
+  return level as LogLevel;
+}
+
+/** Options of a file logger. */
+export interface FileLoggerOptions {
+  /** Directory holding spore.log and its rotations. */
+  dir: string;
+  level?: LogLevel;
+  /** Rotate when the file would exceed this many bytes (default 10 MiB). */
+  maxBytes?: number;
+  /** Rotated files kept (default 5). */
+  keep?: number;
+  /** Clock, injectable for tests. */
+  now?: () => Date;
+}
+
+/** Something that accepts structured log entries. */
+export interface Logger {
+  log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  close(): void;
+}
+
+const encoder = new TextEncoder();
+
+/** A synchronous, size-rotated JSON-lines file logger. */
+export class FileLogger implements Logger {
+  readonly path: string;
+  readonly #dir: string;
+  readonly #min: number;
+  readonly #maxBytes: number;
+  readonly #keep: number;
+  readonly #now: () => Date;
+  #file: Deno.FsFile | undefined;
+  #size = 0;
+
+  constructor(opts: FileLoggerOptions) {
+    this.#dir = opts.dir;
+    this.path = join(opts.dir, "spore.log");
+    this.#min = LOG_LEVELS.indexOf(opts.level ?? "info");
+    this.#maxBytes = opts.maxBytes ?? 10 * 1024 * 1024;
+    this.#keep = Math.max(1, opts.keep ?? 5);
+    this.#now = opts.now ?? (() => new Date());
+    Deno.mkdirSync(this.#dir, { recursive: true });
+    this.#open();
+  }
+
+  #open(): void {
+    this.#file = Deno.openSync(this.path, { append: true, create: true, mode: 0o600 });
+    this.#size = this.#file.statSync().size;
+  }
+
+  #rotate(): void {
+    this.#file?.close();
+    for (let i = this.#keep - 1; i >= 1; i--) {
+      try {
+        Deno.renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+    Deno.renameSync(this.path, `${this.path}.1`);
+    try {
+      Deno.removeSync(`${this.path}.${this.#keep + 1}`);
+    } catch {
+      // nothing beyond the kept count
+    }
+    this.#open();
+  }
+
+  /** Append one entry when its level passes the filter. Never throws. */
+  log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
+    if (LOG_LEVELS.indexOf(level) < this.#min || !this.#file) return;
+    try {
+      const line = encoder.encode(
+        JSON.stringify({ ts: this.#now().toISOString(), level, msg, ...fields }) + "\n",
+      );
+      if (this.#size > 0 && this.#size + line.length > this.#maxBytes) this.#rotate();
+      this.#file.writeSync(line);
+      this.#size += line.length;
+    } catch {
+      // A full disk must not take the node down with it; the console still reports errors.
+    }
+  }
+
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.log("debug", msg, fields);
+  }
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.log("info", msg, fields);
+  }
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.log("warn", msg, fields);
+  }
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.log("error", msg, fields);
+  }
+
+  close(): void {
+    this.#file?.close();
+    this.#file = undefined;
+  }
+}
+
+/** A logger that drops everything (tests, commands without a data dir). */
+export const nullLogger: Logger = {
+  log() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  close() {},
+};
+
+/** Last `n` lines of the node log (across the newest rotation when the file is short). */
+export async function tailLog(dir: string, n: number): Promise<string[]> {
+  const path = join(dir, "spore.log");
+  const lines: string[] = [];
+  for (const p of [path, `${path}.1`]) {
+    try {
+      const text = await Deno.readTextFile(p);
+      lines.unshift(...text.split("\n").filter((l) => l !== ""));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    if (lines.length >= n) break;
+  }
+  return lines.slice(-n);
+}
