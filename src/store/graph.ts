@@ -16,64 +16,29 @@ import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import {
   canonicalRecord,
   checkRecordShape,
+  type ExperimentRecord,
+  type ExperimentStatus,
   normalizeGpuClass,
   recordId,
 } from "../protocol/mod.ts";
-import type { ExperimentPayload, ExperimentRecord, ExperimentStatus } from "../protocol/types.ts";
 import { StoreError } from "./errors.ts";
-import { columnsOf, inTransaction, isLossyText, MAX_PAGE, openDatabase, pageValue } from "./sqlite.ts";
+import {
+  ARRAY_STATEMENTS,
+  COL,
+  EXTRA,
+  needsCanonical,
+  RECORD_COLUMNS,
+  type RecordRow,
+  returnArrays,
+  rows,
+  rowToRecord,
+  signVariants,
+  TEXT_FIELDS,
+} from "./graph_rows.ts";
+import { migrate } from "./graph_schema.ts";
+import { inTransaction, MAX_PAGE, openDatabase, pageValue } from "./sqlite.ts";
 
-/** The Python node's table, for creating a fresh database (PROTOCOL.md section 9). */
-export const PYTHON_EXPERIMENT_DDL = `CREATE TABLE IF NOT EXISTS experiment (
-  id TEXT PRIMARY KEY, parent TEXT, depth INTEGER NOT NULL, code_cid TEXT NOT NULL,
-  diff TEXT NOT NULL, dataset_cid TEXT NOT NULL, prepare_cid TEXT NOT NULL,
-  time_budget INTEGER NOT NULL, val_bpb REAL NOT NULL, peak_vram_mb REAL NOT NULL,
-  num_steps INTEGER NOT NULL, num_params INTEGER NOT NULL, status TEXT NOT NULL,
-  description TEXT NOT NULL, hypothesis TEXT NOT NULL, agent_model TEXT NOT NULL,
-  gpu_model TEXT NOT NULL, cuda_version TEXT NOT NULL, torch_version TEXT NOT NULL,
-  node_id TEXT NOT NULL, timestamp INTEGER NOT NULL, signature TEXT NOT NULL,
-  version INTEGER NOT NULL DEFAULT 1, verified INTEGER NOT NULL DEFAULT 0)`;
-
-/** Columns we add to the Python table, with their DDL. */
-const ADDED_COLUMNS: readonly [string, string][] = [
-  ["seq", "seq INTEGER"],
-  ["frontier", "frontier INTEGER NOT NULL DEFAULT 0"],
-  ["gpu_class", "gpu_class TEXT"],
-  ["canonical", "canonical TEXT"],
-];
-
-const INDEXES = [
-  "CREATE UNIQUE INDEX IF NOT EXISTS ix_ts_experiment_seq ON experiment(seq)",
-  "CREATE INDEX IF NOT EXISTS ix_ts_experiment_parent ON experiment(parent)",
-  "CREATE INDEX IF NOT EXISTS ix_ts_experiment_time ON experiment(timestamp, id)",
-  "CREATE INDEX IF NOT EXISTS ix_ts_experiment_node ON experiment(node_id, timestamp)",
-  "CREATE INDEX IF NOT EXISTS ix_ts_experiment_frontier ON experiment(val_bpb, id) WHERE frontier = 1",
-  "CREATE INDEX IF NOT EXISTS ix_ts_experiment_frontier_class " +
-  "ON experiment(gpu_class, val_bpb, id) WHERE frontier = 1",
-];
-
-/** Text fields of a record, in wire order. */
-const TEXT_FIELDS = [
-  "code_cid",
-  "diff",
-  "dataset_cid",
-  "prepare_cid",
-  "status",
-  "description",
-  "hypothesis",
-  "agent_model",
-  "gpu_model",
-  "cuda_version",
-  "torch_version",
-  "node_id",
-  "signature",
-] as const;
-
-const RECORD_COLUMNS = "id, version, parent, depth, code_cid, diff, dataset_cid, prepare_cid, " +
-  "time_budget, val_bpb, peak_vram_mb, num_steps, num_params, status, description, hypothesis, " +
-  "agent_model, gpu_model, cuda_version, torch_version, node_id, timestamp, signature, canonical";
-
-type Row = Record<string, SQLInputValue>;
+export { PYTHON_EXPERIMENT_DDL } from "./graph_schema.ts";
 
 /** Aggregate figures for `status` and the explorer's `/api/stat`. */
 export interface GraphStats {
@@ -98,24 +63,23 @@ const MAX_QUERY = 256;
 /** Experiment graph over one SQLite file. Methods are synchronous; one instance per file. */
 export class GraphStore {
   readonly #db: DatabaseSync;
-  readonly #path: string;
   readonly #gpuCache = new Map<string, string>();
+  /** Publishers known to be in `graph_node`; skips a statement per insert once seen. */
+  readonly #knownNodes = new Set<string>();
+  /** Publishers added by the open transaction; known only once it commits. */
+  readonly #pendingNodes = new Set<string>();
   readonly #s: Record<string, StatementSync>;
 
-  private constructor(db: DatabaseSync, path: string) {
+  private constructor(db: DatabaseSync) {
     this.#db = db;
-    this.#path = path;
     const sel = `SELECT ${RECORD_COLUMNS} FROM experiment`;
     const prep = (sql: string) => db.prepare(sql);
     this.#s = {
+      // Column order: RECORD_COLUMNS without canonical, then our four columns.
       insert: prep(
         `INSERT OR IGNORE INTO experiment (${
           RECORD_COLUMNS.replace(", canonical", "")
-        }, seq, frontier, gpu_class, canonical) VALUES (` +
-          "$id, $version, $parent, $depth, $code_cid, $diff, $dataset_cid, $prepare_cid, " +
-          "$time_budget, $val_bpb, $peak_vram_mb, $num_steps, $num_params, $status, " +
-          "$description, $hypothesis, $agent_model, $gpu_model, $cuda_version, $torch_version, " +
-          "$node_id, $timestamp, $signature, $seq, $frontier, $gpu_class, $canonical)",
+        }, seq, frontier, gpu_class, canonical) VALUES (${Array(27).fill("?").join(", ")})`,
       ),
       maxSeq: prep("SELECT COALESCE(MAX(seq), 0) AS m FROM experiment"),
       hasLowerKeepChild: prep(
@@ -127,33 +91,48 @@ export class GraphStore {
       has: prep("SELECT 1 AS x FROM experiment WHERE id = ?"),
       get: prep(`${sel} WHERE id = ?`),
       parentOf: prep("SELECT parent FROM experiment WHERE id = ?"),
-      children: prep(`${sel} WHERE parent = ? ORDER BY timestamp, id`),
+      children: prep(`${sel} WHERE parent = ? ORDER BY timestamp, rowid`),
+      roots: prep(
+        `${sel} e WHERE parent IS NULL OR NOT EXISTS ` +
+          `(SELECT 1 FROM experiment p WHERE p.id = e.parent) ORDER BY timestamp, id LIMIT ?`,
+      ),
       frontier: prep(`${sel} WHERE frontier = 1 ORDER BY val_bpb, id LIMIT ?`),
       frontierClass: prep(
         `${sel} WHERE frontier = 1 AND gpu_class = ? ORDER BY val_bpb, id LIMIT ?`,
       ),
-      recent: prep(`${sel} ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?`),
+      recent: prep(`${sel} ORDER BY timestamp DESC, rowid DESC LIMIT ? OFFSET ?`),
       byNode: prep(
-        `${sel} WHERE node_id = ? ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?`,
+        `${sel} WHERE node_id = ? ORDER BY timestamp DESC, rowid DESC LIMIT ? OFFSET ?`,
       ),
-      count: prep("SELECT COUNT(*) AS n FROM experiment"),
+      // Seq numbers are dense (1..n, append-only graph), so the count needs no table scan;
+      // rows another writer added since open have no seq yet and are counted apart.
+      count: prep(
+        "SELECT (SELECT COALESCE(MAX(seq), 0) FROM experiment) + " +
+          "(SELECT COUNT(*) FROM experiment WHERE seq IS NULL) AS n",
+      ),
       frontierSize: prep("SELECT COUNT(*) AS n FROM experiment WHERE frontier = 1"),
-      nodes: prep("SELECT COUNT(DISTINCT node_id) AS n FROM experiment"),
+      nodes: prep("SELECT COUNT(*) AS n FROM graph_node"),
+      addNode: prep("INSERT OR IGNORE INTO graph_node (node_id) VALUES (?)"),
       search: prep(
         `${sel} WHERE id LIKE $prefix ESCAPE '\\' OR node_id LIKE $prefix ESCAPE '\\' ` +
           `OR description LIKE $infix ESCAPE '\\' OR hypothesis LIKE $infix ESCAPE '\\' ` +
-          `OR gpu_model LIKE $infix ESCAPE '\\' ORDER BY timestamp DESC, id DESC LIMIT $limit`,
+          `OR gpu_model LIKE $infix ESCAPE '\\' ORDER BY timestamp DESC, rowid DESC LIMIT $limit`,
       ),
       markVerified: prep("UPDATE experiment SET verified = 1 WHERE id = ? AND verified = 0"),
       isVerified: prep("SELECT verified FROM experiment WHERE id = ?"),
-      afterSeq: prep(`SELECT seq, ${RECORD_COLUMNS} FROM experiment WHERE seq > ? ORDER BY seq LIMIT ?`),
+      afterSeq: prep(
+        `SELECT ${RECORD_COLUMNS}, seq FROM experiment WHERE seq > ? ORDER BY seq LIMIT ?`,
+      ),
       sinceFirst: prep(
-        `${sel} WHERE timestamp >= ? ORDER BY timestamp, id LIMIT ?`,
+        `SELECT ${RECORD_COLUMNS}, rowid FROM experiment WHERE timestamp >= ? ` +
+          "ORDER BY timestamp, rowid LIMIT ?",
       ),
       sinceNext: prep(
-        `${sel} WHERE (timestamp, id) > (?, ?) ORDER BY timestamp, id LIMIT ?`,
+        `SELECT ${RECORD_COLUMNS}, rowid FROM experiment ` +
+          "WHERE (timestamp, rowid) > (?, ?) ORDER BY timestamp, rowid LIMIT ?",
       ),
     };
+    for (const name of ARRAY_STATEMENTS) returnArrays(this.#s[name]);
   }
 
   /**
@@ -166,7 +145,7 @@ export class GraphStore {
     const db = openDatabase(path);
     try {
       migrate(db, path);
-      const store = new GraphStore(db, path);
+      const store = new GraphStore(db);
       store.#backfill();
       return store;
     } catch (err) {
@@ -185,7 +164,7 @@ export class GraphStore {
    */
   insert(rec: ExperimentRecord): boolean {
     this.#checkShape(rec);
-    return inTransaction(this.#db, () => this.#insertOne(rec, this.#maxSeq() + 1));
+    return this.#write(() => this.#insertOne(rec, this.#maxSeq() + 1));
   }
 
   /**
@@ -196,7 +175,7 @@ export class GraphStore {
   insertMany(recs: readonly ExperimentRecord[]): number {
     for (const rec of recs) this.#checkShape(rec);
     if (recs.length === 0) return 0;
-    return inTransaction(this.#db, () => {
+    return this.#write(() => {
       let next = this.#maxSeq() + 1;
       let added = 0;
       for (const rec of recs) {
@@ -217,12 +196,17 @@ export class GraphStore {
   /** The stored record, byte-identical to the signed one, or undefined. */
   get(id: string): ExperimentRecord | undefined {
     const row = this.#s.get.get(id);
-    return row ? rowToRecord(row) : undefined;
+    return row ? rowToRecord(row as unknown as RecordRow) : undefined;
   }
 
   /** Direct children of a record (any status), oldest first. */
   children(id: string): ExperimentRecord[] {
-    return this.#s.children.all(id).map(rowToRecord);
+    return rows(this.#s.children, id).map(rowToRecord);
+  }
+
+  /** Records with no stored parent (genesis records and orphans), oldest first. */
+  roots(limit: number): ExperimentRecord[] {
+    return rows(this.#s.roots, pageValue(limit, "limit", MAX_PAGE)).map(rowToRecord);
   }
 
   /**
@@ -249,10 +233,10 @@ export class GraphStore {
    */
   frontier(gpuClass?: string, limit = MAX_PAGE): ExperimentRecord[] {
     const n = pageValue(limit, "limit", MAX_PAGE);
-    const rows = gpuClass === undefined
-      ? this.#s.frontier.all(n)
-      : this.#s.frontierClass.all(this.#gpuClass(gpuClass), n);
-    return rows.map(rowToRecord);
+    const found = gpuClass === undefined
+      ? rows(this.#s.frontier, n)
+      : rows(this.#s.frontierClass, this.#gpuClass(gpuClass), n);
+    return found.map(rowToRecord);
   }
 
   /** The frontier record with the lowest val_bpb (optionally within one GPU class). */
@@ -262,16 +246,14 @@ export class GraphStore {
 
   /** Newest records first (by timestamp), paged. */
   recent(limit: number, offset = 0): ExperimentRecord[] {
-    return this.#s.recent
-      .all(pageValue(limit, "limit", MAX_PAGE), pageValue(offset, "offset"))
+    return rows(this.#s.recent, pageValue(limit, "limit", MAX_PAGE), pageValue(offset, "offset"))
       .map(rowToRecord);
   }
 
   /** One node's records, newest first, paged. */
   byNode(nodeId: string, limit: number, offset = 0): ExperimentRecord[] {
-    return this.#s.byNode
-      .all(nodeId, pageValue(limit, "limit", MAX_PAGE), pageValue(offset, "offset"))
-      .map(rowToRecord);
+    const [n, skip] = [pageValue(limit, "limit", MAX_PAGE), pageValue(offset, "offset")];
+    return rows(this.#s.byNode, nodeId, n, skip).map(rowToRecord);
   }
 
   /** Number of stored records. */
@@ -289,7 +271,8 @@ export class GraphStore {
     const q = String(query).trim().slice(0, MAX_QUERY);
     if (q === "") return [];
     const esc = q.replace(/[\\%_]/g, (c) => `\\${c}`);
-    return this.#s.search.all({ prefix: `${esc}%`, infix: `%${esc}%`, limit: n }).map(rowToRecord);
+    const found = this.#s.search.all({ prefix: `${esc}%`, infix: `%${esc}%`, limit: n });
+    return (found as unknown as RecordRow[]).map(rowToRecord);
   }
 
   /** Mark a record as verified by this node; true when it exists and was not marked before. */
@@ -305,8 +288,8 @@ export class GraphStore {
   /** Records stored after local sequence number `seq`, in storage order (incremental sync). */
   afterSeq(seq: number, limit: number): SeqRecord[] {
     const from = Number.isFinite(seq) ? Math.max(0, Math.floor(seq)) : 0;
-    return this.#s.afterSeq.all(from, pageValue(limit, "limit", MAX_PAGE)).map((row) => ({
-      seq: Number(row.seq),
+    return rows(this.#s.afterSeq, from, pageValue(limit, "limit", MAX_PAGE)).map((row) => ({
+      seq: Number(row[EXTRA]),
       record: rowToRecord(row),
     }));
   }
@@ -323,22 +306,22 @@ export class GraphStore {
   *iterSinceTimestamp(since: number, batch = 500): Generator<ExperimentRecord> {
     const size = Math.max(1, pageValue(batch, "batch", MAX_PAGE));
     const from = Number.isFinite(since) ? since : 0;
-    let rows = this.#s.sinceFirst.all(from, size);
-    while (rows.length > 0) {
-      for (const row of rows) yield rowToRecord(row);
-      if (rows.length < size) return;
-      const last = rows[rows.length - 1];
-      rows = this.#s.sinceNext.all(last.timestamp, last.id, size);
+    let page = rows(this.#s.sinceFirst, from, size);
+    while (page.length > 0) {
+      for (const row of page) yield rowToRecord(row);
+      if (page.length < size) return;
+      const last = page[page.length - 1];
+      page = rows(this.#s.sinceNext, last[COL.timestamp], last[EXTRA], size);
     }
   }
 
   /** Counts for status displays: records, frontier size, best val_bpb, distinct publishers. */
   stats(): GraphStats {
-    const best = this.#s.frontier.get(1);
+    const best = rows(this.#s.frontier, 1)[0];
     return {
       count: this.count(),
       frontierSize: Number(this.#s.frontierSize.get()?.n ?? 0),
-      bestValBpb: best ? Number(best.val_bpb) : null,
+      bestValBpb: best ? Number(best[COL.val_bpb]) : null,
       nodes: Number(this.#s.nodes.get()?.n ?? 0),
     };
   }
@@ -346,6 +329,18 @@ export class GraphStore {
   /** Close the database; the store must not be used afterwards. */
   close(): void {
     if (this.#db.isOpen) this.#db.close();
+  }
+
+  /** Run an insert transaction, tracking which publishers it added to `graph_node`. */
+  #write<T>(fn: () => T): T {
+    this.#pendingNodes.clear();
+    try {
+      const out = inTransaction(this.#db, fn);
+      for (const id of this.#pendingNodes) this.#knownNodes.add(id);
+      return out;
+    } finally {
+      this.#pendingNodes.clear();
+    }
   }
 
   #checkShape(rec: ExperimentRecord): void {
@@ -371,36 +366,41 @@ export class GraphStore {
   #insertOne(rec: ExperimentRecord, seq: number): boolean {
     const keep = rec.status === "keep";
     const onFrontier = keep && this.#s.hasLowerKeepChild.get(rec.id, rec.val_bpb) === undefined;
-    const params: Row = {
-      id: rec.id,
-      version: rec.version,
-      parent: rec.parent,
-      depth: rec.depth,
-      code_cid: rec.code_cid,
-      diff: rec.diff,
-      dataset_cid: rec.dataset_cid,
-      prepare_cid: rec.prepare_cid,
-      time_budget: rec.time_budget,
-      val_bpb: rec.val_bpb,
-      peak_vram_mb: rec.peak_vram_mb,
-      num_steps: rec.num_steps,
-      num_params: rec.num_params,
-      status: rec.status,
-      description: rec.description,
-      hypothesis: rec.hypothesis,
-      agent_model: rec.agent_model,
-      gpu_model: rec.gpu_model,
-      cuda_version: rec.cuda_version,
-      torch_version: rec.torch_version,
-      node_id: rec.node_id,
-      timestamp: rec.timestamp,
-      signature: rec.signature,
+    // Positional binding: measurably cheaper than a named-parameter object on this hot path.
+    const changes = this.#s.insert.run(
+      rec.id,
+      rec.version,
+      rec.parent,
+      rec.depth,
+      rec.code_cid,
+      rec.diff,
+      rec.dataset_cid,
+      rec.prepare_cid,
+      rec.time_budget,
+      rec.val_bpb,
+      rec.peak_vram_mb,
+      rec.num_steps,
+      rec.num_params,
+      rec.status,
+      rec.description,
+      rec.hypothesis,
+      rec.agent_model,
+      rec.gpu_model,
+      rec.cuda_version,
+      rec.torch_version,
+      rec.node_id,
+      rec.timestamp,
+      rec.signature,
       seq,
-      frontier: onFrontier ? 1 : 0,
-      gpu_class: this.#gpuClass(rec.gpu_model),
-      canonical: needsCanonical(rec) ? canonicalRecord(rec) : null,
-    };
-    if (Number(this.#s.insert.run(params).changes) === 0) return false;
+      onFrontier ? 1 : 0,
+      this.#gpuClass(rec.gpu_model),
+      needsCanonical(rec) ? canonicalRecord(rec) : null,
+    ).changes;
+    if (Number(changes) === 0) return false;
+    if (!this.#knownNodes.has(rec.node_id) && !this.#pendingNodes.has(rec.node_id)) {
+      this.#s.addNode.run(rec.node_id);
+      this.#pendingNodes.add(rec.node_id);
+    }
     if (keep && rec.parent !== null) this.#s.clearParent.run(rec.parent, rec.val_bpb);
     return true;
   }
@@ -427,6 +427,10 @@ export class GraphStore {
         `UPDATE experiment SET frontier = 0 WHERE frontier = 1 AND EXISTS (
            SELECT 1 FROM experiment c WHERE c.parent = experiment.id AND c.seq IS NULL
              AND c.status = 'keep' AND c.val_bpb < experiment.val_bpb)`,
+      );
+      db.exec(
+        "INSERT OR IGNORE INTO graph_node (node_id) " +
+          "SELECT DISTINCT node_id FROM experiment WHERE seq IS NULL",
       );
       const classes = db.prepare(
         "SELECT DISTINCT gpu_model FROM experiment WHERE seq IS NULL",
@@ -455,7 +459,7 @@ export class GraphStore {
     const db = this.#db;
     const nulIn = TEXT_FIELDS.map((f) => `instr(CAST(${f} AS BLOB), x'00') > 0`).join(" OR ");
     const blobs = TEXT_FIELDS.map((f) => `CAST(${f} AS BLOB) AS ${f}`).join(", ");
-    const rows = db.prepare(
+    const candidates = db.prepare(
       `SELECT id, version, parent, depth, time_budget, val_bpb, peak_vram_mb, num_steps,
               num_params, timestamp, ${blobs}
        FROM experiment WHERE seq IS NULL AND canonical IS NULL
@@ -463,7 +467,7 @@ export class GraphStore {
     ).all();
     const setCanonical = db.prepare("UPDATE experiment SET canonical = ? WHERE id = ?");
     const decoder = new TextDecoder();
-    for (const row of rows) {
+    for (const row of candidates) {
       const text = (v: SQLInputValue) => v instanceof Uint8Array ? decoder.decode(v) : String(v);
       const base: ExperimentRecord = {
         id: String(row.id),
@@ -495,71 +499,4 @@ export class GraphStore {
       if (match && needsCanonical(match)) setCanonical.run(canonicalRecord(match), match.id);
     }
   }
-}
-
-/** Create or upgrade the schema. Idempotent; only adds columns and indexes. */
-function migrate(db: DatabaseSync, path: string): void {
-  inTransaction(db, () => {
-    db.exec(PYTHON_EXPERIMENT_DDL);
-    const have = columnsOf(db, "experiment");
-    for (const required of ["id", "parent", "val_bpb", "status", "gpu_model", "timestamp"]) {
-      if (!have.has(required)) {
-        throw new StoreError(
-          `${path}: table "experiment" has no column "${required}"; this is not a Spore graph ` +
-            `database. Move it aside to let a new one be created.`,
-        );
-      }
-    }
-    for (const [name, ddl] of ADDED_COLUMNS) {
-      if (!have.has(name)) db.exec(`ALTER TABLE experiment ADD COLUMN ${ddl}`);
-    }
-    for (const sql of INDEXES) db.exec(sql);
-  });
-}
-
-/** True when the typed columns cannot give back this record's exact signed payload. */
-function needsCanonical(rec: ExperimentRecord): boolean {
-  if (Object.is(rec.val_bpb, -0) || Object.is(rec.peak_vram_mb, -0)) return true;
-  for (const f of TEXT_FIELDS) if (isLossyText(rec[f])) return true;
-  return false;
-}
-
-/** The record plus every `-0.0` variant of its zero float fields. */
-function signVariants(rec: ExperimentRecord): ExperimentRecord[] {
-  const vals = rec.val_bpb === 0 ? [0, -0] : [rec.val_bpb];
-  const peaks = rec.peak_vram_mb === 0 ? [0, -0] : [rec.peak_vram_mb];
-  return vals.flatMap((v) => peaks.map((p) => ({ ...rec, val_bpb: v, peak_vram_mb: p })));
-}
-
-/** Rebuild a wire record from a row of {@link RECORD_COLUMNS}. */
-function rowToRecord(row: Row): ExperimentRecord {
-  if (typeof row.canonical === "string") {
-    const payload = JSON.parse(row.canonical) as ExperimentPayload;
-    return { id: String(row.id), ...payload, signature: String(row.signature) };
-  }
-  return {
-    id: String(row.id),
-    version: Number(row.version),
-    parent: row.parent === null ? null : String(row.parent),
-    depth: Number(row.depth),
-    code_cid: String(row.code_cid),
-    diff: String(row.diff),
-    dataset_cid: String(row.dataset_cid),
-    prepare_cid: String(row.prepare_cid),
-    time_budget: Number(row.time_budget),
-    val_bpb: Number(row.val_bpb),
-    peak_vram_mb: Number(row.peak_vram_mb),
-    num_steps: Number(row.num_steps),
-    num_params: Number(row.num_params),
-    status: String(row.status) as ExperimentStatus,
-    description: String(row.description),
-    hypothesis: String(row.hypothesis),
-    agent_model: String(row.agent_model),
-    gpu_model: String(row.gpu_model),
-    cuda_version: String(row.cuda_version),
-    torch_version: String(row.torch_version),
-    node_id: String(row.node_id),
-    timestamp: Number(row.timestamp),
-    signature: String(row.signature),
-  };
 }

@@ -40,6 +40,13 @@ export function openDatabase(path: string): DatabaseSync {
     db.exec("PRAGMA journal_mode = WAL");
     // NORMAL is durable against process crashes in WAL mode and much faster than FULL.
     db.exec("PRAGMA synchronous = NORMAL");
+    // Random content-hash keys touch pages all over the primary-key index; a 64 MiB page cache
+    // (allocated on demand) keeps batch inserts off the disk at a million rows.
+    db.exec("PRAGMA cache_size = -65536");
+    // Checkpoint every ~40 MiB of WAL instead of 4 MiB: fewer fsyncs during bulk sync, and the
+    // file is cut back to 64 MiB afterwards.
+    db.exec("PRAGMA wal_autocheckpoint = 10000");
+    db.exec("PRAGMA journal_size_limit = 67108864");
   } catch (err) {
     try {
       db.close();

@@ -1,0 +1,66 @@
+/**
+ * Schema of `graph.sqlite`: the Python node's `experiment` table, the columns and indexes we add
+ * to it, and the idempotent migration between the two.
+ * @module
+ */
+import type { DatabaseSync } from "node:sqlite";
+import { StoreError } from "./errors.ts";
+import { columnsOf, inTransaction } from "./sqlite.ts";
+
+/** The Python node's table, for creating a fresh database (PROTOCOL.md section 9). */
+export const PYTHON_EXPERIMENT_DDL = `CREATE TABLE IF NOT EXISTS experiment (
+  id TEXT PRIMARY KEY, parent TEXT, depth INTEGER NOT NULL, code_cid TEXT NOT NULL,
+  diff TEXT NOT NULL, dataset_cid TEXT NOT NULL, prepare_cid TEXT NOT NULL,
+  time_budget INTEGER NOT NULL, val_bpb REAL NOT NULL, peak_vram_mb REAL NOT NULL,
+  num_steps INTEGER NOT NULL, num_params INTEGER NOT NULL, status TEXT NOT NULL,
+  description TEXT NOT NULL, hypothesis TEXT NOT NULL, agent_model TEXT NOT NULL,
+  gpu_model TEXT NOT NULL, cuda_version TEXT NOT NULL, torch_version TEXT NOT NULL,
+  node_id TEXT NOT NULL, timestamp INTEGER NOT NULL, signature TEXT NOT NULL,
+  version INTEGER NOT NULL DEFAULT 1, verified INTEGER NOT NULL DEFAULT 0)`;
+
+/** Columns we add to the Python table, with their DDL. */
+const ADDED_COLUMNS: readonly [string, string][] = [
+  ["seq", "seq INTEGER"],
+  ["frontier", "frontier INTEGER NOT NULL DEFAULT 0"],
+  ["gpu_class", "gpu_class TEXT"],
+  ["canonical", "canonical TEXT"],
+];
+
+const INDEXES = [
+  "CREATE UNIQUE INDEX IF NOT EXISTS ix_ts_experiment_seq ON experiment(seq)",
+  "CREATE INDEX IF NOT EXISTS ix_ts_experiment_parent ON experiment(parent)",
+  // Secondary indexes carry the rowid, so (timestamp) alone orders ties by rowid: a small index.
+  "CREATE INDEX IF NOT EXISTS ix_ts_experiment_time ON experiment(timestamp)",
+  "CREATE INDEX IF NOT EXISTS ix_ts_experiment_node ON experiment(node_id, timestamp)",
+  "CREATE INDEX IF NOT EXISTS ix_ts_experiment_frontier ON experiment(val_bpb, id) WHERE frontier = 1",
+  "CREATE INDEX IF NOT EXISTS ix_ts_experiment_frontier_class " +
+  "ON experiment(gpu_class, val_bpb, id) WHERE frontier = 1",
+];
+
+/** Create or upgrade the schema. Idempotent; only adds columns and indexes. */
+export function migrate(db: DatabaseSync, path: string): void {
+  inTransaction(db, () => {
+    db.exec(PYTHON_EXPERIMENT_DDL);
+    const have = columnsOf(db, "experiment");
+    for (const required of ["id", "parent", "val_bpb", "status", "gpu_model", "timestamp"]) {
+      if (!have.has(required)) {
+        throw new StoreError(
+          `${path}: table "experiment" has no column "${required}"; this is not a Spore graph ` +
+            `database. Move it aside to let a new one be created.`,
+        );
+      }
+    }
+    for (const [name, ddl] of ADDED_COLUMNS) {
+      if (!have.has(name)) db.exec(`ALTER TABLE experiment ADD COLUMN ${ddl}`);
+    }
+    for (const sql of INDEXES) db.exec(sql);
+    const hadNodes = db.prepare(
+      "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'graph_node'",
+    ).get();
+    if (!hadNodes) {
+      // Distinct publishers, kept so stats() need not scan a million rows.
+      db.exec("CREATE TABLE graph_node (node_id TEXT PRIMARY KEY) WITHOUT ROWID");
+      db.exec("INSERT OR IGNORE INTO graph_node (node_id) SELECT DISTINCT node_id FROM experiment");
+    }
+  });
+}

@@ -1,0 +1,85 @@
+/**
+ * The node's persistent state: experiment graph, reputation ledger, profiles, control-event log
+ * and artifact files, all below one data dir (PROTOCOL.md section 9).
+ * @module
+ */
+import { join } from "node:path";
+import { ArtifactStore } from "./artifact.ts";
+import { ControlLog } from "./control_log.ts";
+import { GraphStore } from "./graph.ts";
+import { ProfileStore } from "./profile.ts";
+import { ReputationStore } from "./reputation.ts";
+
+export { StoreError } from "./errors.ts";
+export { type GraphStats, GraphStore, PYTHON_EXPERIMENT_DDL, type SeqRecord } from "./graph.ts";
+export {
+  type ReputationDelta,
+  type ReputationRow,
+  ReputationStore,
+  SCORE_MAX,
+  SCORE_MIN,
+} from "./reputation.ts";
+export { ProfileStore, type SeqProfile } from "./profile.ts";
+export { ControlLog, type LoggedControl, MAX_CONTROL_PAYLOAD } from "./control_log.ts";
+export { ArtifactStore, isCid } from "./artifact.ts";
+
+/** Every store of one data dir. */
+export interface Stores {
+  graph: GraphStore;
+  reputation: ReputationStore;
+  profiles: ProfileStore;
+  control: ControlLog;
+  artifacts: ArtifactStore;
+  /** Close every database. */
+  close(): void;
+}
+
+/** Where each store lives below a data dir. */
+export function storePaths(dataDir: string): {
+  graph: string;
+  reputation: string;
+  profiles: string;
+  control: string;
+  artifacts: string;
+} {
+  return {
+    graph: join(dataDir, "db", "graph.sqlite"),
+    reputation: join(dataDir, "db", "reputation.sqlite"),
+    profiles: join(dataDir, "db", "profile.sqlite"),
+    control: join(dataDir, "db", "control.sqlite"),
+    artifacts: join(dataDir, "artifact"),
+  };
+}
+
+/**
+ * Open (creating as needed) every store of `dataDir`.
+ * @throws StoreError naming the first file that cannot be used; stores already opened are
+ * closed again.
+ */
+export function openStores(dataDir: string): Stores {
+  const paths = storePaths(dataDir);
+  const opened: { close(): void }[] = [];
+  const track = <T extends { close(): void }>(s: T): T => {
+    opened.push(s);
+    return s;
+  };
+  try {
+    const graph = track(GraphStore.open(paths.graph));
+    const reputation = track(ReputationStore.open(paths.reputation));
+    const profiles = track(ProfileStore.open(paths.profiles));
+    const control = track(ControlLog.open(paths.control));
+    return {
+      graph,
+      reputation,
+      profiles,
+      control,
+      artifacts: new ArtifactStore(paths.artifacts),
+      close() {
+        for (const s of opened) s.close();
+      },
+    };
+  } catch (err) {
+    for (const s of opened) s.close();
+    throw err;
+  }
+}
