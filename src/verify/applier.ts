@@ -1,0 +1,298 @@
+/**
+ * Applies control events to the reputation ledger exactly once per node, whatever order and
+ * however many times they arrive: each event is shape-checked and authenticated, held as
+ * evidence in `verify.sqlite`, judged against the evidence held (`judge.ts`), and either applied
+ * (ledger keyed by event id), kept waiting for missing evidence, or refused for good. A new
+ * record or event re-judges everything still waiting on the same experiment.
+ * @module
+ */
+import {
+  checkControl,
+  checkControlAuth,
+  CONTROL_TYPES,
+  type ControlAuth,
+  normalizeGpuClass,
+} from "../protocol/mod.ts";
+import type {
+  ChallengePayload,
+  ChallengeResponsePayload,
+  ControlEvent,
+  ControlType,
+  ExperimentRecord,
+} from "../protocol/types.ts";
+import type { ControlLog, GraphStore, ReputationStore } from "../store/mod.ts";
+import type { EvidenceRow, EvidenceState, VerifyDb } from "./db.ts";
+import {
+  type Held,
+  judgeChallenge,
+  judgeChallengeResponse,
+  judgeDispute,
+  judgeVerification,
+  type Verdict,
+} from "./judge.ts";
+
+/** Largest control payload accepted, as JSON text (real events are a few hundred bytes). */
+export const MAX_EVENT_BYTES = 16 * 1024;
+
+/** What handling one incoming event did. */
+export type HandleResult =
+  | { status: "ignored"; reason: string }
+  | { status: "duplicate"; state: EvidenceState }
+  | { status: "held"; state: EvidenceState; reason: string; applied: ControlEvent[] };
+
+/** Stores and switches the applier works with. */
+export interface ApplierOptions {
+  db: VerifyDb;
+  reputation: ReputationStore;
+  graph: GraphStore;
+  /** Accepted events are logged here so sync can pass them on; optional for tests. */
+  control?: ControlLog;
+  /** Legacy network switch: apply unsigned events too (wrongly signed ones never). */
+  acceptUnsigned?: boolean;
+  /** Diagnostics sink. */
+  log?: (message: string) => void;
+}
+
+/** Judge order within one experiment: dependencies first. */
+const TYPE_ORDER: Record<ControlType, number> = {
+  challenge: 0,
+  verification: 1,
+  challenge_response: 2,
+  dispute: 3,
+};
+
+const CONTROL_CURSOR = "control_log_seq";
+const GRAPH_CURSOR = "graph_seq";
+const PAGE = 500;
+
+/** Event application for one node; see the module doc. */
+export class EventApplier {
+  readonly #o: ApplierOptions;
+
+  constructor(options: ApplierOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * Take one untrusted event (from a peer, sync or this node). Malformed, oversized, unsigned
+   * (unless the legacy switch is on) or wrongly signed events are ignored and change nothing;
+   * the caller relays them regardless. Returns what happened and every event applied as a
+   * consequence (this one and any that were waiting on it).
+   */
+  async handle(raw: { type: unknown; payload: unknown }): Promise<HandleResult> {
+    if (typeof raw !== "object" || raw === null) return ignored("not an event");
+    const type = raw.type as ControlType;
+    if (!CONTROL_TYPES.includes(type)) return ignored("unknown control type");
+    const shape = checkControl(type, raw.payload);
+    if (!shape.ok) return ignored(shape.reason);
+    const event = shape.value;
+    const held = this.#o.db.get(type, event.payload.event_id);
+    if (held) return { status: "duplicate", state: held.state };
+    if (jsonSize(event.payload) > MAX_EVENT_BYTES) return ignored("payload too large");
+    const auth = await checkControlAuth(event);
+    if (!this.#acceptable(auth)) return ignored(`authentication: ${auth}`);
+    // Re-checked after the await: another call may have held the same event meanwhile.
+    if (!this.#o.db.hold(event)) {
+      return { status: "duplicate", state: this.#o.db.get(type, event.payload.event_id)!.state };
+    }
+    this.#logToControl(event);
+    const applied = this.evaluate(event.payload.experiment_id);
+    const now = this.#o.db.get(type, event.payload.event_id)!;
+    return { status: "held", state: now.state, reason: now.reason, applied };
+  }
+
+  /**
+   * A record was stored: note its publisher's GPU class and apply whatever was waiting on it.
+   * Returns the events applied now.
+   */
+  onRecord(record: ExperimentRecord): ControlEvent[] {
+    this.#o.db.noteNodeClass(record.node_id, normalizeGpuClass(record.gpu_model));
+    return this.evaluate(record.id);
+  }
+
+  /** Re-judge every waiting event about one experiment; returns those applied now. */
+  evaluate(experimentId: string): ControlEvent[] {
+    const db = this.#o.db;
+    const record = this.#o.graph.get(experimentId);
+    const applied: ControlEvent[] = [];
+    // Each pass settles at least one event or stops, so this ends.
+    for (;;) {
+      const waiting = db.byExperiment(experimentId, "pending")
+        .sort((a, b) => TYPE_ORDER[a.event.type] - TYPE_ORDER[b.event.type]);
+      let progress = false;
+      for (const row of waiting) {
+        const verdict = this.#judge(row.event, record);
+        if (verdict.state === "pending") {
+          if (verdict.reason !== row.reason) {
+            db.setState(row.event.type, row.event.payload.event_id, "pending", verdict.reason);
+          }
+          continue;
+        }
+        progress = true;
+        if (verdict.state === "invalid") {
+          db.setState(row.event.type, row.event.payload.event_id, "invalid", verdict.reason);
+          this.#o.log?.(`refused ${row.event.payload.event_id.slice(0, 80)}: ${verdict.reason}`);
+        } else {
+          this.#commit(row.event, verdict);
+          applied.push(row.event);
+        }
+      }
+      if (!progress) return applied;
+    }
+  }
+
+  /**
+   * Feed every control-log entry added since the last replay through {@link handle} (events a
+   * sync wrote straight to the log, or everything after `verify.sqlite` was lost). Returns the
+   * events applied.
+   */
+  async replayControlLog(): Promise<ControlEvent[]> {
+    const control = this.#o.control;
+    if (!control) return [];
+    const applied: ControlEvent[] = [];
+    let cursor = Number(this.#o.db.getMeta(CONTROL_CURSOR) ?? 0);
+    for (;;) {
+      const page = control.afterSeq(cursor, PAGE);
+      if (page.length === 0) return applied;
+      for (const entry of page) {
+        const r = await this.handle({ type: entry.type, payload: entry.payload });
+        if (r.status === "held") applied.push(...r.applied);
+        cursor = entry.seq;
+      }
+      this.#o.db.setMeta(CONTROL_CURSOR, String(cursor));
+    }
+  }
+
+  /** Bring the node-class index up to date with records stored since the last call. */
+  syncClassIndex(): void {
+    const db = this.#o.db;
+    let cursor = Number(db.getMeta(GRAPH_CURSOR) ?? 0);
+    for (;;) {
+      const page = this.#o.graph.afterSeq(cursor, PAGE);
+      if (page.length === 0) return;
+      db.transaction(() => {
+        for (const { seq, record } of page) {
+          db.noteNodeClass(record.node_id, normalizeGpuClass(record.gpu_model));
+          cursor = seq;
+        }
+        db.setMeta(GRAPH_CURSOR, String(cursor));
+      });
+    }
+  }
+
+  /** The held copy of an event and its state. */
+  held(type: ControlType, eventId: string): EvidenceRow | undefined {
+    return this.#o.db.get(type, eventId);
+  }
+
+  /** Applied responses to `challengerId`'s challenge of an experiment, oldest first. */
+  appliedResponses(experimentId: string, challengerId: string): ChallengeResponsePayload[] {
+    return this.#o.db.byExperiment(experimentId, "applied")
+      .filter((r) =>
+        r.event.type === "challenge_response" && r.event.payload.challenger_id === challengerId
+      )
+      .map((r) => r.event.payload as ChallengeResponsePayload);
+  }
+
+  /** Applied challenges of an experiment, oldest first. */
+  appliedChallenges(experimentId: string): ChallengePayload[] {
+    return this.#o.db.byExperiment(experimentId, "applied")
+      .filter((r) => r.event.type === "challenge")
+      .map((r) => r.event.payload as ChallengePayload);
+  }
+
+  #acceptable(auth: ControlAuth): boolean {
+    return auth === "signed" || (auth === "unsigned" && this.#o.acceptUnsigned === true);
+  }
+
+  #judge(event: ControlEvent, record: ExperimentRecord | undefined): Verdict {
+    const p = event.payload;
+    switch (event.type) {
+      case "verification":
+        return judgeVerification(event.payload, record);
+      case "challenge":
+        return judgeChallenge(event.payload, record);
+      case "challenge_response":
+        return judgeChallengeResponse(event.payload, record, this.#challenge(p));
+      case "dispute": {
+        const challenger = event.payload.challenger_id;
+        return judgeDispute(event.payload, {
+          record,
+          challenge: this.#challenge(p),
+          response: (verifierId) =>
+            this.#heldPayload<ChallengeResponsePayload>(
+              "challenge_response",
+              `challenge_response:${p.experiment_id}:${challenger}:${verifierId}`,
+            ),
+          appliedResponses: () => this.appliedResponses(p.experiment_id, challenger),
+        });
+      }
+    }
+  }
+
+  #challenge(p: { experiment_id: string; challenger_id?: unknown }): Held<ChallengePayload> {
+    return this.#heldPayload<ChallengePayload>(
+      "challenge",
+      `challenge:${p.experiment_id}:${String(p.challenger_id)}`,
+    );
+  }
+
+  #heldPayload<T>(type: ControlType, eventId: string): Held<T> {
+    const row = this.#o.db.get(type, eventId);
+    if (!row) return { state: "missing" };
+    if (row.state === "applied") return { state: "applied", payload: row.event.payload as T };
+    return { state: row.state };
+  }
+
+  #commit(event: ControlEvent, verdict: Extract<Verdict, { state: "apply" }>): void {
+    const { db, reputation, graph } = this.#o;
+    // The ledger is keyed by id, so a crash between these writes is repaired by re-judging:
+    // entries already written are skipped, the evidence row is still pending.
+    for (const entry of verdict.ledger) reputation.applyEvent(entry.key, entry.kind, entry.deltas);
+    if (verdict.markVerified) graph.markVerified(event.payload.experiment_id);
+    const actor = actorClass(event);
+    if (actor) db.noteNodeClass(actor.nodeId, actor.gpuClass);
+    db.setState(event.type, event.payload.event_id, "applied");
+  }
+
+  #logToControl(event: ControlEvent): void {
+    try {
+      this.#o.control?.append(event.type, event.payload);
+    } catch (err) {
+      this.#o.log?.(
+        `control log refused ${event.type}: ${err instanceof Error ? err.message : err}`,
+      );
+    }
+  }
+}
+
+/** The acting node of an accepted event and the GPU class its rerun shows. */
+function actorClass(event: ControlEvent): { nodeId: string; gpuClass: string } | undefined {
+  switch (event.type) {
+    case "challenge":
+      return {
+        nodeId: event.payload.challenger_id,
+        gpuClass: normalizeGpuClass(event.payload.challenger_gpu),
+      };
+    case "challenge_response":
+    case "verification":
+      return {
+        nodeId: event.payload.verifier_id,
+        gpuClass: normalizeGpuClass(event.payload.verifier_gpu),
+      };
+    case "dispute":
+      return undefined;
+  }
+}
+
+function ignored(reason: string): HandleResult {
+  return { status: "ignored", reason };
+}
+
+function jsonSize(payload: unknown): number {
+  try {
+    return JSON.stringify(payload).length;
+  } catch {
+    return Infinity;
+  }
+}

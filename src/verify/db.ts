@@ -1,0 +1,276 @@
+/**
+ * Verification state in `<data>/db/verify.sqlite`: the authenticated control events this node
+ * holds as evidence (and whether each was applied, is waiting, or was refused), the challenges
+ * this node opened and still waits on, the challenges it promised to answer, and an index of
+ * which nodes have shown which GPU class (to count independent verifiers).
+ *
+ * Kept apart from the control log on purpose: the log keeps the first copy of an event id that
+ * arrives, forged or not, while this file only ever holds copies that passed the signature rules.
+ * @module
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { canonicalJson, CONTROL_FLOAT_KEYS } from "../protocol/mod.ts";
+import type { ControlEvent, ControlType } from "../protocol/types.ts";
+
+/** Where an evidence event stands. */
+export type EvidenceState = "pending" | "applied" | "invalid";
+
+/** One held event and its state. */
+export interface EvidenceRow {
+  event: ControlEvent;
+  state: EvidenceState;
+  reason: string;
+}
+
+/** A challenge this node opened and waits on. */
+export interface PendingChallenge {
+  experimentId: string;
+  /** Responses wanted: min(3, independent verifiers available when it opened). */
+  required: number;
+  /** Clock time (ms) after which it resolves with what it has. */
+  deadlineMs: number;
+}
+
+/** A challenge by another node that this node has promised to answer. */
+export interface OwedAnswer {
+  experimentId: string;
+  challengerId: string;
+}
+
+const DDL = [
+  `CREATE TABLE IF NOT EXISTS evidence (type TEXT NOT NULL, event_id TEXT NOT NULL,
+     experiment_id TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL,
+     reason TEXT NOT NULL DEFAULT '', PRIMARY KEY (type, event_id))`,
+  "CREATE INDEX IF NOT EXISTS ix_evidence_experiment ON evidence(experiment_id, state)",
+  `CREATE TABLE IF NOT EXISTS pending_challenge (experiment_id TEXT PRIMARY KEY,
+     required INTEGER NOT NULL, deadline_ms INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS owed_answer (experiment_id TEXT NOT NULL,
+     challenger_id TEXT NOT NULL, PRIMARY KEY (experiment_id, challenger_id))`,
+  `CREATE TABLE IF NOT EXISTS node_class (node_id TEXT NOT NULL, gpu_class TEXT NOT NULL,
+     PRIMARY KEY (gpu_class, node_id))`,
+  "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+];
+
+/** Error opening or using `verify.sqlite`; the message names the file. */
+export class VerifyDbError extends Error {
+  override name = "VerifyDbError";
+}
+
+/** Path of the verification database below a data dir. */
+export function verifyDbPath(dataDir: string): string {
+  return join(dataDir, "db", "verify.sqlite");
+}
+
+/** Synchronous access to `verify.sqlite`; one instance per file. */
+export class VerifyDb {
+  readonly #db: DatabaseSync;
+  readonly #s: Record<string, StatementSync>;
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+    const prep = (sql: string) => db.prepare(sql);
+    this.#s = {
+      get: prep(
+        "SELECT type, payload, state, reason FROM evidence WHERE type = ? AND event_id = ?",
+      ),
+      insert: prep(
+        "INSERT OR IGNORE INTO evidence (type, event_id, experiment_id, payload, state) " +
+          "VALUES (?, ?, ?, ?, 'pending')",
+      ),
+      setState: prep("UPDATE evidence SET state = ?, reason = ? WHERE type = ? AND event_id = ?"),
+      byExperiment: prep(
+        "SELECT type, payload, state, reason FROM evidence WHERE experiment_id = ? AND state = ? " +
+          "ORDER BY rowid",
+      ),
+      addPending: prep(
+        "INSERT OR IGNORE INTO pending_challenge (experiment_id, required, deadline_ms) " +
+          "VALUES (?, ?, ?)",
+      ),
+      delPending: prep("DELETE FROM pending_challenge WHERE experiment_id = ?"),
+      getPending: prep(
+        "SELECT experiment_id, required, deadline_ms FROM pending_challenge WHERE experiment_id = ?",
+      ),
+      allPending: prep(
+        "SELECT experiment_id, required, deadline_ms FROM pending_challenge ORDER BY deadline_ms",
+      ),
+      addOwed: prep(
+        "INSERT OR IGNORE INTO owed_answer (experiment_id, challenger_id) VALUES (?, ?)",
+      ),
+      delOwed: prep("DELETE FROM owed_answer WHERE experiment_id = ? AND challenger_id = ?"),
+      allOwed: prep("SELECT experiment_id, challenger_id FROM owed_answer ORDER BY rowid"),
+      addClass: prep("INSERT OR IGNORE INTO node_class (node_id, gpu_class) VALUES (?, ?)"),
+      countClass: prep(
+        "SELECT COUNT(*) AS n FROM node_class WHERE gpu_class = ? AND node_id NOT IN (?, ?)",
+      ),
+      getMeta: prep("SELECT value FROM meta WHERE key = ?"),
+      setMeta: prep(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      ),
+    };
+  }
+
+  /**
+   * Open or create the database at `path` (`:memory:` for tests).
+   * @throws VerifyDbError naming the file when it cannot be opened or is not a database.
+   */
+  static open(path: string): VerifyDb {
+    let db: DatabaseSync;
+    try {
+      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+      db = new DatabaseSync(path);
+    } catch (err) {
+      throw new VerifyDbError(`cannot open ${path}: ${errText(err)}`, { cause: err });
+    }
+    try {
+      // Reading first fails on a non-database before any pragma could write to the file.
+      db.prepare("SELECT count(*) AS n FROM sqlite_master").get();
+      db.exec("PRAGMA busy_timeout = 5000");
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("BEGIN IMMEDIATE");
+      for (const sql of DDL) db.exec(sql);
+      db.exec("COMMIT");
+      return new VerifyDb(db);
+    } catch (err) {
+      db.close();
+      throw new VerifyDbError(`cannot use ${path} as the verification database: ${errText(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** The held copy of an event, or undefined. */
+  get(type: ControlType, eventId: string): EvidenceRow | undefined {
+    const row = this.#s.get.get(type, eventId);
+    return row ? toEvidence(row) : undefined;
+  }
+
+  /** Hold an authenticated event as pending; false when this type + id is already held. */
+  hold(event: ControlEvent): boolean {
+    const p = event.payload;
+    return Number(
+      this.#s.insert.run(event.type, p.event_id, p.experiment_id, payloadText(p)).changes,
+    ) > 0;
+  }
+
+  /** Record the outcome of judging a held event. */
+  setState(type: ControlType, eventId: string, state: EvidenceState, reason = ""): void {
+    this.#s.setState.run(state, reason.slice(0, 500), type, eventId);
+  }
+
+  /** Held events about one experiment in a given state, in arrival order. */
+  byExperiment(experimentId: string, state: EvidenceState): EvidenceRow[] {
+    return this.#s.byExperiment.all(experimentId, state).map(toEvidence);
+  }
+
+  /** Remember a challenge this node opened. */
+  addPendingChallenge(c: PendingChallenge): void {
+    this.#s.addPending.run(c.experimentId, c.required, Math.floor(c.deadlineMs));
+  }
+
+  /** The open challenge of this node on an experiment, if any. */
+  pendingChallenge(experimentId: string): PendingChallenge | undefined {
+    const row = this.#s.getPending.get(experimentId);
+    return row ? toPending(row) : undefined;
+  }
+
+  /** Every challenge this node still waits on, soonest deadline first. */
+  pendingChallenges(): PendingChallenge[] {
+    return this.#s.allPending.all().map(toPending);
+  }
+
+  /** Forget a challenge once its dispute is sent (or it expired without responses). */
+  removePendingChallenge(experimentId: string): void {
+    this.#s.delPending.run(experimentId);
+  }
+
+  /** Promise to answer a challenge (survives a restart until answered). */
+  addOwedAnswer(a: OwedAnswer): void {
+    this.#s.addOwed.run(a.experimentId, a.challengerId);
+  }
+
+  /** Drop a promise once answered or no longer answerable. */
+  removeOwedAnswer(a: OwedAnswer): void {
+    this.#s.delOwed.run(a.experimentId, a.challengerId);
+  }
+
+  /** Every challenge this node still owes an answer to. */
+  owedAnswers(): OwedAnswer[] {
+    return this.#s.allOwed.all().map((r) => ({
+      experimentId: String(r.experiment_id),
+      challengerId: String(r.challenger_id),
+    }));
+  }
+
+  /** Note that `nodeId` has shown GPU class `gpuClass` (a record or an accepted event). */
+  noteNodeClass(nodeId: string, gpuClass: string): void {
+    this.#s.addClass.run(nodeId, gpuClass);
+  }
+
+  /** Nodes known in `gpuClass`, not counting the two excluded ids. */
+  countNodesInClass(gpuClass: string, exclude: readonly [string, string]): number {
+    return Number(this.#s.countClass.get(gpuClass, exclude[0], exclude[1])?.n ?? 0);
+  }
+
+  /** A stored cursor or other small value. */
+  getMeta(key: string): string | undefined {
+    const row = this.#s.getMeta.get(key);
+    return row ? String(row.value) : undefined;
+  }
+
+  /** Store a cursor or other small value. */
+  setMeta(key: string, value: string): void {
+    this.#s.setMeta.run(key, value);
+  }
+
+  /** Run `fn` in one write transaction. */
+  transaction<T>(fn: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const out = fn();
+      this.#db.exec("COMMIT");
+      return out;
+    } catch (err) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch { /* already rolled back */ }
+      throw err;
+    }
+  }
+
+  /** Close the database. */
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+function payloadText(payload: Record<string, unknown>): string {
+  try {
+    // Canonical text keeps float fields (and -0.0) exactly as signed.
+    return canonicalJson(payload, CONTROL_FLOAT_KEYS);
+  } catch {
+    // A legacy unsigned payload may carry extension numbers outside the float schema.
+    return JSON.stringify(payload);
+  }
+}
+
+function toEvidence(row: Record<string, unknown>): EvidenceRow {
+  return {
+    event: { type: String(row.type), payload: JSON.parse(String(row.payload)) } as ControlEvent,
+    state: String(row.state) as EvidenceState,
+    reason: String(row.reason ?? ""),
+  };
+}
+
+function toPending(row: Record<string, unknown>): PendingChallenge {
+  return {
+    experimentId: String(row.experiment_id),
+    required: Number(row.required),
+    deadlineMs: Number(row.deadline_ms),
+  };
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

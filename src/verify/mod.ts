@@ -1,0 +1,34 @@
+/**
+ * Verification: spot-check policy, event application (reputation, exactly once, signed only),
+ * and the service that reruns, challenges, answers and disputes (PROTOCOL.md sections 7, 8).
+ * @module
+ */
+export {
+  type ControlHandler,
+  type Timers,
+  Verifier,
+  type VerifierOptions,
+  type VerifyLog,
+} from "./service.ts";
+export { EventApplier, type HandleResult, MAX_EVENT_BYTES } from "./applier.ts";
+export {
+  type EvidenceRow,
+  type EvidenceState,
+  type OwedAnswer,
+  type PendingChallenge,
+  VerifyDb,
+  VerifyDbError,
+  verifyDbPath,
+} from "./db.ts";
+export {
+  challengeTimeoutMs,
+  decideSpotCheck,
+  DEFAULT_CHALLENGE_TIMEOUT_S,
+  DEFAULT_SPOT_CHECK_RATE,
+  DELTA,
+  median,
+  resolveDispute,
+  spotCheckProbability,
+  spotCheckRate,
+} from "./policy.ts";
+export { type VerifierConfig, type VerifierSettings, verifierSettings } from "./settings.ts";
