@@ -1,0 +1,130 @@
+/**
+ * Live events for `/ws`: node events become small JSON messages sent to every connected page.
+ * The hub subscribes to the node only while at least one client is connected, and drops
+ * messages for a client that stops reading rather than buffering without bound.
+ * @module
+ */
+import type { NodeEvent, NodeHandle } from "../node_types.ts";
+import type { ProfileStore } from "../store/mod.ts";
+import { withNames } from "./present.ts";
+
+/** Most pages connected at once; more are refused so a loop of reconnects cannot exhaust us. */
+export const MAX_WS_CLIENTS = 256;
+/** A client with more than this many bytes unsent gets no more messages until it catches up. */
+export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+/** What the hub needs of a socket: Hono's `WSContext` and Deno's `WebSocket` both fit. */
+export interface LiveSocket {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  /** Bytes queued but not yet sent, when the transport tells. */
+  readonly bufferedAmount?: number;
+}
+
+/** One message on `/ws`: `{type, data}`. */
+export interface LiveMessage {
+  type:
+    | "experiment"
+    | "profile"
+    | "challenge"
+    | "challenge_response"
+    | "verification"
+    | "dispute"
+    | "peer";
+  data: unknown;
+}
+
+/** Turn a node event into its `/ws` message (records carry the publisher's display name). */
+export function toLiveMessage(event: NodeEvent, profiles: ProfileStore): LiveMessage {
+  switch (event.kind) {
+    case "experiment":
+      return {
+        type: "experiment",
+        data: { ...withNames([event.record], profiles)[0], source: event.source },
+      };
+    case "profile":
+      return { type: "profile", data: event.profile };
+    case "control":
+      return { type: event.event.type, data: event.event.payload };
+    case "peer":
+      return {
+        type: "peer",
+        data: { state: event.state, address: event.address, node_id: event.nodeId ?? null },
+      };
+  }
+}
+
+/** Fans node events out to connected pages. */
+export class LiveHub {
+  readonly #node: NodeHandle;
+  readonly #clients = new Set<LiveSocket>();
+  #unsubscribe: (() => void) | undefined;
+  #closed = false;
+
+  constructor(node: NodeHandle) {
+    this.#node = node;
+  }
+
+  /** Number of connected pages (`ws_client` in `/api/stat`). */
+  get size(): number {
+    return this.#clients.size;
+  }
+
+  /** True when another client may join. */
+  canAccept(): boolean {
+    return !this.#closed && this.#clients.size < MAX_WS_CLIENTS;
+  }
+
+  /** Register a connected socket; returns false (and closes it) when the hub is full or closed. */
+  add(socket: LiveSocket): boolean {
+    if (!this.canAccept()) {
+      socket.close(1013, "too many live clients");
+      return false;
+    }
+    this.#clients.add(socket);
+    this.#unsubscribe ??= this.#node.events.on((event) => this.#broadcast(event));
+    return true;
+  }
+
+  /** Forget a socket (it closed). */
+  remove(socket: LiveSocket): void {
+    this.#clients.delete(socket);
+    if (this.#clients.size === 0) this.#stopListening();
+  }
+
+  /** Close every socket and stop listening; later clients are refused. */
+  close(): void {
+    this.#closed = true;
+    for (const socket of this.#clients) {
+      try {
+        socket.close(1001, "explorer shutting down");
+      } catch { /* already closed */ }
+    }
+    this.#clients.clear();
+    this.#stopListening();
+  }
+
+  #stopListening(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+  }
+
+  #broadcast(event: NodeEvent): void {
+    let text: string;
+    try {
+      text = JSON.stringify(toLiveMessage(event, this.#node.stores.profiles));
+    } catch (err) {
+      // A store error must not propagate into the node's event emitter.
+      console.error(`explorer: cannot forward a ${event.kind} event: ${String(err)}`);
+      return;
+    }
+    for (const socket of this.#clients) {
+      if ((socket.bufferedAmount ?? 0) > MAX_BUFFERED_BYTES) continue;
+      try {
+        socket.send(text);
+      } catch {
+        this.#clients.delete(socket);
+      }
+    }
+  }
+}

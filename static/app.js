@@ -1,0 +1,114 @@
+/**
+ * Explorer UI entry: hash router, header stats, and the live feed shared by every page.
+ * Routes: #/ dashboard, #/experiment/<id>, #/node/<id>, #/search/<text>.
+ * @module
+ */
+import { api, connectLive } from "./js/api.js";
+import { showDashboard } from "./js/dashboard.js";
+import { bpb, h, isId, setChildren } from "./js/dom.js";
+import { showExperiment } from "./js/experiment.js";
+import { Feed } from "./js/feed.js";
+import { showNode } from "./js/node.js";
+import { showSearch } from "./js/search.js";
+
+const main = document.getElementById("main");
+const feed = new Feed();
+/** The page being shown, when it wants live messages. */
+let page;
+let statsTimer;
+
+async function refreshStats() {
+  try {
+    const s = await api("/api/stat");
+    setChildren(
+      document.getElementById("stats"),
+      stat(Number(s.experiment_count).toLocaleString(), "experiments", "stat-count"),
+      stat(Number(s.frontier_size).toLocaleString(), "frontier"),
+      stat(bpb(s.best_val_bpb), "best bpb"),
+      stat(String(s.peer_count), "peers"),
+    );
+  } catch { /* the header keeps the last figures */ }
+}
+
+function stat(value, label, testId) {
+  return h(
+    "div",
+    { class: "stat" },
+    h("b", { "data-testid": testId }, value),
+    h("span", {}, label),
+  );
+}
+
+async function route() {
+  page?.destroy?.();
+  page = undefined;
+  delete document.body.dataset.ready;
+  const hash = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
+  const [kind, ...rest] = hash.split("/");
+  const arg = rest.join("/");
+  try {
+    if (kind === "experiment" && isId(arg)) {
+      await showExperiment(main, arg);
+    } else if (kind === "node" && isId(arg)) {
+      await showNode(main, arg);
+    } else if (kind === "search" && arg.trim() !== "") {
+      await showSearch(main, arg);
+    } else if (kind === "" || kind === undefined) {
+      page = await showDashboard(main, feed);
+    } else {
+      main.replaceChildren(
+        h(
+          "div",
+          { class: "page" },
+          h("h1", {}, "Not found"),
+          h("p", {}, h("a", { href: "#/" }, "Back to the explorer")),
+        ),
+      );
+    }
+  } catch (err) {
+    main.replaceChildren(
+      h(
+        "div",
+        { class: "page" },
+        h("h1", {}, err.status === 404 ? "Not found" : "Something went wrong"),
+        h("p", { class: "error" }, err.message),
+        h("p", {}, h("a", { href: "#/" }, "Back to the explorer")),
+      ),
+    );
+  }
+  globalThis.scrollTo(0, 0);
+  document.body.dataset.ready = "1";
+  performance.mark("spore-ready");
+}
+
+document.getElementById("search").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const q = document.getElementById("q").value.trim();
+  if (q !== "") location.hash = `#/search/${encodeURIComponent(q)}`;
+});
+
+connectLive(
+  (msg) => {
+    feed.push(msg);
+    page?.onLive?.(msg);
+    clearTimeout(statsTimer);
+    statsTimer = setTimeout(refreshStats, 300);
+  },
+  (on) => {
+    document.getElementById("live").className = `live ${on ? "on" : "off"}`;
+    document.getElementById("live-text").textContent = on ? "live" : "reconnecting";
+  },
+);
+
+globalThis.addEventListener("hashchange", route);
+api("/api/recent?limit=20").then((r) => feed.seed(r)).catch(() => {});
+refreshStats();
+setInterval(refreshStats, 30_000);
+route();
+
+/** Test hook: the dashboard's Cytoscape instance, to find a node's on-screen position. */
+globalThis.__spore = {
+  get cy() {
+    return page?.dag?.cy;
+  },
+};

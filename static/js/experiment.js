@@ -1,0 +1,273 @@
+/**
+ * The experiment page: metrics, verification state, lineage path, children, colored diff,
+ * code artifact and every field of the signed record.
+ * @module
+ */
+import { api } from "./api.js";
+import {
+  ago,
+  bpb,
+  clip,
+  dateText,
+  diffView,
+  expLink,
+  h,
+  nodeLink,
+  recBpb,
+  setChildren,
+  shortId,
+  statusBadge,
+} from "./dom.js";
+import { recordTable } from "./tables.js";
+
+const WIRE_FIELDS = [
+  "id",
+  "version",
+  "parent",
+  "depth",
+  "code_cid",
+  "dataset_cid",
+  "prepare_cid",
+  "time_budget",
+  "val_bpb",
+  "peak_vram_mb",
+  "num_steps",
+  "num_params",
+  "status",
+  "description",
+  "hypothesis",
+  "agent_model",
+  "gpu_model",
+  "cuda_version",
+  "torch_version",
+  "node_id",
+  "timestamp",
+  "signature",
+];
+
+/** Render the page for experiment `id`. */
+export async function showExperiment(main, id) {
+  const [rec, ancestors, children] = await Promise.all([
+    api(`/api/experiment/${id}`),
+    api(`/api/experiment/${id}/ancestor?limit=200`),
+    api(`/api/experiment/${id}/children?limit=200`),
+  ]);
+  const codeBox = h("div", {}, h("p", { class: "muted" }, "Loading code…"));
+  main.replaceChildren(
+    h(
+      "div",
+      { class: "page", "data-testid": "experiment-page" },
+      h(
+        "div",
+        { class: "page-title" },
+        statusBadge(rec.status),
+        rec.is_frontier && h("span", { class: "badge b-frontier" }, "frontier"),
+        verificationBadge(rec),
+        h("h1", {}, rec.description || "(no description)"),
+      ),
+      h(
+        "div",
+        { class: "metrics" },
+        metric("val_bpb", recBpb(rec)),
+        metric("peak VRAM", `${Math.round(rec.peak_vram_mb).toLocaleString()} MB`),
+        metric("steps", Number(rec.num_steps).toLocaleString()),
+        metric("params", Number(rec.num_params).toLocaleString()),
+        metric("GPU class", rec.gpu_class),
+        metric("time budget", `${rec.time_budget} s`),
+        metric("depth", String(rec.depth)),
+        metric("published", ago(rec.timestamp)),
+      ),
+      h(
+        "div",
+        { class: "cols" },
+        panel(
+          "Hypothesis & publisher",
+          h("p", { class: "text-block" }, rec.hypothesis || "—"),
+          h(
+            "p",
+            {},
+            "by ",
+            nodeLink(rec.node_id, rec.node_display_name),
+            h("span", { class: "muted" }, ` · agent ${clip(rec.agent_model, 60)}`),
+          ),
+        ),
+        panel("Verification", verificationView(rec)),
+      ),
+      h(
+        "div",
+        { class: "cols" },
+        panel("Lineage", lineageView(rec, ancestors)),
+        panel(
+          `Children (${rec.child_count})`,
+          recordTable(children, { compact: true, testId: "children" }),
+        ),
+      ),
+      panel("Diff", diffView(rec.diff)),
+      panel(
+        h("span", {}, "Code ", h("span", { class: "mono muted" }, shortId(rec.code_cid))),
+        codeBox,
+      ),
+      panel("Signed record", fieldsView(rec)),
+    ),
+  );
+  loadCode(codeBox, rec.code_cid);
+}
+
+function panel(title, ...body) {
+  return h(
+    "section",
+    { class: "panel" },
+    h("div", { class: "panel-head" }, h("h2", {}, title)),
+    h("div", { class: "panel-body" }, body),
+  );
+}
+
+function metric(label, value) {
+  return h("div", { class: "metric" }, h("span", {}, label), h("b", {}, value));
+}
+
+function verificationBadge(rec) {
+  const disputes = rec.event.filter((e) => e.type === "dispute");
+  if (disputes.some((e) => e.payload.outcome === "rejected")) {
+    return h("span", { class: "badge b-rejected" }, "claim rejected");
+  }
+  if (rec.verified) {
+    return h("span", { class: "badge b-verified", "data-testid": "verified" }, "verified");
+  }
+  return h("span", { class: "badge b-unverified" }, "not verified");
+}
+
+function verificationView(rec) {
+  const intro = rec.verified
+    ? h("p", {}, "This node re-ran the experiment and confirmed the result.")
+    : h("p", { class: "muted" }, "This node has not re-run this experiment.");
+  if (rec.event.length === 0) {
+    return [
+      intro,
+      h("p", { class: "muted" }, "No verification, challenge or dispute events seen."),
+    ];
+  }
+  return [
+    intro,
+    h(
+      "table",
+      { "data-testid": "events" },
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", {}, "event"),
+          h("th", {}, "by"),
+          h("th", { class: "num" }, "val_bpb"),
+          h("th", {}, "detail"),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        rec.event.map((e) => {
+          const p = e.payload ?? {};
+          const by = p.verifier_id ?? p.challenger_id ?? p.signer;
+          const value = p.verifier_bpb ?? p.challenger_bpb ?? p.ground_truth_bpb;
+          const detail = e.type === "dispute"
+            ? `${p.outcome} · ${p.verifier_count} verifiers`
+            : e.type === "verification"
+            ? clip(p.verifier_gpu, 30)
+            : clip(p.challenger_gpu ?? p.verifier_gpu ?? "", 30);
+          return h(
+            "tr",
+            {},
+            h("td", {}, e.type),
+            h("td", {}, nodeLink(by)),
+            h("td", { class: "num bpb" }, bpb(value)),
+            h("td", { class: "muted" }, detail),
+          );
+        }),
+      ),
+    ),
+  ];
+}
+
+/** Root first, down to this record, with the change in val_bpb at each step. */
+function lineageView(rec, ancestors) {
+  const path = [...ancestors].reverse().concat([rec]);
+  const first = path[0];
+  return h(
+    "ol",
+    { class: "lineage", "data-testid": "lineage" },
+    first.parent && h("li", { class: "muted" }, "… earlier ancestors not stored here"),
+    path.map((r, i) => {
+      const prev = path[i - 1];
+      const delta = prev && r.status !== "crash" && prev.status !== "crash"
+        ? r.val_bpb - prev.val_bpb
+        : undefined;
+      return h(
+        "li",
+        { class: `${r.status} ${r.id === rec.id ? "current" : ""}` },
+        h("span", { class: "bpb" }, recBpb(r)),
+        delta !== undefined &&
+          h(
+            "span",
+            { class: delta <= 0 ? "delta-good" : "delta-bad" },
+            `${delta <= 0 ? "" : "+"}${delta.toFixed(4)}`,
+          ),
+        r.id === rec.id
+          ? h("span", {}, clip(r.description, 70))
+          : expLink(r.id, clip(r.description, 70) || shortId(r.id)),
+      );
+    }),
+  );
+}
+
+function fieldsView(rec) {
+  return h(
+    "dl",
+    { class: "fields" },
+    WIRE_FIELDS.map((k) => [
+      h("dt", {}, k),
+      h(
+        "dd",
+        {},
+        (k === "parent" && rec.parent)
+          ? expLink(rec.parent, rec.parent)
+          : k === "node_id"
+          ? h("a", { href: `#/node/${rec.node_id}` }, rec.node_id)
+          : k === "timestamp"
+          ? `${rec.timestamp} (${dateText(rec.timestamp)})`
+          : String(rec[k] ?? "null"),
+      ),
+    ]),
+  );
+}
+
+async function loadCode(box, cid) {
+  try {
+    const art = await api(`/api/artifact/${cid}`);
+    if (art.encoding === "base64") {
+      setChildren(box, h("p", { class: "muted" }, `Binary artifact, ${art.size} bytes.`));
+      return;
+    }
+    const lines = String(art.content).replace(/\n$/, "").split("\n");
+    setChildren(
+      box,
+      h(
+        "pre",
+        { class: "code", "data-testid": "code" },
+        lines.map((l) => h("span", { class: "cl" }, l, "\n")),
+      ),
+    );
+  } catch (err) {
+    setChildren(
+      box,
+      h(
+        "p",
+        { class: "muted" },
+        err.status === 404
+          ? "The code is not stored here and no connected peer has it."
+          : err.message,
+      ),
+    );
+  }
+}

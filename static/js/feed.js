@@ -1,0 +1,128 @@
+/**
+ * The live activity feed: every /ws event as one line, newest first, kept for the session so
+ * it survives moving between pages.
+ * @module
+ */
+import { ago, bpb, clip, expLink, h, nodeLink, recBpb, setChildren, shortId } from "./dom.js";
+
+const MAX_ITEMS = 100;
+
+/** Feed entries and the list element currently showing them. */
+export class Feed {
+  constructor() {
+    this.items = [];
+    this.list = undefined;
+  }
+
+  /** Seed with recent records (shown as past activity). */
+  seed(records) {
+    if (this.items.length > 0) return;
+    this.items = records.map((r) => ({
+      msg: { type: "experiment", data: r },
+      at: r.timestamp,
+      fresh: false,
+    }));
+    this.render();
+  }
+
+  /** Add a live message on top. */
+  push(msg) {
+    this.items.unshift({ msg, at: Date.now() / 1000, fresh: true });
+    this.items.length = Math.min(this.items.length, MAX_ITEMS);
+    this.render();
+  }
+
+  /** The feed's panel element (created once per page render). */
+  element() {
+    this.list = h("ol", { class: "feed", "data-testid": "feed" });
+    this.render();
+    return this.list;
+  }
+
+  render() {
+    if (!this.list) return;
+    if (this.items.length === 0) {
+      setChildren(this.list, h("li", { class: "empty" }, "Waiting for activity…"));
+      return;
+    }
+    setChildren(this.list, this.items.map((it) => this.#item(it)));
+    for (const it of this.items) it.fresh = false;
+  }
+
+  #item({ msg, at, fresh }) {
+    const { icon, line } = describe(msg);
+    return h(
+      "li",
+      { class: fresh ? "new" : "", dataset: { type: msg.type, id: msg.data?.id ?? "" } },
+      h("span", { class: `ico ${icon}` }),
+      h("div", { class: "body" }, h("div", { class: "line1" }, line)),
+      h("span", { class: "when" }, ago(at)),
+    );
+  }
+}
+
+function describe(msg) {
+  const d = msg.data ?? {};
+  switch (msg.type) {
+    case "experiment":
+      return {
+        icon: ["keep", "discard", "crash"].includes(d.status) ? d.status : "",
+        line: [
+          h("b", { class: "bpb" }, recBpb(d)),
+          " ",
+          nodeLink(d.node_id, d.node_display_name),
+          " · ",
+          expLink(d.id, clip(d.description, 60) || shortId(d.id)),
+        ],
+      };
+    case "profile":
+      return {
+        icon: "peer",
+        line: [nodeLink(d.node_id, d.display_name), " updated their profile"],
+      };
+    case "verification":
+      return {
+        icon: "control",
+        line: [
+          nodeLink(d.verifier_id),
+          " verified ",
+          expLink(d.experiment_id),
+          ` (${bpb(d.verifier_bpb)})`,
+        ],
+      };
+    case "challenge":
+      return {
+        icon: "crash",
+        line: [
+          nodeLink(d.challenger_id),
+          " challenged ",
+          expLink(d.experiment_id),
+          ` (${bpb(d.challenger_bpb)})`,
+        ],
+      };
+    case "challenge_response":
+      return {
+        icon: "control",
+        line: [nodeLink(d.verifier_id), " answered a challenge on ", expLink(d.experiment_id)],
+      };
+    case "dispute":
+      return {
+        icon: d.outcome === "rejected" ? "crash" : "keep",
+        line: [
+          "dispute on ",
+          expLink(d.experiment_id),
+          ` ${d.outcome === "rejected" ? "rejected" : "upheld"}`,
+        ],
+      };
+    case "peer":
+      return {
+        icon: "peer",
+        line: [
+          `peer ${d.state === "up" ? "connected" : "disconnected"}: `,
+          h("span", { class: "mono" }, clip(d.address, 60)),
+        ],
+      };
+    default:
+      return { icon: "", line: clip(msg.type, 40) };
+  }
+}
