@@ -10,14 +10,18 @@ import { registerPeer } from "./peer.ts";
 import { registerProfile } from "./profile.ts";
 import { registerClean } from "./clean.ts";
 import { registerVersion } from "./version.ts";
+import { registerExplorer } from "./explorer.ts";
+import { registerDaemon } from "./daemon.ts";
 
 /** Register all commands on `program`. */
 export function registerCommands(program: Command): void {
   registerInit(program);
+  registerDaemon(program);
   registerStatus(program);
   registerGraph(program);
   registerPeer(program);
   registerProfile(program);
+  registerExplorer(program);
   registerClean(program);
   registerVersion(program);
 }
