@@ -93,11 +93,15 @@ function expectType(
   const ok = kind === "string[]"
     ? Array.isArray(value) && value.every((v) => typeof v === "string")
     : kind === "integer"
-    ? typeof value === "number" && Number.isInteger(value)
-    : typeof value === kind;
+    ? Number.isInteger(value)
+    : kind === "number"
+    ? typeof value === "number" && Number.isFinite(value)
+    : typeof value === "string";
   if (!ok) {
     throw new ConfigError(
-      `${path}: "${key}" must be ${kind === "string[]" ? "a list of strings" : `a ${kind}`}, ` +
+      `${path}: "${key}" must be ${
+        kind === "string[]" ? "a list of strings" : `${kind === "integer" ? "an" : "a"} ${kind}`
+      }, ` +
         `got ${JSON.stringify(value)?.slice(0, 60)}. Fix it in the file.`,
     );
   }

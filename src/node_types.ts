@@ -40,3 +40,38 @@ export interface NodeHandle {
   /** Store and gossip a record this node created (already signed). */
   publish(record: ExperimentRecord, code?: Uint8Array): Promise<void>;
 }
+
+/** Outcome of one sandboxed training run, as research and verification consume it. */
+export interface TrainOutcome {
+  /** True when the run finished and printed a parsable val_bpb. */
+  ok: boolean;
+  val_bpb?: number;
+  peak_vram_mb?: number;
+  num_steps?: number;
+  num_params?: number;
+  training_seconds?: number;
+  /** Why the run counts as a crash (exit code, signal, timeout, missing val_bpb...). */
+  crashReason?: string;
+}
+
+/** The hardware/software identity that goes into a record. */
+export interface TrainEnvironment {
+  gpuModel: string;
+  gpuClass: string;
+  cudaVersion: string;
+  torchVersion: string;
+}
+
+/**
+ * Runs `train.py` code under the node's single training lock, sandboxed, in a fresh copy of the
+ * workspace. Implemented over `src/training/`; research and verification take it injected so
+ * their tests can use a deterministic stand-in.
+ */
+export interface Trainer {
+  environment(): Promise<TrainEnvironment>;
+  /** `dataset_cid` and `prepare_cid` of the prepared workspace. */
+  workspaceIds(): Promise<{ datasetCid: string; prepareCid: string }>;
+  /** The workspace's baseline train.py. */
+  baselineCode(): Promise<string>;
+  run(code: string, opts?: { label?: string; signal?: AbortSignal }): Promise<TrainOutcome>;
+}

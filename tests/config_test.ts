@@ -98,7 +98,7 @@ Deno.test("config.toml: defaults, Python keys, and round trip keeping unknown ke
 Deno.test("corrupt or wrong-typed config.toml names the file and line, and is left as is", async () => {
   const cases: [string, RegExp][] = [
     ['host = "x"\nport = = 3\n', /config\.toml:2:\d+: invalid TOML/],
-    ['port = "seventy"\n', /config\.toml: "port" must be a integer/],
+    ['port = "seventy"\n', /config\.toml: "port" must be an integer/],
     ["peer = [1, 2]\n", /"peer" must be a list of strings/],
     ['peer = ["nope"]\n', /"peer" entry "nope" is not host:port/],
     ["port = 99999\n", /not a port/],

@@ -2,7 +2,7 @@
  * Options and helpers shared by every command.
  * @module
  */
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { resolveDataDir } from "../config.ts";
 
 /** Options every command accepts. */

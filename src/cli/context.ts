@@ -2,7 +2,7 @@
  * Opening a data dir for a command: config, identity and stores, each with a clear error.
  * @module
  */
-import { type KeyPair } from "../protocol/mod.ts";
+import type { KeyPair } from "../protocol/mod.ts";
 import { loadConfig, loadIdentity, type SporeConfig } from "../config.ts";
 import { openStores, type Stores } from "../store/mod.ts";
 import { UserError } from "./errors.ts";

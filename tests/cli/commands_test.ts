@@ -98,7 +98,7 @@ Deno.test("bad input gives one clear error and touches no data", async () => {
     assert.equal(await Deno.readTextFile(`${dir}/config.toml`), "port = [\n");
     await Deno.writeTextFile(`${dir}/config.toml`, 'port = "x"\n');
     r = await spore("info", "--data-dir", dir);
-    assert.match(r.err, /"port" must be a integer/);
+    assert.match(r.err, /"port" must be an integer/);
     await Deno.remove(`${dir}/config.toml`);
 
     await Deno.writeTextFile(`${dir}/identity/private_key`, "not-hex!");
