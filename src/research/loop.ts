@@ -1,0 +1,433 @@
+/**
+ * The research loop: start from the baseline or the best frontier code, then repeatedly select
+ * a parent, propose, train, diff, sign and publish, keeping improvements and reverting the
+ * rest. The node, trainer, proposers, clock and randomness are injected.
+ * @module
+ */
+import type { NodeHandle, TrainEnvironment, Trainer, TrainOutcome } from "../node_types.ts";
+import type { KeyPair } from "../protocol/crypto.ts";
+import { normalizeGpuClass } from "../protocol/gpu.ts";
+import { sha256Hex } from "../protocol/hash.ts";
+import type { ExperimentRecord } from "../protocol/types.ts";
+import { buildContext, nearDuplicate, selectParent } from "./coordinator.ts";
+import { buildRecord, outcomeBpb, unifiedDiff } from "./experiment.ts";
+import { defaultSleep, LlmError, type SleepFn } from "./llm/mod.ts";
+import type { Proposal, Proposer } from "./proposal.ts";
+
+/** A line of progress for the CLI, with the record when one was published. */
+export interface ResearchEvent {
+  kind: "info" | "warn" | "proposal" | "published" | "skip";
+  message: string;
+  record?: ExperimentRecord;
+}
+
+/** Why the loop ended. */
+export type StopReason =
+  | "done"
+  | "aborted"
+  | "llm"
+  | "baseline-crash"
+  | "trainer"
+  | "stuck"
+  | "error";
+
+/** What the loop did. */
+export interface ResearchSummary {
+  /** Experiments published, the baseline excluded. */
+  published: number;
+  baselinePublished: boolean;
+  kept: number;
+  discarded: number;
+  crashed: number;
+  skipped: number;
+  stopReason: StopReason;
+  /** For stops other than `done`/`aborted`: what happened, for the user. */
+  message?: string;
+}
+
+/** Everything the loop works with. */
+export interface ResearchLoopOptions {
+  node: NodeHandle;
+  trainer: Trainer;
+  keys: KeyPair;
+  proposer: Proposer;
+  /** Proposes when `proposer` fails for an iteration (LLM down, unusable reply, duplicate). */
+  fallback?: Proposer;
+  /** Stop after this many experiments (baseline excluded); unbounded when absent. */
+  maxExperiments?: number;
+  signal?: AbortSignal;
+  onProgress?: (event: ResearchEvent) => void;
+  /** Seconds written as `time_budget` (default 300, the network's budget). */
+  timeBudget?: number;
+  /** Limit for fetching a code artifact from peers (default 60 s). */
+  fetchTimeoutMs?: number;
+  /** With peers connected: wait until the graph has not grown for this long (default 3 s)... */
+  syncSettleMs?: number;
+  /** ...but at most this long (default 30 s). */
+  syncMaxMs?: number;
+  random?: () => number;
+  /** Milliseconds since the epoch. */
+  now?: () => number;
+  sleep?: SleepFn;
+}
+
+/** Code and record of the state experiments branch from. */
+interface State {
+  record: ExperimentRecord;
+  code: string;
+}
+
+class Stop extends Error {
+  constructor(readonly reason: StopReason, message: string) {
+    super(message);
+  }
+}
+
+/** Runs experiments until `maxExperiments`, an abort, or a stop that needs the user. */
+export class ResearchLoop {
+  readonly #o: ResearchLoopOptions;
+  readonly #random: () => number;
+  readonly #now: () => number;
+  readonly #sleep: SleepFn;
+  /** Code by code_cid, so parents this node ran need no fetch. */
+  readonly #codeCache = new Map<string, string>();
+  #summary: ResearchSummary = {
+    published: 0,
+    baselinePublished: false,
+    kept: 0,
+    discarded: 0,
+    crashed: 0,
+    skipped: 0,
+    stopReason: "done",
+  };
+  #env!: TrainEnvironment;
+  #workspace!: { datasetCid: string; prepareCid: string };
+  #gpuClass = "UNKNOWN";
+  #plateau = 0;
+
+  constructor(options: ResearchLoopOptions) {
+    this.#o = options;
+    this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? Date.now;
+    this.#sleep = options.sleep ?? defaultSleep;
+  }
+
+  #emit(kind: ResearchEvent["kind"], message: string, record?: ExperimentRecord): void {
+    try {
+      this.#o.onProgress?.({ kind, message, record });
+    } catch { /* a failing listener must not stop research */ }
+  }
+
+  #aborted(): boolean {
+    return this.#o.signal?.aborted ?? false;
+  }
+
+  /** Run the loop; resolves with what it did (it does not throw for expected stops). */
+  async run(): Promise<ResearchSummary> {
+    try {
+      this.#env = await this.#o.trainer.environment();
+      this.#workspace = await this.#o.trainer.workspaceIds();
+      this.#gpuClass = normalizeGpuClass(this.#env.gpuClass || this.#env.gpuModel);
+      await this.#waitForSync();
+      if (this.#aborted()) return this.#finish("aborted");
+      let current = await this.#start();
+      const max = this.#o.maxExperiments ?? Infinity;
+      // Skipped iterations do not count as experiments; this bound keeps a proposer that
+      // never produces anything usable from spinning forever.
+      let attempts = 0;
+      const maxAttempts = Number.isFinite(max) ? max * 3 + 3 : Infinity;
+      while (this.#summary.published < max && !this.#aborted()) {
+        if (attempts++ >= maxAttempts) {
+          throw new Stop("stuck", `no usable proposal in ${attempts - 1} attempts; stopping`);
+        }
+        current = await this.#iterate(current);
+      }
+      return this.#finish(this.#aborted() ? "aborted" : "done");
+    } catch (e) {
+      if (e instanceof Stop) return this.#finish(e.reason, e.message);
+      if (e instanceof LlmError && e.kind === "aborted") return this.#finish("aborted");
+      if (e instanceof LlmError && e.fatal) return this.#finish("llm", e.message);
+      if (this.#aborted()) return this.#finish("aborted");
+      return this.#finish("error", `research failed: ${(e as Error)?.message ?? String(e)}`);
+    }
+  }
+
+  #finish(reason: StopReason, message?: string): ResearchSummary {
+    this.#summary.stopReason = reason;
+    if (message) this.#summary.message = message;
+    return { ...this.#summary };
+  }
+
+  /** With peers connected, let the first sync land before deciding where to start. */
+  async #waitForSync(): Promise<void> {
+    if (this.#o.node.peers().length === 0) return;
+    const settle = this.#o.syncSettleMs ?? 3000;
+    const maxMs = this.#o.syncMaxMs ?? 30_000;
+    const started = this.#now();
+    let count = this.#o.node.stores.graph.count();
+    let stableSince = started;
+    this.#emit("info", "waiting for the graph to sync from peers...");
+    while (this.#now() - started < maxMs && this.#now() - stableSince < settle) {
+      await this.#sleep(Math.min(500, settle), this.#o.signal).catch(() => {});
+      if (this.#aborted()) return;
+      const n = this.#o.node.stores.graph.count();
+      if (n !== count) {
+        count = n;
+        stableSince = this.#now();
+      }
+    }
+    this.#emit("info", `graph synced: ${count} experiments`);
+  }
+
+  /**
+   * Frontier records of our GPU class measured on our data: a val_bpb from another dataset or
+   * prepare.py is not comparable, so such records are never parents here.
+   */
+  #frontier(limit: number): ExperimentRecord[] {
+    return this.#o.node.stores.graph.frontier(this.#gpuClass, 200).filter((r) =>
+      r.dataset_cid === this.#workspace.datasetCid && r.prepare_cid === this.#workspace.prepareCid
+    ).slice(0, limit);
+  }
+
+  /** Where research starts: the best frontier code of our GPU class, else our own baseline. */
+  async #start(): Promise<State> {
+    const frontier = this.#frontier(3);
+    if (frontier.length === 0) {
+      this.#emit("info", `no ${this.#gpuClass} experiments in the graph: running the baseline`);
+      return await this.#runBaseline();
+    }
+    for (const rec of frontier) {
+      this.#emit(
+        "info",
+        `fetching the code of frontier ${rec.id.slice(0, 12)} (val_bpb ${
+          rec.val_bpb.toFixed(6)
+        })...`,
+      );
+      const code = await this.#code(rec);
+      if (code !== undefined) {
+        this.#emit("info", `starting from frontier ${rec.id.slice(0, 12)}`);
+        return { record: rec, code };
+      }
+      this.#emit("warn", `code of ${rec.id.slice(0, 12)} is not available from peers`);
+    }
+    this.#emit("warn", "no frontier code could be fetched: falling back to the baseline");
+    return await this.#runBaseline();
+  }
+
+  async #runBaseline(): Promise<State> {
+    const code = await this.#o.trainer.baselineCode();
+    const outcome = await this.#train(code, "baseline");
+    if (this.#aborted()) throw new Stop("aborted", "aborted");
+    const { record, codeBytes } = buildRecord({
+      parent: null,
+      code,
+      parentCode: "",
+      description: "baseline",
+      hypothesis: "",
+      agentModel: "baseline",
+      env: this.#env,
+      workspace: this.#workspace,
+      timeBudget: this.#o.timeBudget ?? 300,
+      outcome,
+      keys: this.#o.keys,
+      timestamp: Math.floor(this.#now() / 1000),
+    });
+    await this.#publish(record, codeBytes, code);
+    this.#summary.baselinePublished = true;
+    if (record.status === "crash") {
+      throw new Stop(
+        "baseline-crash",
+        `the baseline crashed (${outcome.crashReason ?? "no val_bpb"}); fix the workspace first`,
+      );
+    }
+    this.#emit(
+      "published",
+      `baseline val_bpb ${record.val_bpb.toFixed(6)} published ${record.id.slice(0, 12)}`,
+      record,
+    );
+    return { record, code };
+  }
+
+  /** Train; a trainer that throws (setup broken, not the code) ends research. */
+  async #train(code: string, label: string): Promise<TrainOutcome> {
+    try {
+      return await this.#o.trainer.run(code, { label, signal: this.#o.signal });
+    } catch (e) {
+      if (this.#aborted()) throw new Stop("aborted", "aborted");
+      throw new Stop("trainer", `training failed: ${(e as Error)?.message ?? String(e)}`);
+    }
+  }
+
+  async #publish(record: ExperimentRecord, codeBytes: Uint8Array, code: string): Promise<void> {
+    this.#codeCache.set(record.code_cid, code);
+    await this.#o.node.publish(record, codeBytes);
+  }
+
+  /** Code of a record: cached, else fetched (hash-checked, UTF-8) within the timeout. */
+  async #code(rec: ExperimentRecord): Promise<string | undefined> {
+    const cached = this.#codeCache.get(rec.code_cid);
+    if (cached !== undefined) return cached;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const timeout = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), this.#o.fetchTimeoutMs ?? 60_000);
+      });
+      const bytes = await Promise.race([this.#o.node.fetchArtifact(rec.code_cid), timeout]);
+      if (!bytes || sha256Hex(bytes) !== rec.code_cid) return undefined;
+      const code = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      this.#codeCache.set(rec.code_cid, code);
+      return code;
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One experiment; returns the state the next one branches from. */
+  async #iterate(current: State): Promise<State> {
+    const graph = this.#o.node.stores.graph;
+    const choice = selectParent(
+      this.#frontier(20),
+      (id) => graph.children(id).length,
+      {
+        graphSize: graph.count(),
+        plateau: this.#plateau,
+        random: this.#random,
+      },
+    );
+    let parent = current;
+    if (choice && choice.parent.id !== current.record.id) {
+      const code = await this.#code(choice.parent);
+      if (code !== undefined) parent = { record: choice.parent, code };
+      else {this.#emit(
+          "warn",
+          `code of ${choice.parent.id.slice(0, 12)} unavailable; using ${
+            current.record.id.slice(0, 12)
+          }`,
+        );}
+    }
+    const ctx = buildContext(graph, parent.record, parent.code, this.#gpuClass);
+    const proposal = await this.#propose(ctx);
+    if (!proposal) {
+      this.#summary.skipped++;
+      return current;
+    }
+    const n = this.#summary.published + 1;
+    const of = this.#o.maxExperiments ? `/${this.#o.maxExperiments}` : "";
+    this.#emit(
+      "proposal",
+      `experiment ${n}${of} [${choice?.mode ?? "exploit"}] on ${parent.record.id.slice(0, 12)} ` +
+        `(val_bpb ${parent.record.val_bpb.toFixed(6)}): ${proposal.description}`,
+    );
+    const outcome = await this.#train(proposal.code, `experiment ${n}`);
+    if (this.#aborted()) return current;
+    const { record, codeBytes } = buildRecord({
+      parent: parent.record,
+      code: proposal.code,
+      parentCode: parent.code,
+      description: proposal.description,
+      hypothesis: proposal.hypothesis,
+      agentModel: proposal.agentModel,
+      env: this.#env,
+      workspace: this.#workspace,
+      timeBudget: this.#o.timeBudget ?? 300,
+      outcome,
+      keys: this.#o.keys,
+      timestamp: Math.floor(this.#now() / 1000),
+    });
+    try {
+      await this.#publish(record, codeBytes, proposal.code);
+      this.#summary.published++;
+    } catch (e) {
+      this.#emit("warn", `publishing ${record.id.slice(0, 12)} failed: ${(e as Error).message}`);
+      this.#summary.skipped++;
+      return current;
+    }
+    return this.#settle(
+      record,
+      parent,
+      current,
+      outcomeBpb(outcome),
+      outcome.crashReason,
+      proposal.code,
+    );
+  }
+
+  #settle(
+    record: ExperimentRecord,
+    parent: State,
+    current: State,
+    bpb: number | undefined,
+    crashReason: string | undefined,
+    code: string,
+  ): State {
+    const id = record.id.slice(0, 12);
+    const best = this.#o.node.stores.graph.best(this.#gpuClass);
+    if (record.status === "keep") {
+      this.#summary.kept++;
+      this.#plateau = best?.id === record.id ? 0 : this.#plateau + 1;
+      this.#emit(
+        "published",
+        `keep ${bpb!.toFixed(6)} < ${parent.record.val_bpb.toFixed(6)}: published ${id}`,
+        record,
+      );
+      return { record, code };
+    }
+    this.#plateau++;
+    if (record.status === "crash") {
+      this.#summary.crashed++;
+      this.#emit(
+        "published",
+        `crash (${crashReason ?? "no val_bpb"}): published ${id}, reverted to ${
+          parent.record.id.slice(0, 12)
+        }`,
+        record,
+      );
+    } else {
+      this.#summary.discarded++;
+      this.#emit(
+        "published",
+        `discard ${bpb!.toFixed(6)} >= ${
+          parent.record.val_bpb.toFixed(6)
+        }: published ${id}, reverted to ${parent.record.id.slice(0, 12)}`,
+        record,
+      );
+    }
+    // Revert: the next experiment branches from the parent (or a better frontier record).
+    return current.record.id === parent.record.id ? parent : current;
+  }
+
+  /** A proposal from the proposer, else the fallback; undefined to skip this iteration. */
+  async #propose(ctx: ReturnType<typeof buildContext>): Promise<Proposal | undefined> {
+    const proposers = [this.#o.proposer, ...(this.#o.fallback ? [this.#o.fallback] : [])];
+    for (const [i, proposer] of proposers.entries()) {
+      const result = await proposer.propose(ctx, this.#o.signal);
+      if (this.#aborted()) return undefined;
+      const next = i + 1 < proposers.length
+        ? `; using ${proposers[i + 1].agentModel} for this experiment`
+        : "";
+      if (!result.ok) {
+        this.#emit("skip", `${proposer.agentModel}: no usable proposal (${result.reason})${next}`);
+        continue;
+      }
+      if (result.repairs.length) {
+        this.#emit(
+          "info",
+          `${proposer.agentModel}: proposal accepted after repair (${result.repairs.join(", ")})`,
+        );
+      }
+      const code = result.proposal.code;
+      const dup = nearDuplicate(unifiedDiff(ctx.parentCode, code), sha256Hex(code), ctx.siblings);
+      if (dup) {
+        this.#emit(
+          "skip",
+          `${proposer.agentModel}: proposal nearly duplicates ${dup.id.slice(0, 12)}${next}`,
+        );
+        continue;
+      }
+      return result.proposal;
+    }
+    return undefined;
+  }
+}
