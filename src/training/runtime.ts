@@ -1,0 +1,175 @@
+/**
+ * The node's training runtime: discovers Python/torch, the sandbox and the device once, prepares the
+ * data, then runs jobs one at a time, each in a fresh temporary copy of the workspace.
+ * @module
+ */
+import { join } from "node:path";
+import { homedir } from "node:os";
+import type { Exec } from "./exec.ts";
+import { findPython, type PythonInfo } from "./python.ts";
+import {
+  checkSandbox,
+  DEFAULT_MAX_PROCESSES,
+  findBwrap,
+  gpuDeviceNodes,
+  pickSandboxUid,
+  systemLayout,
+} from "./sandbox.ts";
+import { compileDisabledByDefault, deviceFromTorch, type DeviceInfo } from "./gpu.ts";
+import { prepareData, type PreparedData } from "./data.ts";
+import { TrainingQueue } from "./queue.ts";
+import { createRunWorkspace } from "./workspace.ts";
+import {
+  type ProgressEvent,
+  runTraining,
+  type SandboxContext,
+  type TrainResult,
+} from "./runner.ts";
+
+/** How to set up the runtime. */
+export interface RuntimeOptions {
+  /** The node's data dir: never visible to training. */
+  dataDir: string;
+  /** Interpreter from `--python` or config `python`. */
+  python?: string;
+  /** Prepared-data cache (default $SPORE_CACHE_DIR, else `<dataDir>/cache`). */
+  cacheDir?: string;
+  /** Run without bubblewrap: only for code the user trusts. */
+  unsafeNoSandbox?: boolean;
+  /** SPORE_DATASET (default synthetic). */
+  dataset?: string;
+  /** Source of prepare.py/batching.py (default bundled workspace). */
+  workspaceSourceDir?: string;
+  maxProcesses?: number;
+  /** Parent for per-run temp workspaces (default system temp dir). */
+  runParentDir?: string;
+  exec?: Exec;
+}
+
+/** One training job. */
+export interface TrainJob {
+  /** The train.py to run. */
+  code: Uint8Array | string;
+  /** For queue displays, e.g. "research" or "verify <id>". */
+  label?: string;
+  /** Override the time budget (passed to train.py as SPORE_TIME_BUDGET). */
+  timeBudgetSeconds?: number;
+  maxSteps?: number;
+  resource?: number;
+  timeoutSeconds?: number;
+  onProgress?: (e: ProgressEvent) => void;
+  onLine?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Ready-to-use training runtime. */
+export class TrainingRuntime {
+  readonly queue = new TrainingQueue();
+
+  private constructor(
+    readonly python: PythonInfo,
+    readonly device: DeviceInfo,
+    readonly data: PreparedData,
+    readonly sandbox: SandboxContext | null,
+    private readonly opts: RuntimeOptions,
+  ) {}
+
+  /**
+   * Discover everything and prepare the data. Throws `TrainingSetupError` with an actionable
+   * message for a missing Python, torch, bwrap or a sandbox that cannot start.
+   */
+  static async create(opts: RuntimeOptions): Promise<TrainingRuntime> {
+    const python = await findPython({ explicit: opts.python, exec: opts.exec });
+    const sandbox = opts.unsafeNoSandbox ? null : await sandboxContext(opts, python);
+    const cacheDir = opts.cacheDir ?? Deno.env.get("SPORE_CACHE_DIR") ??
+      join(opts.dataDir, "cache");
+    const data = await prepareData({
+      python: python.path,
+      cacheDir,
+      dataset: opts.dataset,
+      sourceDir: opts.workspaceSourceDir,
+      exec: opts.exec,
+    });
+    return new TrainingRuntime(python, deviceFromTorch(python.torch), data, sandbox, opts);
+  }
+
+  /** Whether runs start with torch.compile disabled on this device. */
+  get compileDisabled(): boolean {
+    return compileDisabledByDefault(this.python.torch);
+  }
+
+  /** Queue a job; it runs after every earlier job, in a fresh workspace that is then removed. */
+  train(job: TrainJob): Promise<TrainResult> {
+    return this.queue.run(job.label ?? "train", async () => {
+      const uid = this.sandbox?.asRoot ? pickSandboxUid() : undefined;
+      const ws = await createRunWorkspace({
+        trainPy: job.code,
+        sourceDir: this.opts.workspaceSourceDir,
+        parentDir: this.opts.runParentDir,
+        chownTo: uid,
+      });
+      try {
+        return await runTraining({
+          python: this.python,
+          workspaceDir: ws.dir,
+          dataDir: this.data.cacheDir,
+          sandbox: this.sandbox,
+          sandboxUid: uid,
+          timeBudgetSeconds: job.timeBudgetSeconds ?? this.data.timeBudget,
+          overrideTimeBudget: job.timeBudgetSeconds !== undefined,
+          timeoutSeconds: job.timeoutSeconds,
+          maxSteps: job.maxSteps,
+          resource: job.resource,
+          disableCompile: this.compileDisabled,
+          dataset: this.opts.dataset,
+          onProgress: job.onProgress,
+          onLine: job.onLine,
+          signal: job.signal,
+        });
+      } finally {
+        await ws.dispose();
+      }
+    });
+  }
+}
+
+async function sandboxContext(opts: RuntimeOptions, python: PythonInfo): Promise<SandboxContext> {
+  const bwrap = await findBwrap(opts.exec);
+  const hiddenPaths = [opts.dataDir];
+  let homeDir: string | undefined;
+  try {
+    homeDir = homedir();
+  } catch {
+    // No home directory: nothing more to hide.
+  }
+  const ctx: SandboxContext = {
+    bwrap,
+    homeDir,
+    system: await systemLayout(),
+    gpuDevices: await gpuDeviceNodes(),
+    hiddenPaths,
+    maxProcesses: opts.maxProcesses ?? DEFAULT_MAX_PROCESSES,
+    asRoot: Deno.uid() === 0,
+  };
+  // The probe needs real directories to bind: a throwaway pair.
+  const probeDir = await Deno.makeTempDir({ prefix: "spore-probe-" });
+  try {
+    await Deno.chmod(probeDir, 0o755);
+    await checkSandbox({
+      bwrap,
+      workspaceDir: probeDir,
+      dataDir: probeDir,
+      python: python.realPath,
+      pythonRoots: python.roots,
+      hiddenPaths,
+      homeDir,
+      system: ctx.system,
+      gpuDevices: ctx.gpuDevices,
+      maxProcesses: ctx.maxProcesses ?? DEFAULT_MAX_PROCESSES,
+      asRoot: ctx.asRoot,
+    }, opts.exec);
+  } finally {
+    await Deno.remove(probeDir, { recursive: true }).catch(() => {});
+  }
+  return ctx;
+}

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import {
+  compileDisabledByDefault,
+  detectNvidiaGpus,
+  deviceFromTorch,
+  parseNvidiaSmi,
+  type TorchInfo,
+} from "../../src/training/mod.ts";
+
+const CPU_TORCH: TorchInfo = {
+  version: "1.13.1",
+  cudaVersion: "",
+  cudaAvailable: false,
+  mpsAvailable: false,
+  deviceName: "",
+  totalMemoryMb: 0,
+  smCount: 0,
+  hasCompile: false,
+};
+
+Deno.test("parseNvidiaSmi reads the csv query and skips junk", () => {
+  const gpus = parseNvidiaSmi(
+    "NVIDIA H100 80GB HBM3, 81559, 550.54.15\nNVIDIA GeForce RTX 4090, 24564, 550.54.15\n\nbad line\n",
+  );
+  assert.deepEqual(gpus, [
+    { name: "NVIDIA H100 80GB HBM3", memoryMb: 81559, driverVersion: "550.54.15" },
+    { name: "NVIDIA GeForce RTX 4090", memoryMb: 24564, driverVersion: "550.54.15" },
+  ]);
+});
+
+Deno.test("detectNvidiaGpus: no nvidia-smi means no GPUs", async () => {
+  assert.deepEqual(await detectNvidiaGpus(() => Promise.resolve(null)), []);
+  assert.deepEqual(
+    await detectNvidiaGpus(() => Promise.resolve({ code: 9, stdout: "", stderr: "NVML failed" })),
+    [],
+  );
+});
+
+Deno.test("deviceFromTorch classes what torch will use", () => {
+  assert.deepEqual(deviceFromTorch(CPU_TORCH), {
+    kind: "cpu",
+    gpuModel: "CPU",
+    gpuClass: "CPU",
+    cudaVersion: "",
+    torchVersion: "1.13.1",
+  });
+  const h100 = deviceFromTorch({
+    ...CPU_TORCH,
+    version: "2.5.1",
+    cudaVersion: "12.4",
+    cudaAvailable: true,
+    deviceName: "NVIDIA H100 80GB HBM3",
+  });
+  assert.equal(h100.kind, "cuda");
+  assert.equal(h100.gpuClass, "H100");
+  assert.equal(h100.cudaVersion, "12.4");
+  assert.equal(deviceFromTorch({ ...CPU_TORCH, mpsAvailable: true }).gpuClass, "APPLE_MPS");
+});
+
+Deno.test("compile policy: off on CPU and on small CUDA cards, on for big ones", () => {
+  const cuda = { ...CPU_TORCH, cudaAvailable: true, hasCompile: true };
+  assert.equal(compileDisabledByDefault(CPU_TORCH), true);
+  assert.equal(compileDisabledByDefault({ ...cuda, totalMemoryMb: 81559, smCount: 132 }), false);
+  assert.equal(compileDisabledByDefault({ ...cuda, totalMemoryMb: 12288, smCount: 82 }), true);
+  assert.equal(compileDisabledByDefault({ ...cuda, totalMemoryMb: 24564, smCount: 46 }), true);
+  assert.equal(
+    compileDisabledByDefault({ ...cuda, hasCompile: false, totalMemoryMb: 81559, smCount: 132 }),
+    true,
+  );
+});

@@ -1,0 +1,189 @@
+/**
+ * Runner behaviour that needs only a Python 3 (no torch, no sandbox): streaming, retry without
+ * torch.compile, the hard timeout killing the whole tree, cancellation.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  type ProgressEvent,
+  type PythonInfo,
+  runTraining,
+  type TrainRunOptions,
+} from "../../src/training/mod.ts";
+import { liveProcesses, PYTHON3 } from "./_env.ts";
+
+function fakePython(path: string): PythonInfo {
+  return {
+    path,
+    realPath: path,
+    version: "3",
+    roots: [],
+    torch: {
+      version: "0",
+      cudaVersion: "",
+      cudaAvailable: false,
+      mpsAvailable: false,
+      deviceName: "",
+      totalMemoryMb: 0,
+      smCount: 0,
+      hasCompile: false,
+    },
+  };
+}
+
+async function withScript(
+  code: string,
+  over: Partial<TrainRunOptions>,
+  check: (
+    r: Awaited<ReturnType<typeof runTraining>>,
+    events: ProgressEvent[],
+  ) => Promise<void> | void,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "train.py"), code);
+    const events: ProgressEvent[] = [];
+    const r = await runTraining({
+      python: fakePython(PYTHON3!),
+      workspaceDir: dir,
+      dataDir: dir,
+      sandbox: null,
+      timeBudgetSeconds: 5,
+      timeoutSeconds: 20,
+      onProgress: (e) => events.push(e),
+      ...over,
+    });
+    await check(r, events);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const FAKE_TRAIN = `
+import os, sys
+for i in range(1, 4):
+    print(f"step {i:05d} ({i * 100 / 3:.1f}%) | loss: {4 - i:.6f} | tok/sec: 1,000 | epoch: 0.1 | remaining: {3 - i}s", flush=True)
+print("evaluating...")
+print("---")
+print("val_bpb:          1.500000")
+print("training_seconds: 0.1")
+print("peak_vram_mb:     0.0")
+print(f"num_steps:        {os.environ.get('SPORE_MAX_STEPS', '3')}")
+print("num_params_M:     0.00")
+print("num_parameters:   10")
+`;
+
+Deno.test({
+  name: "runner streams progress and parses the result",
+  ignore: PYTHON3 === null,
+  async fn() {
+    await withScript(FAKE_TRAIN, { maxSteps: 3 }, (r, events) => {
+      assert.ok(r.ok, !r.ok ? r.reason : "");
+      assert.equal(r.metrics.valBpb, 1.5);
+      assert.equal(r.metrics.numSteps, 3);
+      assert.deepEqual(events.map((e) => e.progress?.step ?? e.phase), [
+        "starting",
+        1,
+        2,
+        3,
+        "evaluating",
+        "done",
+      ]);
+      assert.equal(events[1].progress?.tokPerSec, 1000);
+    });
+  },
+});
+
+Deno.test({
+  name: "runner retries once with torch.compile disabled after a compile failure",
+  ignore: PYTHON3 === null,
+  async fn() {
+    const code = `
+import os, sys
+if os.environ.get("SPORE_DISABLE_COMPILE") != "1":
+    print("torch._dynamo.exc.BackendCompilerFailed: backend='inductor' raised", file=sys.stderr)
+    sys.exit(1)
+${FAKE_TRAIN}`;
+    await withScript(code, {}, (r) => {
+      assert.ok(r.ok, !r.ok ? r.reason : "");
+      assert.equal(r.compileRetried, true);
+    });
+    // A plain crash is not retried.
+    await withScript("raise ValueError('bad model')", {}, (r) => {
+      assert.ok(!r.ok);
+      assert.equal(r.compileRetried, false);
+      assert.equal(r.reason, "train.py exited with code 1: ValueError: bad model");
+    });
+  },
+});
+
+Deno.test({
+  name: "unsandboxed timeout kills the whole process tree",
+  ignore: PYTHON3 === null,
+  async fn() {
+    const marker = `spore-test-unsafe-${crypto.randomUUID()}`;
+    const code = `
+import subprocess, time
+subprocess.Popen(["${marker}", "600"], executable="/bin/sleep")
+print("sleeping", flush=True)
+time.sleep(600)
+`;
+    const t0 = performance.now();
+    await withScript(code, { timeoutSeconds: 2 }, async (r) => {
+      assert.ok(!r.ok);
+      assert.equal(r.kind, "timeout");
+      assert.match(r.reason, /killed after 2s/);
+      assert.ok((performance.now() - t0) / 1000 < 10);
+      await new Promise((res) => setTimeout(res, 200));
+      assert.deepEqual(await liveProcesses(marker), []);
+    });
+  },
+});
+
+Deno.test({
+  name: "runner stops a run when cancelled",
+  ignore: PYTHON3 === null,
+  async fn() {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    await withScript("import time\ntime.sleep(600)\n", { signal: ac.signal }, (r) => {
+      assert.ok(!r.ok);
+      assert.equal(r.kind, "cancelled");
+    });
+  },
+});
+
+Deno.test({
+  name: "runner keeps only the tail of a flood of output",
+  ignore: PYTHON3 === null,
+  async fn() {
+    const code =
+      `import sys\nfor i in range(200000):\n    sys.stdout.write("x" * 100 + "\\n")\nprint("the end")\nsys.exit(2)\n`;
+    await withScript(code, { maxLogChars: 10_000 }, (r) => {
+      assert.ok(!r.ok);
+      assert.ok(r.log.length <= 10_000);
+      assert.ok(r.log.endsWith("the end"));
+      assert.equal(r.reason, "train.py exited with code 2: the end");
+    });
+  },
+});
+
+Deno.test({
+  name: "unsandboxed runs still get no node secrets from the environment",
+  ignore: PYTHON3 === null,
+  async fn() {
+    Deno.env.set("SPORE_TEST_LLM_API_KEY", "sk-secret");
+    try {
+      const code =
+        "import os\nprint(sorted(os.environ))\nprint(os.environ.get('SPORE_TEST_LLM_API_KEY'))\n" +
+        "raise SystemExit(4)\n";
+      await withScript(code, {}, (r) => {
+        assert.ok(!r.ok);
+        assert.ok(!r.log.includes("sk-secret"));
+        assert.match(r.log, /SPORE_CACHE_DIR/);
+      });
+    } finally {
+      Deno.env.delete("SPORE_TEST_LLM_API_KEY");
+    }
+  },
+});
