@@ -12,6 +12,9 @@ import { registerClean } from "./clean.ts";
 import { registerVersion } from "./version.ts";
 import { registerExplorer } from "./explorer.ts";
 import { registerDaemon } from "./daemon.ts";
+import { registerSet } from "./set.ts";
+import { registerTrain } from "./train.ts";
+import { registerDoctor } from "./doctor.ts";
 
 /** Register all commands on `program`. */
 export function registerCommands(program: Command): void {
@@ -22,6 +25,9 @@ export function registerCommands(program: Command): void {
   registerPeer(program);
   registerProfile(program);
   registerExplorer(program);
+  registerTrain(program);
+  registerSet(program);
+  registerDoctor(program);
   registerClean(program);
   registerVersion(program);
 }
