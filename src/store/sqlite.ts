@@ -35,7 +35,10 @@ export function openDatabase(path: string): DatabaseSync {
   try {
     // Reading the schema is the first page access: it fails on a non-database or corrupt header
     // before any pragma below could write to the file.
-    db.prepare("SELECT count(*) AS n FROM sqlite_master").get();
+    const tables = Number(db.prepare("SELECT count(*) AS n FROM sqlite_master").get()?.n ?? 0);
+    // A fresh file gets 16 KiB pages (before WAL fixes the size): rows of about 1 KiB with six
+    // indexes insert ~30% faster than with the 4 KiB default. Existing files keep theirs.
+    if (tables === 0) db.exec("PRAGMA page_size = 16384");
     db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA journal_mode = WAL");
     // NORMAL is durable against process crashes in WAL mode and much faster than FULL.
