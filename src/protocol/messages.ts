@@ -17,6 +17,25 @@ export interface HelloPayload {
   db_epoch: string;
 }
 
+/**
+ * `sync_seq` (extension): "send me what you stored after these local sequence numbers of yours".
+ * Cursors refer to the responder's `db_epoch`; another epoch means start from zero.
+ */
+export interface SyncSeqPayload {
+  db_epoch: string;
+  records: number;
+  profiles: number;
+  control: number;
+}
+
+/**
+ * `sync_mark` (extension): sent by the responder after each streamed batch; everything sent before
+ * it is covered by these cursors, so the receiver may persist them once that is stored.
+ */
+export interface SyncMarkPayload extends SyncSeqPayload {
+  done: boolean;
+}
+
 /** Every message this node understands. Unknown types parse to `{ type: "unknown" }`. */
 export type WireMessage =
   | { type: "experiment"; payload: unknown }
@@ -29,6 +48,8 @@ export type WireMessage =
   | { type: "ping"; payload: Record<string, never> }
   | { type: "pong"; payload: Record<string, never> }
   | { type: "hello"; payload: HelloPayload }
+  | { type: "sync_seq"; payload: SyncSeqPayload }
+  | { type: "sync_mark"; payload: SyncMarkPayload }
   | ControlEvent
   | { type: "unknown"; payload: unknown; wireType: string };
 
@@ -37,6 +58,8 @@ const SIMPLE_SCHEMAS: Readonly<Record<string, Readonly<Record<string, FieldKind>
   code_request: { code_cid: "str" },
   code_response: { code_cid: "str", code: "str" },
   hello: { node_id: "str", listen_port: "int", agent: "str", db_epoch: "str" },
+  sync_seq: { db_epoch: "str", records: "int", profiles: "int", control: "int" },
+  sync_mark: { db_epoch: "str", records: "int", profiles: "int", control: "int", done: "bool" },
 };
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -86,6 +109,9 @@ function parsePayload(type: string, payload: unknown): Validated<WireMessage> {
       if (type === "hello") return parseHello(payload as HelloPayload);
       return { ok: true, value: { type, payload } as WireMessage };
     }
+    case "sync_seq":
+    case "sync_mark":
+      return parseSyncCursor(type, payload);
     default:
       return { ok: true, value: { type: "unknown", payload, wireType: type.slice(0, 64) } };
   }
@@ -98,6 +124,28 @@ function parsePex(payload: unknown): Validated<WireMessage> {
   return {
     ok: true,
     value: { type: "pex_response", payload: { peer: addrs.slice(0, MAX_PEX_PEERS) } },
+  };
+}
+
+function parseSyncCursor(type: "sync_seq" | "sync_mark", payload: unknown): Validated<WireMessage> {
+  const reason = checkFields(payload, SIMPLE_SCHEMAS[type], type, true);
+  if (reason) return { ok: false, reason };
+  const p = payload as SyncMarkPayload;
+  if (p.db_epoch.length > 128) return { ok: false, reason: `${type}: db_epoch too long` };
+  for (const k of ["records", "profiles", "control"] as const) {
+    if (p[k] < 0) return { ok: false, reason: `${type}: ${k} must not be negative` };
+  }
+  const cursors = {
+    db_epoch: p.db_epoch,
+    records: p.records,
+    profiles: p.profiles,
+    control: p.control,
+  };
+  return {
+    ok: true,
+    value: type === "sync_seq"
+      ? { type, payload: cursors }
+      : { type, payload: { ...cursors, done: p.done } },
   };
 }
 

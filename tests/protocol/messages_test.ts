@@ -81,3 +81,25 @@ Deno.test("recordJson keeps -0.0 so the id survives the wire", () => {
   assert.ok(r.ok && r.value.type === "experiment");
   assert.ok(Object.is((r.value.payload as { val_bpb: number }).val_bpb, -0));
 });
+
+Deno.test("sync_seq and sync_mark (extension) parse to exact cursors and reject bad ones", () => {
+  const cursors = { db_epoch: "e1", records: 10, profiles: 2, control: 0 };
+  const seq = parseMessage(enc(envelope("sync_seq", { ...cursors, extra: 1 })));
+  assert.ok(seq.ok);
+  assert.deepEqual(seq.value, { type: "sync_seq", payload: cursors });
+  const mark = parseMessage(enc(envelope("sync_mark", { ...cursors, done: true })));
+  assert.ok(mark.ok);
+  assert.deepEqual(mark.value, { type: "sync_mark", payload: { ...cursors, done: true } });
+  const bad: [unknown, string][] = [
+    [{ ...cursors, records: -1 }, "records must not be negative"],
+    [{ ...cursors, records: 1.5 }, 'field "records"'],
+    [{ ...cursors, db_epoch: "x".repeat(200) }, "db_epoch too long"],
+    [{ records: 1, profiles: 1, control: 1 }, 'missing field "db_epoch"'],
+  ];
+  for (const [payload, why] of bad) {
+    const r = parseMessage(enc(envelope("sync_seq", payload)));
+    assert.ok(!r.ok && r.reason.includes(why), r.ok ? "accepted" : r.reason);
+  }
+  const noDone = parseMessage(enc(envelope("sync_mark", cursors)));
+  assert.ok(!noDone.ok && noDone.reason.includes('"done"'));
+});

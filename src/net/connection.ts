@@ -1,0 +1,317 @@
+/**
+ * One TCP connection to a peer: a read loop that turns bytes into validated messages, and a
+ * bounded write queue so a slow peer only ever costs its own connection. Timeouts (idle, stalled
+ * half-frame, stalled write, silent newcomer) are checked by {@link Connection.tick}, which the
+ * network calls on one shared timer.
+ * @module
+ */
+import {
+  encodeFrame,
+  FrameDecoder,
+  FrameError,
+  type HelloPayload,
+  parseMessage,
+  type WireMessage,
+} from "../protocol/mod.ts";
+
+/** Limits and timeouts of one connection (milliseconds and bytes). */
+export interface ConnectionLimits {
+  /** Queued outgoing bytes beyond which the peer is too slow and is dropped. */
+  maxQueuedBytes: number;
+  /** No byte received for this long: the peer is gone. */
+  idleTimeoutMs: number;
+  /** Send a `ping` after this long without sending anything. */
+  pingIntervalMs: number;
+  /** A frame started but not finished for this long: dropped. */
+  frameTimeoutMs: number;
+  /** A write that does not complete for this long: dropped. */
+  writeTimeoutMs: number;
+  /** A peer that dialed us and sent no valid message for this long: dropped. */
+  handshakeTimeoutMs: number;
+  /** Invalid messages tolerated before the peer is dropped. */
+  maxInvalid: number;
+}
+
+/** Defaults suited to the public network. */
+export const DEFAULT_LIMITS: ConnectionLimits = {
+  maxQueuedBytes: 32 * 1024 * 1024,
+  idleTimeoutMs: 180_000,
+  pingIntervalMs: 60_000,
+  frameTimeoutMs: 60_000,
+  writeTimeoutMs: 120_000,
+  handshakeTimeoutMs: 30_000,
+  maxInvalid: 1_000,
+};
+
+/** What the owner of a connection is told. */
+export interface ConnectionEvents {
+  /** A valid message; a returned promise pauses reading until it settles (backpressure). */
+  onMessage(conn: Connection, msg: WireMessage): void | Promise<void>;
+  /** A frame that failed validation (counted; the connection closes past the limit). */
+  onInvalid?(conn: Connection, reason: string): void;
+  /** The connection closed; called once. */
+  onClose(conn: Connection, reason: string): void;
+}
+
+interface DrainWaiter {
+  low: number;
+  resolve: () => void;
+}
+
+let nextId = 1;
+const READ_CHUNK = 256 * 1024;
+const COALESCE_BYTES = 256 * 1024;
+const PING = encodeFrame('{"type":"ping","payload":{}}');
+
+/** A live connection with its peer's identity once `hello` arrived. */
+export class Connection {
+  /** Process-unique number, for logs and maps. */
+  readonly id: number = nextId++;
+  /** Remote IP as seen on the socket. */
+  readonly remoteHost: string;
+  /** Remote port as seen on the socket (ephemeral for inbound connections). */
+  readonly remotePort: number;
+  /** True when the peer dialed us. */
+  readonly inbound: boolean;
+  /** The address we dialed (outbound only): the peer's real listening address. */
+  readonly dialedAddress?: string;
+  /** When the connection was established (ms, injected clock). */
+  readonly connectedAt: number;
+  /** The peer's `hello`, once received (our own nodes send one first). */
+  hello?: HelloPayload;
+  /** Experiment messages received on this connection. */
+  recordsReceived = 0;
+  /** Invalid frames received. */
+  invalidCount = 0;
+
+  readonly #conn: Deno.TcpConn;
+  readonly #limits: ConnectionLimits;
+  readonly #events: ConnectionEvents;
+  readonly #now: () => number;
+  readonly #decoder = new FrameDecoder();
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #writing = false;
+  #writeStartedAt = -1;
+  #lastRecv: number;
+  #lastSend: number;
+  #gotValid = false;
+  #closed = false;
+  #drainWaiters: DrainWaiter[] = [];
+  #done!: Promise<void>;
+
+  constructor(
+    conn: Deno.TcpConn,
+    opts: {
+      inbound: boolean;
+      dialedAddress?: string;
+      limits: ConnectionLimits;
+      events: ConnectionEvents;
+      now: () => number;
+    },
+  ) {
+    this.#conn = conn;
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.remoteHost = addr.hostname;
+    this.remotePort = addr.port;
+    this.inbound = opts.inbound;
+    this.dialedAddress = opts.dialedAddress;
+    this.#limits = opts.limits;
+    this.#events = opts.events;
+    this.#now = opts.now;
+    this.connectedAt = this.#lastRecv = this.#lastSend = opts.now();
+    try {
+      conn.setNoDelay(true);
+    } catch { /* not fatal: only latency */ }
+  }
+
+  /** Start reading. Resolves when the connection is closed and the read loop has ended. */
+  start(): Promise<void> {
+    this.#done = this.#readLoop();
+    return this.#done;
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes queued for sending. */
+  get queuedBytes(): number {
+    return this.#queued;
+  }
+
+  /** `host:port` for logs and the peer list: the dialed address when we have one. */
+  get address(): string {
+    if (this.dialedAddress) return this.dialedAddress;
+    const h = this.remoteHost.includes(":") ? `[${this.remoteHost}]` : this.remoteHost;
+    return `${h}:${this.remotePort}`;
+  }
+
+  /** Queue a message (JSON text of the envelope). False when closed or dropped as too slow. */
+  send(json: string): boolean {
+    if (this.#closed) return false;
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame(json);
+    } catch {
+      return false; // over the frame cap: never sent, connection kept
+    }
+    return this.sendFrame(frame);
+  }
+
+  /** Queue an encoded frame (shared between peers when relaying). */
+  sendFrame(frame: Uint8Array): boolean {
+    if (this.#closed) return false;
+    if (this.#queued + frame.length > this.#limits.maxQueuedBytes) {
+      this.close("peer too slow: write queue full");
+      return false;
+    }
+    this.#queue.push(frame);
+    this.#queued += frame.length;
+    if (!this.#writing) this.#flush();
+    return true;
+  }
+
+  /** Resolve once at most `lowWater` bytes are queued, or the connection closed. */
+  drained(lowWater: number): Promise<void> {
+    if (this.#closed || this.#queued <= lowWater) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push({ low: lowWater, resolve }));
+  }
+
+  /** Apply timeouts and keepalive at time `now`. */
+  tick(now: number): void {
+    if (this.#closed) return;
+    const l = this.#limits;
+    // Only for peers that dialed us (the idle-flood case): a peer we dialed may rightly stay
+    // silent until our keepalive ping, which the idle timeout covers.
+    if (this.inbound && !this.#gotValid && now - this.connectedAt > l.handshakeTimeoutMs) {
+      return this.close("no valid message after connecting");
+    }
+    if (now - this.#lastRecv > l.idleTimeoutMs) return this.close("idle timeout");
+    if (this.#decoder.pending > 0 && now - this.#lastRecv > l.frameTimeoutMs) {
+      return this.close("stalled partial frame");
+    }
+    if (this.#writeStartedAt >= 0 && now - this.#writeStartedAt > l.writeTimeoutMs) {
+      return this.close("write stalled");
+    }
+    if (now - this.#lastSend > l.pingIntervalMs) {
+      this.#lastSend = now;
+      this.sendFrame(PING);
+    }
+  }
+
+  /** Close the socket (idempotent); `reason` goes to `onClose`. */
+  close(reason = "closed"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch { /* already closed by the peer */ }
+    this.#queue = [];
+    this.#queued = 0;
+    for (const w of this.#drainWaiters.splice(0)) w.resolve();
+    this.#events.onClose(this, reason);
+  }
+
+  /** Resolves when the read loop has ended (after close). */
+  get finished(): Promise<void> {
+    return this.#done ?? Promise.resolve();
+  }
+
+  async #readLoop(): Promise<void> {
+    let reason = "peer closed the connection";
+    try {
+      const buf = new Uint8Array(READ_CHUNK);
+      while (!this.#closed) {
+        const n = await this.#conn.read(buf);
+        if (n === null) break;
+        this.#lastRecv = this.#now();
+        let bodies: Uint8Array[];
+        try {
+          // The decoder keeps references to what it is given: hand it a copy of this read.
+          bodies = this.#decoder.push(buf.slice(0, n));
+        } catch (e) {
+          reason = e instanceof FrameError ? e.message : "bad frame";
+          break;
+        }
+        for (const body of bodies) {
+          if (this.#closed) break;
+          const parsed = parseMessage(body);
+          if (!parsed.ok) {
+            this.invalidCount++;
+            this.#events.onInvalid?.(this, parsed.reason);
+            if (this.invalidCount > this.#limits.maxInvalid) {
+              reason = "too many invalid messages";
+              this.close(reason);
+              break;
+            }
+            continue;
+          }
+          this.#gotValid = true;
+          if (parsed.value.type === "ping") {
+            this.send('{"type":"pong","payload":{}}');
+            continue;
+          }
+          const pending = this.#events.onMessage(this, parsed.value);
+          if (pending) await pending;
+        }
+      }
+    } catch (e) {
+      if (!this.#closed) reason = `read failed: ${(e as Error).message}`;
+    }
+    this.close(reason);
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const chunk = this.#takeChunk();
+        this.#writeStartedAt = this.#now();
+        let off = 0;
+        while (off < chunk.length) off += await this.#conn.write(chunk.subarray(off));
+        if (this.#closed) return;
+        this.#writeStartedAt = -1;
+        this.#lastSend = this.#now();
+        this.#queued -= chunk.length;
+        this.#wakeDrainWaiters();
+      }
+    } catch (e) {
+      this.close(`write failed: ${(e as Error).message}`);
+    } finally {
+      this.#writing = false;
+      this.#writeStartedAt = -1;
+    }
+  }
+
+  /** Take queued frames up to a coalescing limit as one buffer: fewer syscalls per record. */
+  #takeChunk(): Uint8Array {
+    if (this.#queue.length === 1 || this.#queue[0].length >= COALESCE_BYTES) {
+      return this.#queue.shift()!;
+    }
+    let n = 0;
+    let k = 0;
+    while (k < this.#queue.length && n + this.#queue[k].length <= COALESCE_BYTES) {
+      n += this.#queue[k].length;
+      k++;
+    }
+    const out = new Uint8Array(n);
+    let off = 0;
+    for (const f of this.#queue.splice(0, k)) {
+      out.set(f, off);
+      off += f.length;
+    }
+    return out;
+  }
+
+  #wakeDrainWaiters(): void {
+    if (this.#drainWaiters.length === 0) return;
+    const keep: DrainWaiter[] = [];
+    for (const w of this.#drainWaiters) {
+      if (this.#queued <= w.low) w.resolve();
+      else keep.push(w);
+    }
+    this.#drainWaiters = keep;
+  }
+}

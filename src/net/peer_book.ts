@@ -1,0 +1,177 @@
+/**
+ * The addresses this node may dial and when: configured peers, bootstrap peers (only when none is
+ * configured), and peers discovered through PEX or `known_peer`. Failed or lost peers are retried
+ * with exponential backoff and jitter; nothing here is ever fatal. Pure state: the network does
+ * the dialing.
+ * @module
+ */
+import { formatAddress, parseAddress } from "../protocol/mod.ts";
+import { backoffDelay, type BackoffPolicy } from "./backoff.ts";
+
+/** Where an address came from. */
+export type AddressSource = "configured" | "bootstrap" | "discovered";
+
+interface Entry {
+  address: string;
+  source: AddressSource;
+  failures: number;
+  nextAttemptAt: number;
+  dialing: boolean;
+  connected: boolean;
+  /** node_id learned from `hello` when we dialed this address. */
+  nodeId?: string;
+  /** The address turned out to be ourselves: never dialed again. */
+  self: boolean;
+}
+
+/** Most discovered addresses kept; PEX input is untrusted and must not grow memory. */
+const MAX_DISCOVERED = 1000;
+
+/** Options of {@link PeerBook}. */
+export interface PeerBookOptions {
+  configured: string[];
+  bootstrap: string[];
+  known: string[];
+  backoff: BackoffPolicy;
+  /** Discovered peers are dialed only while fewer outbound connections than this are up. */
+  targetOutbound: number;
+  random?: () => number;
+}
+
+/** Normalize an address to `host:port`, or undefined when invalid. */
+export function normalizeAddress(text: string): string | undefined {
+  const r = parseAddress(text);
+  return r.ok ? formatAddress(r.value) : undefined;
+}
+
+/** Dial bookkeeping for every address we know. */
+export class PeerBook {
+  readonly #entries = new Map<string, Entry>();
+  readonly #opts: PeerBookOptions;
+  readonly #random: () => number;
+
+  constructor(opts: PeerBookOptions) {
+    this.#opts = opts;
+    this.#random = opts.random ?? Math.random;
+    for (const a of opts.configured) this.add(a, "configured");
+    if (opts.configured.length === 0) { for (const a of opts.bootstrap) this.add(a, "bootstrap"); }
+    for (const a of opts.known) this.add(a, "discovered");
+  }
+
+  /** Add an address; returns true when it was new. Invalid addresses are ignored. */
+  add(text: string, source: AddressSource): boolean {
+    const address = normalizeAddress(text);
+    if (!address || this.#entries.has(address)) return false;
+    if (source === "discovered" && this.#countDiscovered() >= MAX_DISCOVERED) return false;
+    this.#entries.set(address, {
+      address,
+      source,
+      failures: 0,
+      nextAttemptAt: 0,
+      dialing: false,
+      connected: false,
+      self: false,
+    });
+    return true;
+  }
+
+  /** True when the address is known. */
+  has(text: string): boolean {
+    const a = normalizeAddress(text);
+    return a !== undefined && this.#entries.has(a);
+  }
+
+  /**
+   * Addresses to dial at `now`: due, not connected or dialing, not ourselves, not an alias of a
+   * node already connected. Discovered ones only up to the outbound target.
+   */
+  due(now: number, outbound: number, connectedNodes: ReadonlySet<string>): string[] {
+    const out: string[] = [];
+    let budget = this.#opts.targetOutbound - outbound;
+    for (const e of this.#entries.values()) {
+      if (e.self || e.dialing || e.connected || e.nextAttemptAt > now) continue;
+      if (e.nodeId && connectedNodes.has(e.nodeId)) continue;
+      if (e.source === "discovered") {
+        if (budget <= 0) continue;
+        budget--;
+      }
+      out.push(e.address);
+    }
+    return out;
+  }
+
+  /** A dial to `address` started. */
+  dialing(address: string): void {
+    const e = this.#entries.get(address);
+    if (e) e.dialing = true;
+  }
+
+  /** A dial failed: retry later with backoff. */
+  failed(address: string, now: number): void {
+    const e = this.#entries.get(address);
+    if (!e) return;
+    e.dialing = false;
+    e.connected = false;
+    e.failures++;
+    e.nextAttemptAt = now + backoffDelay(e.failures, this.#opts.backoff, this.#random);
+  }
+
+  /** A dial succeeded. */
+  connected(address: string): void {
+    const e = this.#entries.get(address);
+    if (!e) return;
+    e.dialing = false;
+    e.connected = true;
+  }
+
+  /** The peer at `address` said hello: the connection is good, the backoff resets. */
+  identified(address: string, nodeId: string): void {
+    const e = this.#entries.get(address);
+    if (!e) return;
+    e.nodeId = nodeId;
+    e.failures = 0;
+  }
+
+  /** The address is this node itself. */
+  markSelf(address: string): void {
+    const e = this.#entries.get(address);
+    if (e) {
+      e.self = true;
+      e.dialing = false;
+      e.connected = false;
+    }
+  }
+
+  /** An outbound connection to `address` ended: redial after a backoff delay. */
+  disconnected(address: string, now: number): void {
+    const e = this.#entries.get(address);
+    if (!e) return;
+    e.connected = false;
+    e.dialing = false;
+    e.failures++;
+    e.nextAttemptAt = now + backoffDelay(e.failures, this.#opts.backoff, this.#random);
+  }
+
+  /** Addresses learned from PEX or `known_peer` (for saving to `known_peer`). */
+  discovered(): string[] {
+    return [...this.#entries.values()]
+      .filter((e) => e.source === "discovered" && !e.self)
+      .map((e) => e.address);
+  }
+
+  /** Every address with its source (for status displays). */
+  list(): { address: string; source: AddressSource; connected: boolean; failures: number }[] {
+    return [...this.#entries.values()].map((e) => ({
+      address: e.address,
+      source: e.source,
+      connected: e.connected,
+      failures: e.failures,
+    }));
+  }
+
+  #countDiscovered(): number {
+    let n = 0;
+    for (const e of this.#entries.values()) if (e.source === "discovered") n++;
+    return n;
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * A running Spore node: stores, identity and the gossip network wired together behind the
+ * {@link NodeHandle} surface the explorer, CLI and research loop use.
+ * @module
+ */
+import type { ControlEvent, ExperimentRecord, KeyPair, NodeProfile } from "./protocol/mod.ts";
+import { openStores, type Stores } from "./store/mod.ts";
+import type { NodeEvent, NodeEventSource, NodeHandle, PeerInfo } from "./node_types.ts";
+import { type ControlHandler, type NetTiming, Network, type NetworkStats } from "./net/network.ts";
+import type { ConnectionLimits } from "./net/connection.ts";
+import { atomicWrite } from "./config.ts";
+import { join } from "node:path";
+
+/** Fan-out of node events to any number of listeners. */
+export class NodeEvents implements NodeEventSource {
+  readonly #listeners = new Set<(e: NodeEvent) => void>();
+
+  /** Subscribe; returns the unsubscribe function. */
+  on(listener: (e: NodeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Deliver an event to every listener (a throwing listener does not stop the others). */
+  emit(e: NodeEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch { /* listeners are isolated from each other and from the network */ }
+    }
+  }
+}
+
+/** What a node needs to start. */
+export interface NodeOptions {
+  dataDir: string;
+  keys: KeyPair;
+  host: string;
+  port: number;
+  /** Peers to dial (configured plus `--peer`); empty with `genesis`. */
+  peers: string[];
+  /** Used only when `peers` is empty and not `genesis`. */
+  bootstrap: string[];
+  knownPeers: string[];
+  maxPeers: number;
+  /** Discovered (PEX) peers are dialed up to this many outbound connections (default 8). */
+  targetOutbound?: number;
+  /** Start alone: dial nobody (bootstrap and known peers are ignored); still accept peers. */
+  genesis?: boolean;
+  control?: ControlHandler;
+  timing?: Partial<NetTiming>;
+  limits?: Partial<ConnectionLimits>;
+  verifyWorkers?: number;
+  /** Stores already opened by the caller (closed by {@link SporeNode.close} all the same). */
+  stores?: Stores;
+  /** Write `<data>/peers.json` for `spore peer` (default true). */
+  publishPeers?: boolean;
+}
+
+/** A running node. */
+export class SporeNode implements NodeHandle {
+  readonly nodeId: string;
+  readonly stores: Stores;
+  readonly events: NodeEvents;
+  readonly network: Network;
+  readonly #dataDir: string;
+  readonly #publishPeers: boolean;
+  #peersDirty = true;
+  #peersTimer: ReturnType<typeof setInterval> | undefined;
+  #peersWrite: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+
+  private constructor(opts: NodeOptions, stores: Stores, events: NodeEvents, network: Network) {
+    this.nodeId = opts.keys.nodeId;
+    this.stores = stores;
+    this.events = events;
+    this.network = network;
+    this.#dataDir = opts.dataDir;
+    this.#publishPeers = opts.publishPeers ?? true;
+  }
+
+  /** Open the stores and start the network. */
+  static async start(opts: NodeOptions): Promise<SporeNode> {
+    const stores = opts.stores ?? openStores(opts.dataDir);
+    const events = new NodeEvents();
+    let network: Network;
+    try {
+      network = await Network.start({
+        nodeId: opts.keys.nodeId,
+        stores,
+        dataDir: opts.dataDir,
+        host: opts.host,
+        port: opts.port,
+        peers: opts.genesis ? [] : opts.peers,
+        bootstrap: opts.genesis ? [] : opts.bootstrap,
+        knownPeers: opts.genesis ? [] : opts.knownPeers,
+        maxPeers: opts.maxPeers,
+        targetOutbound: opts.targetOutbound,
+        control: opts.control,
+        timing: opts.timing,
+        limits: opts.limits,
+        verifyWorkers: opts.verifyWorkers,
+        onEvent: (e) => events.emit(e),
+      });
+    } catch (e) {
+      stores.close();
+      throw e;
+    }
+    const node = new SporeNode(opts, stores, events, network);
+    if (node.#publishPeers) {
+      events.on((e) => {
+        if (e.kind === "peer") node.#peersDirty = true;
+      });
+      node.#peersTimer = setInterval(() => node.#queuePeersWrite(), 2000);
+      await node.#queuePeersWrite();
+    }
+    return node;
+  }
+
+  /** The gossip listening port (0 when not listening). */
+  get port(): number {
+    return this.network.port;
+  }
+
+  /** Live-connected peers. */
+  peers(): PeerInfo[] {
+    return this.network.peers();
+  }
+
+  /** Network counters. */
+  stats(): NetworkStats {
+    return this.network.stats();
+  }
+
+  /** Fetch a code artifact from the local store, else from peers (hash-checked). */
+  fetchArtifact(cid: string): Promise<Uint8Array | undefined> {
+    return this.network.fetchArtifact(cid);
+  }
+
+  /** Store and gossip a record this node created (already signed), with its code file. */
+  async publish(record: ExperimentRecord, code?: Uint8Array): Promise<void> {
+    if (code) {
+      const cid = await this.stores.artifacts.put(code);
+      if (cid !== record.code_cid) {
+        throw new Error(`code does not match the record's code_cid (${cid} != ${record.code_cid})`);
+      }
+    }
+    await this.network.publish(record);
+  }
+
+  /** Store and gossip a signed profile. */
+  publishProfile(profile: NodeProfile): Promise<boolean> {
+    return this.network.publishProfile(profile);
+  }
+
+  /** Log and gossip a control event created by this node. */
+  broadcastControl(event: ControlEvent): boolean {
+    return this.network.broadcastControl(event);
+  }
+
+  /** Stop the network, make every received record durable, close the stores. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#peersTimer !== undefined) clearInterval(this.#peersTimer);
+      await this.network.close();
+      await this.#peersWrite;
+      if (this.#publishPeers) {
+        await Deno.remove(join(this.#dataDir, "peers.json")).catch(() => {});
+      }
+      this.stores.close();
+    })();
+    return this.#closing;
+  }
+
+  #queuePeersWrite(): Promise<void> {
+    // Chained so a slow write never overlaps the next one or the removal at close.
+    this.#peersWrite = this.#peersWrite.then(() => this.#writePeers());
+    return this.#peersWrite;
+  }
+
+  async #writePeers(): Promise<void> {
+    if (!this.#peersDirty) return;
+    this.#peersDirty = false;
+    const peers = this.peers().map((p) => ({
+      address: p.address,
+      node_id: p.nodeId,
+      agent: p.agent,
+      inbound: p.inbound,
+    }));
+    try {
+      await Deno.mkdir(this.#dataDir, { recursive: true });
+      await atomicWrite(
+        join(this.#dataDir, "peers.json"),
+        JSON.stringify({ pid: Deno.pid, port: this.port, peers }),
+      );
+    } catch { /* only a status hint for `spore peer` */ }
+  }
+}
