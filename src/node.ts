@@ -48,6 +48,8 @@ export interface NodeOptions {
   /** Start alone: dial nobody (bootstrap and known peers are ignored); still accept peers. */
   genesis?: boolean;
   control?: ControlHandler;
+  /** Legacy network switch: log and sync unsigned control events too. */
+  acceptUnsigned?: boolean;
   timing?: Partial<NetTiming>;
   limits?: Partial<ConnectionLimits>;
   verifyWorkers?: number;
@@ -97,6 +99,7 @@ export class SporeNode implements NodeHandle {
         maxPeers: opts.maxPeers,
         targetOutbound: opts.targetOutbound,
         control: opts.control,
+        acceptUnsigned: opts.acceptUnsigned,
         timing: opts.timing,
         limits: opts.limits,
         verifyWorkers: opts.verifyWorkers,
@@ -154,7 +157,7 @@ export class SporeNode implements NodeHandle {
   }
 
   /** Log and gossip a control event created by this node. */
-  broadcastControl(event: ControlEvent): boolean {
+  broadcastControl(event: ControlEvent): Promise<boolean> {
     return this.network.broadcastControl(event);
   }
 

@@ -6,6 +6,7 @@
  */
 import {
   canonicalJson,
+  checkControlAuth,
   CONTROL_FLOAT_KEYS,
   CONTROL_TYPES,
   type ControlEvent,
@@ -18,6 +19,7 @@ import {
   type NodeProfile,
   parseAddress,
   recordJson,
+  sha256Hex,
   validateProfile,
   type WireMessage,
 } from "../protocol/mod.ts";
@@ -34,6 +36,7 @@ import { pexAddresses } from "./pex.ts";
 import { streamAfterSeq, streamSinceTimestamp } from "./sync.ts";
 import { SyncState } from "./sync_state.ts";
 import { ArtifactFetcher } from "./artifacts.ts";
+import { LruSet } from "./lru.ts";
 import { join } from "node:path";
 
 /** Receives every new control event (the verification code fills this in). */
@@ -93,6 +96,8 @@ export interface NetworkOptions {
   /** Discovered peers are dialed up to this many outbound connections (default 8). */
   targetOutbound?: number;
   control?: ControlHandler;
+  /** Legacy network switch: log and sync unsigned control events too (never badly signed ones). */
+  acceptUnsigned?: boolean;
   onEvent?: (e: NodeEvent) => void;
   timing?: Partial<NetTiming>;
   limits?: Partial<ConnectionLimits>;
@@ -147,6 +152,8 @@ export class Network {
   #lastPex = 0;
   #lastMark = 0;
   /** Peers whose initial incremental sync finished, with the cursors last marked for them. */
+  /** Unauthenticated control events already relayed, by their exact bytes. */
+  readonly #untrustedSeen = new LruSet(4096);
   readonly #liveMarks = new Map<number, { records: number; profiles: number; control: number }>();
   #knownDirty = false;
   #closed = false;
@@ -273,7 +280,7 @@ export class Network {
   }
 
   /** Log and gossip a control event created here; false when already logged. */
-  broadcastControl(event: ControlEvent): boolean {
+  broadcastControl(event: ControlEvent): Promise<boolean> {
     return this.#acceptControl(event, null, false);
   }
 
@@ -518,8 +525,7 @@ export class Network {
       case "challenge_response":
       case "verification":
       case "dispute":
-        this.#acceptControl(m as ControlEvent, c, true);
-        return;
+        return this.#acceptControl(m as ControlEvent, c, true).then(() => undefined);
       default:
         return; // pong, unknown types: nothing to do
     }
@@ -643,28 +649,46 @@ export class Network {
     return true;
   }
 
-  #acceptControl(event: ControlEvent, from: Connection | null, notify: boolean): boolean {
+  /**
+   * Dedupe, log, hand on and relay a control event. Only authenticated events (signed by the
+   * acting node, or unsigned on a legacy network) enter the control log: the log keeps the first
+   * copy of an event id, so a forged copy logged first would block the genuine event forever.
+   * Others are still relayed once (deduplicated by their exact bytes), but never logged.
+   */
+  async #acceptControl(
+    event: ControlEvent,
+    from: Connection | null,
+    notify: boolean,
+  ): Promise<boolean> {
     if (!CONTROL_TYPES.includes(event.type as ControlType)) return false;
-    let seq: number | null;
-    try {
-      seq = this.#o.stores.control.append(event.type, event.payload);
-    } catch {
-      return false; // oversized or unstorable: neither applied nor relayed
-    }
-    if (seq === null) return false;
-    if (notify) {
-      const handler = this.#o.control ?? NOOP_CONTROL_HANDLER;
-      // Not tracked for shutdown: a handler may run long (a verification rerun) and the event
-      // is already logged, so nothing is lost by not waiting for it.
-      handler.onControl(event, from ? peerInfo(from) : null).catch(() => {});
-    }
-    this.#emit({ kind: "control", event });
     let json: string;
     try {
       json = envelopeRaw(event.type, canonicalJson(event.payload, CONTROL_FLOAT_KEYS));
     } catch {
-      json = envelope(event.type, event.payload);
+      return false; // NaN or other values that cannot be re-encoded faithfully
     }
+    const auth = await checkControlAuth(event);
+    const trusted = auth === "signed" || (auth === "unsigned" && this.#o.acceptUnsigned === true);
+    if (trusted) {
+      let seq: number | null;
+      try {
+        seq = this.#o.stores.control.append(event.type, event.payload);
+      } catch {
+        return false; // oversized or unstorable: neither applied nor relayed
+      }
+      if (seq === null) return false;
+    } else {
+      const key = sha256Hex(json);
+      if (this.#untrustedSeen.has(key)) return false;
+      this.#untrustedSeen.add(key);
+    }
+    if (notify) {
+      const handler = this.#o.control ?? NOOP_CONTROL_HANDLER;
+      // Not tracked for shutdown: a handler may run long (a verification rerun) and a trusted
+      // event is already logged, so nothing is lost by not waiting for it.
+      handler.onControl(event, from ? peerInfo(from) : null).catch(() => {});
+    }
+    this.#emit({ kind: "control", event });
     for (const t of this.#readyConnections()) if (t !== from) t.send(json);
     return true;
   }

@@ -93,8 +93,8 @@ Deno.test("three-node fan-out A->B->C, and control events cross two hops", async
       },
     };
     const event = signControl(challenge, key.seed, key.nodeId);
-    assert.equal(a.node.broadcastControl(event), true);
-    assert.equal(a.node.broadcastControl(event), false, "deduplicated by type+event_id");
+    assert.equal(await a.node.broadcastControl(event), true);
+    assert.equal(await a.node.broadcastControl(event), false, "deduplicated by type+event_id");
     await waitFor(() => seen.length === 1, "the challenge to reach C's handler");
     assert.equal(seen[0].event.payload.event_id, event.payload.event_id);
     assert.equal(seen[0].event.payload.sig, event.payload.sig);
@@ -223,7 +223,8 @@ Deno.test("profiles and control events travel in sync, and live, with newest-pro
       is_frontier: true,
     },
   };
-  assert.equal(a.node.broadcastControl(verification), true);
+  const signedVerification = signControl(verification, key.seed, key.nodeId);
+  assert.equal(await a.node.broadcastControl(signedVerification), true);
   let b: TestNode | undefined;
   try {
     b = await startNode({ peers: [a.address] });
@@ -260,6 +261,43 @@ Deno.test("self-connections and duplicate connections are dropped", async () => 
     await a.node.publish(rec);
     await waitFor(() => b.node.stores.graph.has(rec.id), "gossip over the kept link");
     assert.equal(b.node.stats().duplicates, 0, "no second link delivering copies");
+  } finally {
+    await stopAll(b, a);
+  }
+});
+
+Deno.test("a forged unsigned copy relayed first does not block the genuine signed event", async () => {
+  const a = await startNode();
+  let b: TestNode | undefined;
+  try {
+    b = await startNode({ peers: [a.address] });
+    const bb = b;
+    await waitFor(() => a.node.peers().length === 1 && bb.node.peers().length === 1, "link");
+    const key = vectorKey(0);
+    const challenge: ControlEvent = {
+      type: "challenge",
+      payload: {
+        event_id: `challenge:${"e".repeat(64)}:${key.nodeId}`,
+        experiment_id: "e".repeat(64),
+        challenger_id: key.nodeId,
+        challenger_bpb: 1.5,
+        challenger_gpu: "CPU",
+      },
+    };
+    // The rogue copy: right event id, no signature. Relayed, never logged.
+    assert.equal(await a.node.broadcastControl(challenge), true);
+    assert.equal(await a.node.broadcastControl(challenge), false, "relayed once");
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(a.node.stores.control.has("challenge", challenge.payload.event_id), false);
+    assert.equal(bb.node.stores.control.has("challenge", challenge.payload.event_id), false);
+    const genuine = signControl(challenge, key.seed, key.nodeId);
+    assert.equal(await a.node.broadcastControl(genuine), true);
+    await waitFor(
+      () =>
+        bb.node.stores.control.get("challenge", challenge.payload.event_id)?.sig ===
+          genuine.payload.sig,
+      "the signed event to be logged on B",
+    );
   } finally {
     await stopAll(b, a);
   }
