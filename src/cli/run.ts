@@ -1,7 +1,8 @@
 /**
- * `spore run`: start a node. In this build only the sync-only mode works (`--no-train`): join
- * the network, sync and relay the graph, serve artifacts. `--genesis` starts without any peer.
- * Research and verify-only modes belong to other parts of the node and fall back to sync-only.
+ * `spore run`: start a node. Research mode (default) runs experiments and verifies peers;
+ * `--verify-only` only verifies and answers challenges; `--no-train` syncs and relays. Every mode
+ * joins the network, serves artifacts and the explorer, and applies reputation events.
+ * `--genesis` starts without any peer.
  * @module
  */
 import { type Command, Option } from "commander";
@@ -13,17 +14,32 @@ import {
   resolveDataDir,
   type SporeConfig,
 } from "../config.ts";
+import { join } from "node:path";
 import { SporeNode } from "../node.ts";
-import type { NodeHandle } from "../node_types.ts";
+import type { NodeEvent, NodeHandle, Trainer } from "../node_types.ts";
+import type { ControlHandler } from "../net/mod.ts";
+import { acquireDataDirLock } from "../ops/lock.ts";
+import { FileLogger, type LogLevel, parseLogLevel } from "../ops/log.ts";
+import { TrainingRuntime, TrainingSetupError } from "../training/mod.ts";
+import type { ProgressEvent } from "../training/runner.ts";
+import { renderProgress } from "./train.ts";
+import { ensureUserWorkspace, NoTrainer, RuntimeTrainer } from "../training/trainer.ts";
+import { Verifier, verifierSettings } from "../verify/mod.ts";
+import { runResearch } from "./research_run.ts";
 import { positiveInt } from "./common.ts";
 import { UserError } from "./errors.ts";
 import { style } from "./output.ts";
 import { normalizePeer } from "./peer.ts";
-import { runningPid } from "./status.ts";
 
 /** Parsed `spore run` options (commander's `--no-x` flags arrive as `x: false`). */
 export interface RunOptions {
   train?: boolean;
+  verifyOnly?: boolean;
+  maxExperiments?: number;
+  resource?: number;
+  unsafeNoSandbox?: boolean;
+  python?: string;
+  logLevel?: string;
   genesis?: boolean;
   port?: number;
   host?: string;
@@ -65,6 +81,14 @@ function parsePort(value: string): number {
   return n;
 }
 
+function resourcePercent(value: string): number {
+  const n = Number(value);
+  if (!/^\d{1,3}$/.test(value) || n < 1 || n > 100) {
+    throw new UserError(`--resource must be a percentage from 1 to 100, got "${value}"`);
+  }
+  return n;
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
@@ -73,8 +97,16 @@ function collect(value: string, previous: string[] = []): string[] {
 export function registerRun(program: Command, hooks: RunHooks = {}): void {
   program
     .command("run")
-    .description("start a node: sync the research graph with peers (and, later, do research)")
+    .description("start a node: research (default), verify-only or sync-only, with the explorer")
     .option("--no-train", "sync-only: relay and store the graph, run no experiments")
+    .option("--verify-only", "verify others' results and answer challenges; no research")
+    .addOption(new Option("--max-experiments <n>", "stop after this many experiments")
+      .argParser(positiveInt("--max-experiments")))
+    .addOption(new Option("--resource <percent>", "share of the device to use, 1-100 (default 100)")
+      .argParser(resourcePercent))
+    .option("--python <path>", "Python interpreter with torch (default: config, $SPORE_PYTHON, python3)")
+    .option("--unsafe-no-sandbox", "train without bubblewrap (only for code you trust)")
+    .option("--log-level <level>", "log file detail: debug, info, warn, error (default: $SPORE_LOG or info)")
     .option("--genesis", "start a new network: dial no peers (others may still connect)")
     .addOption(new Option("--port <port>", "gossip port (default: config.toml, else 7470)")
       .argParser(parsePort))
@@ -109,6 +141,9 @@ export function peersToDial(config: SporeConfig, opts: RunOptions): string[] {
   return [...new Set([...config.peer, ...flagged])];
 }
 
+/** The mode a node runs in. */
+export type RunMode = "research" | "verify-only" | "sync-only";
+
 /** Start a node with `opts`, print its banner and progress, and stop it cleanly. */
 export async function runNode(
   opts: RunOptions,
@@ -118,20 +153,84 @@ export async function runNode(
   const print = control.print ?? ((line: string) => console.log(line));
   const dataDir = resolveDataDir(opts.dataDir);
   const config = await loadConfig(dataDir);
-  const other = await runningPid(dataDir);
-  if (other !== undefined && other !== Deno.pid) {
-    throw new UserError(
-      `a node is already running on ${dataDir} (pid ${other}). Stop it first, or use another ` +
-        `--data-dir.`,
-    );
+  const level = parseLevel(opts.logLevel ?? Deno.env.get("SPORE_LOG") ?? "info");
+  const lock = acquireDataDirLock(dataDir);
+  const log = new FileLogger({ dir: dataPaths(dataDir).log, level });
+  const cleanup: (() => Promise<void> | void)[] = [() => log.close(), () => lock.release()];
+  try {
+    await runLocked(opts, hooks, control, { dataDir, config, log, print, cleanup });
+  } finally {
+    for (const fn of cleanup.reverse()) await fn();
   }
+}
+
+interface RunContext {
+  dataDir: string;
+  config: SporeConfig;
+  log: FileLogger;
+  print: (line: string) => void;
+  /** Run in reverse order at exit. */
+  cleanup: (() => Promise<void> | void)[];
+}
+
+function parseLevel(text: string): LogLevel {
+  try {
+    return parseLogLevel(text);
+  } catch (e) {
+    throw new UserError(`--log-level: ${(e as Error).message}`);
+  }
+}
+
+async function runLocked(
+  opts: RunOptions,
+  hooks: RunHooks,
+  control: RunControl,
+  ctx: RunContext,
+): Promise<void> {
+  const { dataDir, config, log, print } = ctx;
   const { keys, created } = await ensureIdentity(dataDir);
-  if (opts.train !== false) {
-    print(style("yellow", "research mode is not available yet in this build: running sync-only"));
-  }
+  let mode: RunMode = opts.verifyOnly ? "verify-only" : opts.train === false ? "sync-only" : "research";
   const peers = peersToDial(config, opts);
   const host = opts.host ?? config.host;
   const port = opts.port ?? config.port;
+
+  let trainer: Trainer = new NoTrainer("this node does not train (sync-only)");
+  let timeBudget: number | undefined;
+  const workspaceDir = join(dataDir, "workspace");
+  if (mode !== "sync-only") {
+    try {
+      const copied = await ensureUserWorkspace(workspaceDir);
+      if (copied.length) print(`workspace: copied ${copied.join(", ")} to ${workspaceDir}`);
+      print("preparing training (python, torch, sandbox, data)...");
+      const runtime = await TrainingRuntime.create({
+        dataDir,
+        python: opts.python ?? config.python,
+        unsafeNoSandbox: opts.unsafeNoSandbox,
+        workspaceSourceDir: workspaceDir,
+      });
+      const rt = new RuntimeTrainer(runtime, {
+        resource: opts.resource,
+        workspaceDir,
+        onProgress: trainingProgress(control),
+      });
+      trainer = rt;
+      timeBudget = rt.timeBudget;
+    } catch (e) {
+      if (!(e instanceof TrainingSetupError)) throw e;
+      print(style("yellow", `${mode} mode unavailable: ${e.message}`));
+      print(style("yellow", "falling back to sync-only: this node syncs and relays but does not train."));
+      log.warn("mode fallback", { mode, reason: e.message });
+      mode = "sync-only";
+    }
+  }
+
+  const settings = verifierSettings(config, (n) => Deno.env.get(n));
+  // The verifier needs the running node (to fetch code and broadcast) and the node needs a
+  // control handler at start: bind late. Events before start are logged and replayed by it.
+  let verifier: Verifier | undefined;
+  const handler: ControlHandler = {
+    onControl: (event, from) => verifier?.onControl(event, from) ?? Promise.resolve(),
+  };
   const node = await SporeNode.start({
     dataDir,
     keys,
@@ -142,40 +241,119 @@ export async function runNode(
     knownPeers: opts.genesis ? [] : await loadKnownPeers(dataDir),
     maxPeers: opts.maxPeers ?? config.max_peers,
     genesis: opts.genesis,
+    control: handler,
+    acceptUnsigned: settings.acceptUnsigned,
   }).catch((e) => {
     if (e instanceof Deno.errors.AddrInUse) {
       throw new UserError(`port ${port} on ${host} is in use: pick another with --port`);
     }
     throw e;
   });
-  const pidFile = dataPaths(dataDir).pid;
-  let explorer: RunExplorer | undefined;
-  try {
-    await Deno.writeTextFile(pidFile, `${Deno.pid}\n`);
-    if (opts.explorer !== false && hooks.startExplorer) {
-      explorer = await hooks.startExplorer(node, { host: config.web_host, port: config.web_port });
-    }
-    printBanner(print, {
-      nodeId: keys.nodeId,
-      created,
-      dataDir,
-      listen: `${host}:${node.port}`,
-      explorer: explorer?.url ?? (opts.explorer === false ? "off (--no-explorer)" : "off"),
-      peers: opts.genesis
-        ? "none (genesis)"
-        : peers.length
-        ? peers.join(", ")
-        : `bootstrap ${config.bootstrap.join(", ") || "(none)"}`,
-    });
-    await showProgress(node, control.stopped ?? stopSignal(), print, control);
-  } finally {
+  ctx.cleanup.push(async () => {
     print("stopping: storing everything received...");
-    await explorer?.close().catch(() => {});
     await node.close();
-    await Deno.remove(pidFile).catch(() => {});
+    const s = node.stats();
+    print(`stopped. ${s.stored} records stored this run (${s.received} received).`);
+    log.info("node stopped", { ...s });
+  });
+  node.events.on((e) => logNodeEvent(log, e));
+
+  verifier = Verifier.open(dataDir, {
+    nodeId: keys.nodeId,
+    seed: keys.seed,
+    graph: node.stores.graph,
+    reputation: node.stores.reputation,
+    control: node.stores.control,
+    trainer,
+    fetchCode: (cid) => node.fetchArtifact(cid),
+    broadcast: (ev) => node.broadcastControl(ev).then(() => undefined),
+    ...settings,
+    spotCheckRate: mode === "sync-only" ? 0 : settings.spotCheckRate,
+    log: (lvl, msg) => log.log(lvl, msg, { part: "verify" }),
+  });
+  const v = verifier;
+  ctx.cleanup.push(() => v.close());
+  await v.start();
+  node.events.on((e) => {
+    if (e.kind === "experiment") v.onRecord(e.record, e.source);
+  });
+
+  let explorer: RunExplorer | undefined;
+  if (opts.explorer !== false && hooks.startExplorer) {
+    explorer = await hooks.startExplorer(node, { host: config.web_host, port: config.web_port });
+    const ex = explorer;
+    ctx.cleanup.push(() => ex.close().catch(() => {}));
   }
-  const s = node.stats();
-  print(`stopped. ${s.stored} records stored this run (${s.received} received).`);
+  printBanner(print, {
+    nodeId: keys.nodeId,
+    created,
+    dataDir,
+    listen: `${host}:${node.port}`,
+    explorer: explorer?.url ?? (opts.explorer === false ? "off (--no-explorer)" : "off"),
+    peers: opts.genesis
+      ? "none (genesis)"
+      : peers.length
+      ? peers.join(", ")
+      : `bootstrap ${config.bootstrap.join(", ") || "(none)"}`,
+    mode,
+    training: mode === "sync-only" ? "off" : await describeTrainer(trainer),
+  });
+  log.info("node started", { node_id: keys.nodeId, port: node.port, mode, peers });
+
+  const stop = new AbortController();
+  const stopped = control.stopped ?? stopSignal();
+  stopped.then(() => stop.abort());
+  let research: Promise<void> | undefined;
+  if (mode === "research") {
+    research = runResearch({
+      node,
+      trainer,
+      keys,
+      dataDir,
+      maxExperiments: opts.maxExperiments,
+      signal: stop.signal,
+      timeBudget,
+      log: (line) => {
+        print(line);
+        log.info(line, { part: "research" });
+      },
+    }).finally(() => stop.abort());
+  }
+  const done = new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
+  await showProgress(node, done, print, control);
+  await research; // rethrows a research failure (after the node stops, via cleanup)
+}
+
+async function describeTrainer(trainer: Trainer): Promise<string> {
+  const env = await trainer.environment();
+  return `${env.gpuClass} (${env.gpuModel}, torch ${env.torchVersion})`;
+}
+
+function trainingProgress(control: RunControl): (label: string, e: ProgressEvent) => void {
+  let last = 0;
+  return (label, e) => {
+    const now = performance.now();
+    if (now - last < 2000 && e.phase === "training") return;
+    last = now;
+    (control.print ?? console.log)(`  [${label}] ${renderProgress(e)}`);
+  };
+}
+
+function logNodeEvent(log: FileLogger, e: NodeEvent): void {
+  switch (e.kind) {
+    case "peer":
+      log.info(`peer ${e.state}`, { address: e.address, node_id: e.nodeId });
+      return;
+    case "experiment":
+      log.debug("experiment stored", { id: e.record.id, source: e.source, status: e.record.status });
+      return;
+    case "control":
+      log.info("control event", { type: e.event.type, event_id: e.event.payload.event_id });
+      return;
+    case "profile":
+      log.debug("profile stored", { node_id: e.profile.node_id });
+      return;
+  }
 }
 
 function printBanner(
@@ -187,15 +365,18 @@ function printBanner(
     listen: string;
     explorer: string;
     peers: string;
+    mode: RunMode;
+    training: string;
   },
 ): void {
-  print(style("bold", "spore node") + " (sync-only)");
+  print(style("bold", "spore node") + ` (${b.mode})`);
   print(`  node id   ${b.nodeId}${b.created ? style("dim", " (new identity)") : ""}`);
   print(`  data dir  ${b.dataDir}`);
   print(`  gossip    ${b.listen}`);
   print(`  explorer  ${b.explorer}`);
   print(`  peers     ${b.peers}`);
-  print(`  mode      sync-only (Ctrl-C to stop)`);
+  print(`  training  ${b.training}`);
+  print(`  mode      ${b.mode} (Ctrl-C to stop)`);
 }
 
 async function showProgress(

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Command } from "commander";
-import { dataPaths } from "../config.ts";
+import { isDataDirLocked, readPid } from "../ops/lock.ts";
 import {
   type CommonOptions,
   dataDirOf,
@@ -14,16 +14,17 @@ import {
 import { withDataDir } from "./context.ts";
 import { bpb, printJson, safeText, shortId, statusStyle, style, table } from "./output.ts";
 
-/** Pid of a node running on the data dir, if its pid file names a live process. */
-export async function runningPid(dataDir: string): Promise<number | undefined> {
+/**
+ * Pid of a node running on the data dir: the data-dir lock decides (a stale pid file whose pid
+ * was reused by another process does not count).
+ */
+export function runningPid(dataDir: string): Promise<number | undefined> {
   try {
-    const pid = Number((await Deno.readTextFile(dataPaths(dataDir).pid)).trim());
-    if (!Number.isInteger(pid) || pid <= 0) return undefined;
-    await Deno.stat(`/proc/${pid}`);
-    return pid;
+    if (!isDataDirLocked(dataDir)) return Promise.resolve(undefined);
   } catch {
-    return undefined;
+    return Promise.resolve(undefined); // data dir not readable: nothing runs there for us
   }
+  return Promise.resolve(readPid(dataDir) ?? -1);
 }
 
 /** Register `status`. */
