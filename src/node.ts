@@ -71,6 +71,9 @@ export class SporeNode implements NodeHandle {
   #peersTimer: ReturnType<typeof setInterval> | undefined;
   #peersWrite: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
+  /** Publishes to count in the reputation ledger, flushed in batches. */
+  #publishes: { nodeId: string; experimentId: string }[] = [];
+  #publishTimer: ReturnType<typeof setInterval> | undefined;
 
   private constructor(opts: NodeOptions, stores: Stores, events: NodeEvents, network: Network) {
     this.nodeId = opts.keys.nodeId;
@@ -110,6 +113,14 @@ export class SporeNode implements NodeHandle {
       throw e;
     }
     const node = new SporeNode(opts, stores, events, network);
+    // "Publishing only increments experiments_published" (PROTOCOL.md section 7): counted once
+    // per record, batched because sync stores thousands of records a second.
+    events.on((e) => {
+      if (e.kind === "experiment") {
+        node.#publishes.push({ nodeId: e.record.node_id, experimentId: e.record.id });
+      }
+    });
+    node.#publishTimer = setInterval(() => node.#flushPublishes(), 1000);
     if (node.#publishPeers) {
       events.on((e) => {
         if (e.kind === "peer") node.#peersDirty = true;
@@ -165,7 +176,9 @@ export class SporeNode implements NodeHandle {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#peersTimer !== undefined) clearInterval(this.#peersTimer);
+      clearInterval(this.#publishTimer);
       await this.network.close();
+      this.#flushPublishes();
       await this.#peersWrite;
       if (this.#publishPeers) {
         await Deno.remove(join(this.#dataDir, "peers.json")).catch(() => {});
@@ -173,6 +186,15 @@ export class SporeNode implements NodeHandle {
       this.stores.close();
     })();
     return this.#closing;
+  }
+
+  #flushPublishes(): void {
+    if (this.#publishes.length === 0) return;
+    const batch = this.#publishes;
+    this.#publishes = [];
+    try {
+      this.stores.reputation.recordPublishMany(batch);
+    } catch { /* a counter must not stop the node; the records themselves are stored */ }
   }
 
   #queuePeersWrite(): Promise<void> {

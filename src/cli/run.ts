@@ -20,6 +20,7 @@ import type { NodeEvent, NodeHandle, Trainer } from "../node_types.ts";
 import type { ControlHandler } from "../net/mod.ts";
 import { acquireDataDirLock } from "../ops/lock.ts";
 import { FileLogger, type LogLevel, parseLogLevel } from "../ops/log.ts";
+import { type MetricsSource, NodeMetrics } from "../ops/node_metrics.ts";
 import { TrainingRuntime, TrainingSetupError } from "../training/mod.ts";
 import type { ProgressEvent } from "../training/runner.ts";
 import { renderProgress } from "./train.ts";
@@ -58,7 +59,10 @@ export interface RunExplorer {
 /** Extension points the lead wires in (the explorer lives in another part of the tree). */
 export interface RunHooks {
   /** Start the web explorer for the node; omitted: no explorer. */
-  startExplorer?(node: NodeHandle, opts: { host: string; port: number }): Promise<RunExplorer>;
+  startExplorer?(
+    node: NodeHandle,
+    opts: { host: string; port: number; metrics?: MetricsSource },
+  ): Promise<RunExplorer>;
 }
 
 /** How a run ends: by signal in the CLI, by abort in tests. */
@@ -104,9 +108,15 @@ export function registerRun(program: Command, hooks: RunHooks = {}): void {
       .argParser(positiveInt("--max-experiments")))
     .addOption(new Option("--resource <percent>", "share of the device to use, 1-100 (default 100)")
       .argParser(resourcePercent))
-    .option("--python <path>", "Python interpreter with torch (default: config, $SPORE_PYTHON, python3)")
+    .option(
+      "--python <path>",
+      "Python interpreter with torch (default: config, $SPORE_PYTHON, python3)",
+    )
     .option("--unsafe-no-sandbox", "train without bubblewrap (only for code you trust)")
-    .option("--log-level <level>", "log file detail: debug, info, warn, error (default: $SPORE_LOG or info)")
+    .option(
+      "--log-level <level>",
+      "log file detail: debug, info, warn, error (default: $SPORE_LOG or info)",
+    )
     .option("--genesis", "start a new network: dial no peers (others may still connect)")
     .addOption(new Option("--port <port>", "gossip port (default: config.toml, else 7470)")
       .argParser(parsePort))
@@ -189,7 +199,11 @@ async function runLocked(
 ): Promise<void> {
   const { dataDir, config, log, print } = ctx;
   const { keys, created } = await ensureIdentity(dataDir);
-  let mode: RunMode = opts.verifyOnly ? "verify-only" : opts.train === false ? "sync-only" : "research";
+  let mode: RunMode = opts.verifyOnly
+    ? "verify-only"
+    : opts.train === false
+    ? "sync-only"
+    : "research";
   const peers = peersToDial(config, opts);
   const host = opts.host ?? config.host;
   const port = opts.port ?? config.port;
@@ -218,7 +232,12 @@ async function runLocked(
     } catch (e) {
       if (!(e instanceof TrainingSetupError)) throw e;
       print(style("yellow", `${mode} mode unavailable: ${e.message}`));
-      print(style("yellow", "falling back to sync-only: this node syncs and relays but does not train."));
+      print(
+        style(
+          "yellow",
+          "falling back to sync-only: this node syncs and relays but does not train.",
+        ),
+      );
       log.warn("mode fallback", { mode, reason: e.message });
       mode = "sync-only";
     }
@@ -249,6 +268,10 @@ async function runLocked(
     }
     throw e;
   });
+  // Attached right after start: only a dial's first hello can precede it.
+  const metrics = new NodeMetrics({ log });
+  metrics.attach(node, dataDir);
+  ctx.cleanup.push(() => metrics.close());
   ctx.cleanup.push(async () => {
     print("stopping: storing everything received...");
     await node.close();
@@ -280,7 +303,11 @@ async function runLocked(
 
   let explorer: RunExplorer | undefined;
   if (opts.explorer !== false && hooks.startExplorer) {
-    explorer = await hooks.startExplorer(node, { host: config.web_host, port: config.web_port });
+    explorer = await hooks.startExplorer(node, {
+      host: config.web_host,
+      port: config.web_port,
+      metrics,
+    });
     const ex = explorer;
     ctx.cleanup.push(() => ex.close().catch(() => {}));
   }
@@ -319,7 +346,9 @@ async function runLocked(
       },
     }).finally(() => stop.abort());
   }
-  const done = new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
+  const done = new Promise<void>((resolve) =>
+    stop.signal.addEventListener("abort", () => resolve())
+  );
   await showProgress(node, done, print, control);
   await research; // rethrows a research failure (after the node stops, via cleanup)
 }
@@ -345,7 +374,11 @@ function logNodeEvent(log: FileLogger, e: NodeEvent): void {
       log.info(`peer ${e.state}`, { address: e.address, node_id: e.nodeId });
       return;
     case "experiment":
-      log.debug("experiment stored", { id: e.record.id, source: e.source, status: e.record.status });
+      log.debug("experiment stored", {
+        id: e.record.id,
+        source: e.source,
+        status: e.record.status,
+      });
       return;
     case "control":
       log.info("control event", { type: e.event.type, event_id: e.event.payload.event_id });

@@ -144,17 +144,31 @@ export class ReputationStore {
 
   /** Count a published experiment for its node, once per experiment id; true when counted now. */
   recordPublish(nodeId: string, experimentId: string): boolean {
-    if (typeof nodeId !== "string" || nodeId === "" || typeof experimentId !== "string") {
-      throw new StoreError("recordPublish needs a node id and an experiment id");
+    return this.recordPublishMany([{ nodeId, experimentId }]) === 1;
+  }
+
+  /**
+   * Count many publishes in one transaction (sync stores thousands of records a second);
+   * returns how many were new.
+   */
+  recordPublishMany(items: readonly { nodeId: string; experimentId: string }[]): number {
+    for (const { nodeId, experimentId } of items) {
+      if (typeof nodeId !== "string" || nodeId === "" || typeof experimentId !== "string") {
+        throw new StoreError("recordPublish needs a node id and an experiment id");
+      }
     }
     return inTransaction(this.#db, () => {
-      // Namespaced so a publish can never collide with a network event id.
-      if (Number(this.#s.addEvent.run(`publish:${experimentId}`, "publish").changes) === 0) {
-        return false;
+      let added = 0;
+      for (const { nodeId, experimentId } of items) {
+        // Namespaced so a publish can never collide with a network event id.
+        if (Number(this.#s.addEvent.run(`publish:${experimentId}`, "publish").changes) === 0) {
+          continue;
+        }
+        this.#s.ensure.run(nodeId);
+        this.#s.publish.run(nodeId);
+        added++;
       }
-      this.#s.ensure.run(nodeId);
-      this.#s.publish.run(nodeId);
-      return true;
+      return added;
     });
   }
 
