@@ -16,7 +16,7 @@ export const MAX_PAGE = 10_000;
  * written, so a file that is not a database (or is corrupt) raises a `StoreError` naming it and
  * is left byte-for-byte unchanged.
  */
-export function openDatabase(path: string): DatabaseSync {
+export function openDatabase(path: string, cacheMiB = 8): DatabaseSync {
   if (path !== ":memory:") {
     try {
       mkdirSync(dirname(path), { recursive: true });
@@ -43,9 +43,9 @@ export function openDatabase(path: string): DatabaseSync {
     db.exec("PRAGMA journal_mode = WAL");
     // NORMAL is durable against process crashes in WAL mode and much faster than FULL.
     db.exec("PRAGMA synchronous = NORMAL");
-    // Random content-hash keys touch pages all over the primary-key index; a 64 MiB page cache
-    // (allocated on demand) keeps batch inserts off the disk at a million rows.
-    db.exec("PRAGMA cache_size = -65536");
+    // Page cache, allocated on demand. The graph takes more (random content-hash keys touch
+    // pages all over its indexes); the small stores keep the node's resident memory low.
+    db.exec(`PRAGMA cache_size = ${-Math.round(cacheMiB * 1024)}`);
     // Checkpoint every ~40 MiB of WAL instead of 4 MiB: fewer fsyncs during bulk sync, and the
     // file is cut back to 64 MiB afterwards.
     db.exec("PRAGMA wal_autocheckpoint = 10000");
