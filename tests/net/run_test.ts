@@ -42,19 +42,29 @@ Deno.test("spore run --genesis --no-train serves its graph and stops cleanly", a
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("spore run without --no-train says research is unavailable and syncs", async () => {
+Deno.test("research mode without a usable Python says why and falls back to sync-only", async () => {
   const dir = await Deno.makeTempDir({ prefix: "spore-run-" });
   const lines: string[] = [];
   let stop!: () => void;
   const stopped = new Promise<void>((r) => stop = r);
   const run = runNode(
-    { genesis: true, port: 0, host: "127.0.0.1", dataDir: dir },
+    {
+      genesis: true,
+      port: 0,
+      host: "127.0.0.1",
+      dataDir: dir,
+      explorer: false,
+      python: "/nonexistent/python3",
+    },
     {},
     { stopped, print: (l) => lines.push(l), tty: false },
   );
   try {
-    await waitFor(() => lines.some((l) => l.includes("mode")), "banner");
-    assert.match(lines[0], /research mode is not available yet/);
+    await waitFor(() => lines.some((l) => /^\s+mode/.test(l)), "banner");
+    const text = lines.join("\n");
+    assert.match(text, /research mode unavailable: .*python/i);
+    assert.match(text, /falling back to sync-only/);
+    assert.match(text, /mode\s+sync-only/);
   } finally {
     stop();
     await run;
