@@ -1,10 +1,17 @@
 /**
- * `spore explorer`: serve the web explorer over a data dir without running a node.
- * Live updates come from watching the data dir, so it follows a `spore run` on the same dir.
+ * `spore explorer`: serve the web explorer.
+ *
+ * - A node runs on this data dir: read its databases (SQLite readers under WAL) and follow them.
+ * - Another node answers on the gossip port: attach to it as a peer (sync its graph into this
+ *   data dir, live events and artifact fetches over the network) instead of failing.
+ * - Nothing runs: serve the data dir as it is, following later writers.
  * @module
  */
 import type { Command } from "commander";
-import { loadConfig, loadIdentity } from "../config.ts";
+import { ensureIdentity, loadConfig, loadIdentity } from "../config.ts";
+import { SporeNode } from "../node.ts";
+import type { NodeHandle } from "../node_types.ts";
+import { acquireDataDirLock, type DataDirLock, isDataDirLocked } from "../ops/lock.ts";
 import { startExplorer } from "../explorer/server.ts";
 import { StoreNode } from "../explorer/standalone.ts";
 import { openStores } from "../store/mod.ts";
@@ -41,28 +48,91 @@ export function registerExplorer(program: Command): void {
     const config = await loadConfig(dataDir);
     const host = opts.webHost ?? config.web_host;
     const port = opts.webPort === undefined ? config.web_port : parseWebPort(opts.webPort);
-    const keys = await loadIdentity(dataDir);
-    const stores = openStores(dataDir);
-    const node = new StoreNode(stores, keys?.nodeId ?? "");
+    const source = await openSource(dataDir, config.port);
     let explorer;
     try {
-      explorer = await startExplorer(node, { host, port });
+      explorer = await startExplorer(source.node, { host, port });
     } catch (err) {
-      stores.close();
+      await source.close();
       throw new UserError(err instanceof Error ? err.message : String(err));
     }
-    node.watch();
-    console.log(`explorer: ${style("bold", explorer.url)} (data dir ${dataDir}; Ctrl-C to stop)`);
+    console.log(`explorer: ${style("bold", explorer.url)} (${source.describe}; Ctrl-C to stop)`);
     if (host !== "127.0.0.1" && host !== "localhost" && host !== "::1") {
       console.log(
         style("yellow", `note: bound to ${host}, so other machines can read this explorer`),
       );
     }
     await waitForStopSignal();
-    node.unwatch();
     await explorer.close();
-    stores.close();
+    await source.close();
   });
+}
+
+/** What the explorer serves, and how to let go of it. */
+interface ExplorerSource {
+  node: NodeHandle;
+  describe: string;
+  close(): Promise<void>;
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:`port`. */
+async function listening(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function openSource(dataDir: string, gossipPort: number): Promise<ExplorerSource> {
+  if (!isDataDirLocked(dataDir) && gossipPort > 0 && await listening(gossipPort)) {
+    // A node of another data dir runs here: join it as a peer on an ephemeral port.
+    let lock: DataDirLock | undefined;
+    try {
+      lock = acquireDataDirLock(dataDir);
+      const { keys } = await ensureIdentity(dataDir);
+      const address = `127.0.0.1:${gossipPort}`;
+      const node = await SporeNode.start({
+        dataDir,
+        keys,
+        host: "127.0.0.1",
+        port: 0,
+        peers: [address],
+        bootstrap: [],
+        knownPeers: [],
+        maxPeers: 8,
+        targetOutbound: 0,
+        publishPeers: false,
+      });
+      const held = lock;
+      return {
+        node,
+        describe: `attached as a peer to the node on ${address}; data dir ${dataDir}`,
+        async close() {
+          await node.close();
+          held.release();
+        },
+      };
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
+  }
+  const keys = await loadIdentity(dataDir);
+  const stores = openStores(dataDir);
+  const node = new StoreNode(stores, keys?.nodeId ?? "");
+  node.watch();
+  return {
+    node,
+    describe: `data dir ${dataDir}`,
+    close() {
+      node.unwatch();
+      stores.close();
+      return Promise.resolve();
+    },
+  };
 }
 
 /** Resolve on the first SIGINT or SIGTERM. */

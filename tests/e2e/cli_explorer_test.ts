@@ -106,3 +106,48 @@ Deno.test("cli: spore explorer refuses a bad --web-port with a clear message", a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli: with a node answering on the gossip port, spore explorer attaches as a peer", async () => {
+  const { makeRecords, startNode, vectorKey } = await import("../net/helpers.ts");
+  const running = await startNode();
+  const dir = await Deno.makeTempDir({ prefix: "spore-explorer-attach-" });
+  const port = Number(running.address.split(":")[1]);
+  await Deno.writeTextFile(join(dir, "config.toml"), `port = ${port}\n`);
+  let child: Deno.ChildProcess | undefined;
+  try {
+    const recs = makeRecords(25, vectorKey(0), { tag: "attach" });
+    running.node.stores.graph.insertMany(recs);
+    child = spawnExplorer(["explorer", "--data-dir", dir, "--web-port", "0"]);
+    const [line, url] = await waitForLine(
+      child.stdout,
+      /explorer: (http:\/\/127\.0\.0\.1:\d+\/) \(attached as a peer[^\n]*/,
+    );
+    assert.match(line, new RegExp(`node on 127\\.0\\.0\\.1:${port}`));
+    let stat = { experiment_count: 0, peer_count: 0 };
+    for (let i = 0; i < 100 && stat.experiment_count < 25; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      stat = await (await fetch(`${url}api/stat`)).json();
+    }
+    assert.equal(stat.experiment_count, 25, "the explorer's node synced the running node's graph");
+    assert.equal(stat.peer_count, 1);
+    // Live: a record published on the running node reaches the explorer through gossip.
+    const [next] = makeRecords(1, vectorKey(1), { tag: "attach-live" });
+    await running.node.publish(next);
+    let found = false;
+    for (let i = 0; i < 100 && !found; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      found = (await fetch(`${url}api/experiment/${next.id}`)).status === 200;
+    }
+    assert.ok(found, "a record gossiped after attaching is served");
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+  } finally {
+    try {
+      child?.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await child?.stderr.cancel().catch(() => {});
+    await child?.stdout.cancel().catch(() => {});
+    await running.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
