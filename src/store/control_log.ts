@@ -11,7 +11,7 @@ import {
   type ControlType,
 } from "../protocol/mod.ts";
 import { StoreError } from "./errors.ts";
-import { errText, inTransaction, MAX_PAGE, openDatabase, pageValue } from "./sqlite.ts";
+import { errText, inTransaction, MAX_PAGE, openStore, pageValue } from "./sqlite.ts";
 
 /** Largest payload text we keep; real events are a few hundred bytes. */
 export const MAX_CONTROL_PAYLOAD = 64 * 1024;
@@ -60,19 +60,12 @@ export class ControlLog {
    * @throws StoreError when the file is not a SQLite database (it is left unchanged).
    */
   static open(path: string): ControlLog {
-    const db = openDatabase(path);
-    try {
+    return openStore(path, "the control log", (db) => {
       inTransaction(db, () => {
         for (const sql of DDL) db.exec(sql);
       });
       return new ControlLog(db);
-    } catch (err) {
-      db.close();
-      if (err instanceof StoreError) throw err;
-      throw new StoreError(`cannot prepare the control log in ${path}: ${errText(err)}`, {
-        cause: err,
-      });
-    }
+    });
   }
 
   /**

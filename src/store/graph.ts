@@ -36,7 +36,7 @@ import {
   TEXT_FIELDS,
 } from "./graph_rows.ts";
 import { migrate } from "./graph_schema.ts";
-import { inTransaction, MAX_PAGE, openDatabase, pageValue } from "./sqlite.ts";
+import { inTransaction, MAX_PAGE, openStore, pageValue } from "./sqlite.ts";
 
 export { PYTHON_EXPERIMENT_DDL } from "./graph_schema.ts";
 
@@ -148,19 +148,12 @@ export class GraphStore {
    * is not modified in that case.
    */
   static open(path: string): GraphStore {
-    const db = openDatabase(path, GRAPH_CACHE_MIB);
-    try {
+    return openStore(path, "the experiment graph", (db) => {
       migrate(db, path);
       const store = new GraphStore(db);
       store.#backfill();
       return store;
-    } catch (err) {
-      db.close();
-      if (err instanceof StoreError) throw err;
-      throw new StoreError(`cannot prepare the experiment graph in ${path}: ${String(err)}`, {
-        cause: err,
-      });
-    }
+    }, GRAPH_CACHE_MIB);
   }
 
   /**

@@ -12,14 +12,7 @@ import {
   type ProfilePayload,
 } from "../protocol/mod.ts";
 import { StoreError } from "./errors.ts";
-import {
-  columnsOf,
-  inTransaction,
-  isLossyText,
-  MAX_PAGE,
-  openDatabase,
-  pageValue,
-} from "./sqlite.ts";
+import { columnsOf, inTransaction, isLossyText, MAX_PAGE, openStore, pageValue } from "./sqlite.ts";
 
 const DDL = `CREATE TABLE IF NOT EXISTS node_profile (node_id TEXT PRIMARY KEY, id TEXT,
   display_name TEXT, bio TEXT, website TEXT, avatar_url TEXT, donation_address TEXT,
@@ -80,8 +73,7 @@ export class ProfileStore {
    * @throws StoreError when the file is not a SQLite database (it is left unchanged).
    */
   static open(path: string): ProfileStore {
-    const db = openDatabase(path);
-    try {
+    return openStore(path, "the profile table", (db) => {
       inTransaction(db, () => {
         db.exec(DDL);
         const have = columnsOf(db, "node_profile");
@@ -100,13 +92,7 @@ export class ProfileStore {
         ).run(base);
       });
       return new ProfileStore(db);
-    } catch (err) {
-      db.close();
-      if (err instanceof StoreError) throw err;
-      throw new StoreError(`cannot prepare the profile table in ${path}: ${String(err)}`, {
-        cause: err,
-      });
-    }
+    });
   }
 
   /**

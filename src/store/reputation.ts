@@ -5,7 +5,7 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { StoreError } from "./errors.ts";
-import { inTransaction, MAX_PAGE, openDatabase, pageValue } from "./sqlite.ts";
+import { inTransaction, MAX_PAGE, openStore, pageValue } from "./sqlite.ts";
 
 /** A `reputation` row; unknown nodes read as all zeros. */
 export interface ReputationRow {
@@ -94,19 +94,12 @@ export class ReputationStore {
    * @throws StoreError when the file is not a SQLite database (it is left unchanged).
    */
   static open(path: string): ReputationStore {
-    const db = openDatabase(path);
-    try {
+    return openStore(path, "the reputation tables", (db) => {
       inTransaction(db, () => {
         for (const sql of DDL) db.exec(sql);
       });
       return new ReputationStore(db);
-    } catch (err) {
-      db.close();
-      if (err instanceof StoreError) throw err;
-      throw new StoreError(`cannot prepare the reputation tables in ${path}: ${String(err)}`, {
-        cause: err,
-      });
-    }
+    });
   }
 
   /** The node's row; zeros for a node never seen. */

@@ -106,3 +106,23 @@ export function pageValue(v: number, what: string, max = Number.MAX_SAFE_INTEGER
 export function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * Open `path`, prepare its schema and build the store over it. The database is closed again
+ * when any step fails, and the failure becomes a {@link StoreError} naming `what` and the file.
+ */
+export function openStore<T>(
+  path: string,
+  what: string,
+  prepare: (db: DatabaseSync) => T,
+  cacheMiB?: number,
+): T {
+  const db = openDatabase(path, cacheMiB);
+  try {
+    return prepare(db);
+  } catch (err) {
+    db.close();
+    if (err instanceof StoreError) throw err;
+    throw new StoreError(`cannot prepare ${what} in ${path}: ${errText(err)}`, { cause: err });
+  }
+}
