@@ -14,9 +14,13 @@ import { UserError } from "./errors.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * True while `pid` runs. A no-op signal probes it: reading /proc/<pid> needs --allow-all in
+ * Deno, while kill needs only --allow-run (SIGCONT changes nothing for a running process).
+ */
 function alive(pid: number): boolean {
   try {
-    Deno.statSync(`/proc/${pid}`);
+    Deno.kill(pid, "SIGCONT");
     return true;
   } catch {
     return false;
@@ -32,55 +36,143 @@ async function waitFor(pred: () => boolean, timeoutMs: number): Promise<boolean>
   return pred();
 }
 
-/** Start `spore run <args>` detached; resolves with its pid once it holds the data dir. */
-export async function startDaemon(dataDir: string, runArgs: string[], timeoutMs = 30_000): Promise<number> {
+/** What `<data>/peers.json` says about the running node (written once it listens). */
+function listeningPort(dataDir: string, pid: number): number | undefined {
+  try {
+    const v = JSON.parse(Deno.readTextFileSync(join(dataDir, "peers.json")));
+    return v?.pid === pid && Number.isInteger(v.port) ? v.port : undefined;
+  } catch {
+    return undefined; // not written yet, or mid-write
+  }
+}
+
+/** A started background node. */
+export interface StartedDaemon {
+  pid: number;
+  /** Its gossip port. */
+  port: number;
+}
+
+/**
+ * Start `spore run <args>` detached; resolves once it listens on its gossip port.
+ * @throws {UserError} when a node already holds the data dir, or the node exits or stalls.
+ */
+export async function startDaemon(
+  dataDir: string,
+  runArgs: string[],
+  timeoutMs = 120_000,
+): Promise<StartedDaemon> {
   if (isDataDirLocked(dataDir)) {
-    throw new UserError(`a node is already running on ${dataDir} (pid ${readPid(dataDir) ?? "?"}). Use \`spore stop\` first.`);
+    throw new UserError(
+      `a node is already running on ${dataDir} (pid ${readPid(dataDir) ?? "?"}). ` +
+        `Stop it with \`spore stop --data-dir ${dataDir}\` first.`,
+    );
   }
   const logDir = dataPaths(dataDir).log;
   await Deno.mkdir(logDir, { recursive: true });
   const consolePath = join(logDir, "console.log");
-  const out = await Deno.open(consolePath, { append: true, create: true, mode: 0o600 });
-  const { cmd, args } = selfCommand();
-  const child = new Deno.Command(cmd, {
-    args: [...args, "run", "--data-dir", dataDir, ...runArgs],
+  const before = await Deno.stat(consolePath).then((s) => s.size).catch(() => 0);
+  const { cmd, args } = selfCommand(dataDir);
+  // The shell gives the node a file as stdout/stderr (a pipe to this short-lived process would
+  // break once it exits, and with it the node's next console line), stays as its parent and
+  // notes how it ended, so a node that vanished (OOM killer, kill -9) is explained in the log.
+  const child = new Deno.Command("/bin/sh", {
+    args: [
+      "-c",
+      '"$@" </dev/null >>"$SPORE_CONSOLE_LOG" 2>&1 & echo $!; wait $!; s=$?; ' +
+      'echo "spore: the node exited with status $s$([ $s -gt 128 ] && echo " (signal $((s - 128)))")" ' +
+      '>>"$SPORE_CONSOLE_LOG"',
+      "spore-daemon",
+      cmd,
+      ...args,
+      "run",
+      "--data-dir",
+      dataDir,
+      ...runArgs,
+    ],
     stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
+    stdout: "piped", // the node's pid, then nothing
+    stderr: "null",
     detached: true,
-    env: { NO_COLOR: "1", SPORE_DAEMON: "1" },
+    env: { NO_COLOR: "1", SPORE_DAEMON: "1", SPORE_CONSOLE_LOG: consolePath },
   }).spawn();
-  // Copy the child's console into console.log until we detach from it.
-  const pumps = [child.stdout, child.stderr].map((s) => s.pipeTo(out.writable, { preventClose: true }).catch(() => {}));
   let exited = false;
   child.status.then(() => (exited = true));
-  const started = await waitFor(() => exited || readPid(dataDir) === child.pid, timeoutMs);
-  if (!started || exited) {
-    await Promise.race([Promise.all(pumps), sleep(500)]);
-    out.close();
-    const tail = (await Deno.readTextFile(consolePath)).trim().split("\n").slice(-5).join("\n");
-    throw new UserError(`the node did not start${exited ? " (it exited)" : ""}. Last output:\n${tail}`);
+  // The first line the shell prints is the node's pid: matching it ignores a stale pid file or
+  // peers.json left by an earlier run.
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let pid: number | undefined;
+  let buffered = "";
+  const pidRead = (async () => {
+    while (!buffered.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += value;
+    }
+    const n = Number(buffered.split("\n")[0]);
+    if (Number.isInteger(n) && n > 0) pid = n;
+    await reader.cancel().catch(() => {});
+  })();
+  let port: number | undefined;
+  await waitFor(() => {
+    if (exited) return true;
+    if (pid !== undefined) port = listeningPort(dataDir, pid);
+    return port !== undefined;
+  }, timeoutMs);
+  await Promise.race([pidRead, sleep(100)]);
+  if (port === undefined || pid === undefined) {
+    if (!exited) {
+      // Stalled: do not leave a half-started node behind (the shell then exits too).
+      try {
+        Deno.kill(pid ?? child.pid, "SIGKILL");
+      } catch { /* exited meanwhile */ }
+      await child.status;
+    }
+    const text = await Deno.readTextFile(consolePath).catch(() => "");
+    const tail = text.slice(before).trim().split("\n").slice(-5).join("\n");
+    throw new UserError(
+      `the node did not start (${
+        exited ? "it exited" : `not listening after ${timeoutMs / 1000}s`
+      }). ` +
+        `Its last output (${consolePath}):\n${tail || "(none)"}`,
+    );
   }
   child.unref();
-  return child.pid;
+  return { pid, port };
 }
 
 /** Stop the node on a data dir: SIGTERM, wait, then SIGKILL. Returns what happened. */
 export async function stopDaemon(dataDir: string, timeoutMs = 15_000): Promise<string> {
   const pid = readPid(dataDir);
+  const pidFile = dataPaths(dataDir).pid;
   if (!isDataDirLocked(dataDir)) {
     if (pid) {
-      await Deno.remove(dataPaths(dataDir).pid).catch(() => {});
+      await Deno.remove(pidFile).catch(() => {});
       return `No node was running (removed a stale pid file for pid ${pid}).`;
     }
     return "No node is running on this data dir.";
   }
-  if (!pid || !alive(pid)) throw new UserError(`the data dir is locked but ${dataPaths(dataDir).pid} names no live process; find the node with \`ps\`.`);
+  if (!pid || !alive(pid)) {
+    throw new UserError(
+      `the data dir is locked but ${pidFile} names no live process; find the node with \`ps\`.`,
+    );
+  }
   Deno.kill(pid, "SIGTERM");
-  if (await waitFor(() => !alive(pid), timeoutMs)) return `Stopped node (pid ${pid}).`;
-  Deno.kill(pid, "SIGKILL");
-  await waitFor(() => !alive(pid), 5_000);
-  return `The node (pid ${pid}) did not stop within ${timeoutMs / 1000}s and was killed (SIGKILL). Received records are durable; it resumes on the next start.`;
+  let outcome: string;
+  if (await waitFor(() => !alive(pid), timeoutMs)) {
+    outcome = `Stopped node (pid ${pid}).`;
+  } else {
+    Deno.kill(pid, "SIGKILL");
+    await waitFor(() => !alive(pid), 5_000);
+    outcome = `The node (pid ${pid}) did not stop within ${timeoutMs / 1000}s and was killed ` +
+      `(SIGKILL). Received records are durable; it resumes on the next start.`;
+  }
+  // A node stopped before it installed its signal handlers (still starting) or killed leaves
+  // its pid file behind; the free lock shows it is stale.
+  if (readPid(dataDir) === pid && !isDataDirLocked(dataDir)) {
+    await Deno.remove(pidFile).catch(() => {});
+  }
+  return outcome;
 }
 
 /** Register `start`, `stop` and `log`. */
@@ -93,8 +185,8 @@ export function registerDaemon(program: Command): void {
     .argument("[run-options...]", "options passed to `spore run`");
   withDataDir(start).action(async (runArgs: string[], opts: CommonOptions) => {
     const dataDir = dataDirOf(opts);
-    const pid = await startDaemon(dataDir, runArgs);
-    console.log(`Node started in the background (pid ${pid}).`);
+    const { pid, port } = await startDaemon(dataDir, runArgs);
+    console.log(`Node started in the background (pid ${pid}, gossip port ${port}).`);
     console.log(`  log:  spore log -f --data-dir ${dataDir}`);
     console.log(`  stop: spore stop --data-dir ${dataDir}`);
   });
@@ -116,7 +208,9 @@ export function registerDaemon(program: Command): void {
     const dir = dataPaths(dataDirOf(opts)).log;
     const lines = await tailLog(dir, opts.lines);
     if (lines.length === 0 && !opts.follow) {
-      throw new UserError(`no log yet in ${dir}. Start the node with \`spore run\` or \`spore start\`.`);
+      throw new UserError(
+        `no log yet in ${dir}. Start the node with \`spore run\` or \`spore start\`.`,
+      );
     }
     for (const l of lines) console.log(l);
     if (opts.follow) await follow(join(dir, "spore.log"));

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { SporeNode } from "../node.ts";
 import type { NodeEvent, NodeHandle, Trainer } from "../node_types.ts";
 import type { ControlHandler } from "../net/mod.ts";
-import { acquireDataDirLock } from "../ops/lock.ts";
+import { acquireDataDirLock, type DataDirLock } from "../ops/lock.ts";
 import { FileLogger, type LogLevel, parseLogLevel } from "../ops/log.ts";
 import { type MetricsSource, NodeMetrics } from "../ops/node_metrics.ts";
 import { TrainingRuntime, TrainingSetupError } from "../training/mod.ts";
@@ -131,16 +131,20 @@ export function registerRun(program: Command, hooks: RunHooks = {}): void {
     });
 }
 
-/** Resolve on the first SIGINT or SIGTERM. */
-function stopSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-    const stop = () => {
-      for (const s of signals) Deno.removeSignalListener(s, stop);
-      resolve();
-    };
-    for (const s of signals) Deno.addSignalListener(s, stop);
-  });
+/** Resolve on the first SIGINT or SIGTERM; `dispose` stops listening. */
+function stopSignal(): { stopped: Promise<void>; dispose(): void } {
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  let resolve!: () => void;
+  const stopped = new Promise<void>((r) => (resolve = r));
+  const stop = () => {
+    dispose();
+    resolve();
+  };
+  const dispose = () => {
+    for (const s of signals) Deno.removeSignalListener(s, stop);
+  };
+  for (const s of signals) Deno.addSignalListener(s, stop);
+  return { stopped, dispose };
 }
 
 /** Peers to dial: config.toml's plus `--peer`s, normalized and deduplicated. */
@@ -164,9 +168,24 @@ export async function runNode(
   const dataDir = resolveDataDir(opts.dataDir);
   const config = await loadConfig(dataDir);
   const level = parseLevel(opts.logLevel ?? Deno.env.get("SPORE_LOG") ?? "info");
-  const lock = acquireDataDirLock(dataDir);
+  // Listen from the start: a SIGTERM while the node is still starting (`spore stop` right
+  // after `spore start`) must still end in a clean shutdown, not the default kill.
+  const signal = control.stopped ? undefined : stopSignal();
+  if (signal) control = { ...control, stopped: signal.stopped };
+  let lock: DataDirLock;
+  try {
+    lock = acquireDataDirLock(dataDir);
+  } catch (e) {
+    signal?.dispose();
+    throw e;
+  }
   const log = new FileLogger({ dir: dataPaths(dataDir).log, level });
-  const cleanup: (() => Promise<void> | void)[] = [() => log.close(), () => lock.release()];
+  const held = lock;
+  const cleanup: (() => Promise<void> | void)[] = [
+    () => signal?.dispose(),
+    () => log.close(),
+    () => held.release(),
+  ];
   try {
     await runLocked(opts, hooks, control, { dataDir, config, log, print, cleanup });
   } finally {
@@ -246,9 +265,9 @@ async function runLocked(
   const settings = verifierSettings(config, (n) => Deno.env.get(n));
   // The verifier needs the running node (to fetch code and broadcast) and the node needs a
   // control handler at start: bind late. Events before start are logged and replayed by it.
-  let verifier: Verifier | undefined;
+  const late: { verifier?: Verifier } = {};
   const handler: ControlHandler = {
-    onControl: (event, from) => verifier?.onControl(event, from) ?? Promise.resolve(),
+    onControl: (event, from) => late.verifier?.onControl(event, from) ?? Promise.resolve(),
   };
   const node = await SporeNode.start({
     dataDir,
@@ -281,7 +300,7 @@ async function runLocked(
   });
   node.events.on((e) => logNodeEvent(log, e));
 
-  verifier = Verifier.open(dataDir, {
+  const v = late.verifier = Verifier.open(dataDir, {
     nodeId: keys.nodeId,
     seed: keys.seed,
     graph: node.stores.graph,
@@ -294,7 +313,6 @@ async function runLocked(
     spotCheckRate: mode === "sync-only" ? 0 : settings.spotCheckRate,
     log: (lvl, msg) => log.log(lvl, msg, { part: "verify" }),
   });
-  const v = verifier;
   ctx.cleanup.push(() => v.close());
   await v.start();
   node.events.on((e) => {
@@ -328,7 +346,7 @@ async function runLocked(
   log.info("node started", { node_id: keys.nodeId, port: node.port, mode, peers });
 
   const stop = new AbortController();
-  const stopped = control.stopped ?? stopSignal();
+  const stopped = control.stopped ?? stopSignal().stopped;
   stopped.then(() => stop.abort());
   let research: Promise<void> | undefined;
   if (mode === "research") {

@@ -10,6 +10,7 @@ import { apiRoutes } from "./api.ts";
 import { LiveHub, type LiveSocket } from "./live.ts";
 import { ApiError } from "./params.ts";
 import { StaticFiles } from "./static_files.ts";
+import type { MetricsSource } from "../ops/node_metrics.ts";
 
 /**
  * Sent with every response. The UI loads only its own scripts and styles, talks only to this
@@ -33,6 +34,8 @@ export interface AppOptions {
   hub?: LiveHub;
   /** Static files; defaults to the repo's `static/`. */
   files?: StaticFiles;
+  /** Serves `/metrics` (Prometheus text) and `/healthz` when given. */
+  metrics?: MetricsSource;
 }
 
 /** The explorer app for a node (also usable in-process with `app.request(...)`). */
@@ -55,6 +58,21 @@ export function createApp(node: NodeHandle, options: AppOptions = {}): Hono {
     console.error(`explorer: ${c.req.method} ${c.req.path}: ${err.stack ?? err}`);
     return c.json({ error: "internal error" }, 500);
   });
+
+  const metrics = options.metrics;
+  if (metrics) {
+    app.get(
+      "/metrics",
+      (c) =>
+        c.text(metrics.render(), 200, {
+          "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+        }),
+    );
+    app.get("/healthz", (c) => {
+      const h = metrics.health();
+      return c.json(h, h.ok ? 200 : 503);
+    });
+  }
 
   app.route("/api", apiRoutes(node, { wsClients: () => hub.size }));
 
@@ -119,6 +137,8 @@ export interface ExplorerOptions {
   port: number;
   /** How many consecutive ports to try when the first is taken (default 20). */
   portSearch?: number;
+  /** Serves `/metrics` and `/healthz` when given. */
+  metrics?: MetricsSource;
 }
 
 /** A running explorer. */
@@ -135,7 +155,7 @@ export interface RunningExplorer {
  */
 export function startExplorer(node: NodeHandle, opts: ExplorerOptions): Promise<RunningExplorer> {
   const hub = new LiveHub(node);
-  const app = createApp(node, { hub });
+  const app = createApp(node, { hub, metrics: opts.metrics });
   const tries = opts.port === 0 ? 1 : Math.max(1, opts.portSearch ?? 20);
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   for (let i = 0; i < tries && !server; i++) {

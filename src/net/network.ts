@@ -113,6 +113,20 @@ export interface NetworkOptions {
   maxPendingRecords?: number;
 }
 
+/**
+ * Optional observer of traffic, for metrics and the log; it never changes behaviour. `type` is
+ * a parsed message type or one of ours; `kind` is a small fixed set (safe as a metric label),
+ * `detail` the specific, possibly peer-supplied, reason.
+ */
+export interface NetObserver {
+  messageIn?(type: string): void;
+  messageOut?(type: string): void;
+  dropped?(kind: "invalid_message" | "invalid_record" | "store_failed", detail: string): void;
+}
+
+/** `{"type":"x",...}`: our envelopes always start with the type, so no parse is needed. */
+const ENVELOPE_TYPE = /^\{"type":"([a-z_]{1,32})"/;
+
 /** Counters for progress displays and tests. */
 export interface NetworkStats {
   peers: number;
@@ -157,6 +171,7 @@ export class Network {
   readonly #liveMarks = new Map<number, { records: number; profiles: number; control: number }>();
   #knownDirty = false;
   #closed = false;
+  #observer: NetObserver = {};
   #port = 0;
 
   private constructor(o: NetworkOptions, sync: SyncState) {
@@ -181,6 +196,11 @@ export class Network {
       writer: this.#writer,
       validate: (raw) => this.#verifier.validate(raw),
       onStored: (batch) => this.#onStored(batch),
+      onInvalid: (reason) =>
+        this.#observer.dropped?.(
+          reason.startsWith("store failed") ? "store_failed" : "invalid_record",
+          reason,
+        ),
     });
     this.#fetcher = new ArtifactFetcher<Connection>({
       store: o.stores.artifacts,
@@ -249,6 +269,16 @@ export class Network {
       duplicates: i.duplicates,
       invalid: i.invalid,
     };
+  }
+
+  /** Report traffic to `observer` from now on (metrics, log); replaces any earlier one. */
+  observe(observer: NetObserver): void {
+    this.#observer = observer;
+  }
+
+  /** Records received and not yet stored or dropped (a queue depth). */
+  get pendingRecords(): number {
+    return this.#ingest.pending;
   }
 
   /** Dial `address` now (it joins the configured peers for this run). */
@@ -373,9 +403,20 @@ export class Network {
       now: Date.now,
       events: {
         onMessage: (c, m) => this.#onMessage(c, m),
+        onInvalid: (_c, reason) => this.#observer.dropped?.("invalid_message", reason),
         onClose: (c) => this.#onClose(c),
       },
     });
+    // Every text message out of this connection (ours, sync streams, artifacts) passes here;
+    // counted only when someone observes, and only when actually queued.
+    const send = conn.send.bind(conn);
+    conn.send = (json: string): boolean => {
+      const queued = send(json);
+      if (queued && this.#observer.messageOut) {
+        this.#observer.messageOut(ENVELOPE_TYPE.exec(json)?.[1] ?? "other");
+      }
+      return queued;
+    };
     this.#conns.set(conn.id, conn);
     const hello: HelloPayload = {
       node_id: this.#o.nodeId,
@@ -485,6 +526,7 @@ export class Network {
   // ---- messages ---------------------------------------------------------------------------
 
   #onMessage(c: Connection, m: WireMessage): void | Promise<void> {
+    this.#observer.messageIn?.(m.type);
     if (m.type === "hello") return this.#onHello(c, m.payload);
     // Our nodes always say hello first: anything else first means a Python peer.
     if (!c.hello && !this.#legacy.has(c.id)) this.#startLegacy(c);
@@ -627,7 +669,7 @@ export class Network {
       for (const t of targets) {
         if (t === source) continue;
         frame ??= encodeFrame(envelopeRaw("experiment", recordJson(record)));
-        t.sendFrame(frame);
+        if (t.sendFrame(frame)) this.#observer.messageOut?.("experiment");
       }
       if (source) this.#fetcher.prefetch(record.code_cid, source);
     }

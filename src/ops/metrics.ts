@@ -4,7 +4,14 @@
  * @module
  */
 
-type Labels = Readonly<Record<string, string>>;
+/** Label names to values of one series. */
+export type Labels = Readonly<Record<string, string>>;
+
+/** One series a collector reports at render time. */
+export interface Sample {
+  labels?: Labels;
+  value: number;
+}
 
 interface Family {
   name: string;
@@ -12,6 +19,8 @@ interface Family {
   type: "counter" | "gauge";
   values: Map<string, { labels: Labels; value: number }>;
   collect?: () => number;
+  /** Labeled series read at render time (store counts, queue depths). */
+  samples?: () => Sample[];
 }
 
 function labelKey(labels: Labels): string {
@@ -69,10 +78,22 @@ export class MetricsRegistry {
     this.#family(name, help, "gauge").collect = collect;
   }
 
+  /**
+   * Declare a family whose series are read when metrics are rendered (a failing read renders
+   * no series rather than breaking the whole page).
+   */
+  collector(name: string, help: string, type: Family["type"], samples: () => Sample[]): void {
+    this.#family(name, help, type).samples = samples;
+  }
+
   /** Current value of a metric with a label set (0 when never touched). */
   value(name: string, labels: Labels = {}): number {
     const f = this.#families.get(name);
     if (f?.collect) return f.collect();
+    if (f?.samples) {
+      const key = labelKey(labels);
+      return f.samples().find((s) => labelKey(s.labels ?? {}) === key)?.value ?? 0;
+    }
     return f?.values.get(labelKey(labels))?.value ?? 0;
   }
 
@@ -92,7 +113,15 @@ export class MetricsRegistry {
         out.push(`${f.name} ${formatValue(v)}`);
         continue;
       }
-      for (const { labels, value } of f.values.values()) {
+      let series: Iterable<Sample> = f.values.values();
+      if (f.samples) {
+        try {
+          series = f.samples();
+        } catch {
+          series = [];
+        }
+      }
+      for (const { labels = {}, value } of series) {
         const ls = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",");
         out.push(`${f.name}${ls ? `{${ls}}` : ""} ${formatValue(value)}`);
       }

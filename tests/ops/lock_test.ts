@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { acquireDataDirLock, DataDirLockedError, isDataDirLocked, readPid } from "../../src/ops/lock.ts";
+import {
+  acquireDataDirLock,
+  DataDirLockedError,
+  isDataDirLocked,
+  readPid,
+} from "../../src/ops/lock.ts";
 
 Deno.test("a second lock on the same data dir is refused at once; release frees it", async () => {
   const dir = await Deno.makeTempDir();
@@ -23,7 +28,9 @@ Deno.test("a second lock on the same data dir is refused at once; release frees 
 Deno.test("a lock held by a killed process is free again; its stale pid file is replaced", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const script = `import { acquireDataDirLock } from "${new URL("../../src/ops/lock.ts", import.meta.url).href}";
+    const script = `import { acquireDataDirLock } from "${
+      new URL("../../src/ops/lock.ts", import.meta.url).href
+    }";
 acquireDataDirLock(${JSON.stringify(dir)}); console.log("locked"); setTimeout(() => {}, 60000);`;
     const child = new Deno.Command(Deno.execPath(), {
       args: ["eval", script],

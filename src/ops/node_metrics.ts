@@ -1,0 +1,211 @@
+/**
+ * The node's metrics: traffic counters fed by the network's observer, and figures read at
+ * scrape time from the node and its databases (peers, records, training runs by outcome,
+ * verification and challenge counts, queue depths). Rendered by the explorer's `/metrics`;
+ * `/healthz` uses {@link NodeMetrics.health}.
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+import type { NetObserver, NetworkStats } from "../net/network.ts";
+import { storePaths } from "../store/mod.ts";
+import { CONTROL_TYPES, EXPERIMENT_STATUSES } from "../protocol/mod.ts";
+import type { Logger } from "./log.ts";
+import { MetricsRegistry, type Sample } from "./metrics.ts";
+
+/** What the metrics read from a running node (a {@link SporeNode} fits). */
+export interface MeteredNode {
+  readonly nodeId: string;
+  stats(): NetworkStats;
+  readonly network: {
+    observe(observer: NetObserver): void;
+    readonly pendingRecords: number;
+    connections(): readonly { readonly queuedBytes: number }[];
+  };
+}
+
+/** What `/healthz` answers. */
+export interface Health {
+  ok: boolean;
+  uptime_s: number;
+  peers: number;
+  records: number;
+  error?: string;
+}
+
+/** Something the explorer can serve as `/metrics` and `/healthz`. */
+export interface MetricsSource {
+  render(): string;
+  health(): Health;
+}
+
+/** Read-only SQL on a node database, opened on first use (WAL lets it read beside the node). */
+class ReadOnlyDb {
+  #db: DatabaseSync | undefined;
+  constructor(readonly path: string) {}
+
+  all(sql: string, ...params: string[]): Record<string, unknown>[] {
+    this.#db ??= new DatabaseSync(this.path, { readOnly: true });
+    return this.#db.prepare(sql).all(...params) as Record<string, unknown>[];
+  }
+
+  close(): void {
+    this.#db?.close();
+    this.#db = undefined;
+  }
+}
+
+/** Metrics of one node; create it before the node starts talking, then {@link attach}. */
+export class NodeMetrics implements MetricsSource {
+  readonly registry = new MetricsRegistry();
+  readonly #started = performance.now();
+  readonly #log: Logger | undefined;
+  #node: MeteredNode | undefined;
+  #graph: ReadOnlyDb | undefined;
+  #control: ReadOnlyDb | undefined;
+
+  /** Traffic observer to hand to the network (counts, and logs drops at debug level). */
+  readonly observer: NetObserver;
+
+  constructor(opts: { log?: Logger } = {}) {
+    this.#log = opts.log;
+    const r = this.registry;
+    const msgIn = r.counter("spore_messages_in_total", "Messages received from peers, by type");
+    const msgOut = r.counter("spore_messages_out_total", "Messages queued to peers, by type");
+    const dropped = r.counter(
+      "spore_dropped_total",
+      "Messages and records dropped, by reason (invalid_message, invalid_record, store_failed)",
+    );
+    this.observer = {
+      messageIn: (type) => msgIn({ type }),
+      messageOut: (type) => msgOut({ type }),
+      dropped: (kind, detail) => {
+        dropped({ reason: kind });
+        // The detail may come from a peer: it goes to the log (bounded by rotation), never
+        // into a label.
+        this.#log?.debug("dropped", { reason: kind, detail: detail.slice(0, 300) });
+      },
+    };
+    const stat = (pick: (s: NetworkStats) => number) => (): Sample[] =>
+      this.#node ? [{ value: pick(this.#node.stats()) }] : [];
+    r.collector("spore_peers", "Connected peers", "gauge", stat((s) => s.peers));
+    r.collector(
+      "spore_records_received_total",
+      "Records received from peers since start",
+      "counter",
+      stat((s) => s.received),
+    );
+    r.collector(
+      "spore_records_stored_total",
+      "Received records stored since start",
+      "counter",
+      stat((s) => s.stored),
+    );
+    r.collector(
+      "spore_records_duplicate_total",
+      "Received records already stored",
+      "counter",
+      stat((s) => s.duplicates),
+    );
+    r.collector(
+      "spore_records_invalid_total",
+      "Received records that failed validation",
+      "counter",
+      stat((s) => s.invalid),
+    );
+    r.collector("spore_graph_records", "Records in the local graph", "gauge", () => [
+      { value: this.#count() },
+    ]);
+    r.collector(
+      "spore_training_runs",
+      "This node's published experiments, by outcome",
+      "gauge",
+      () => this.#trainingRuns(),
+    );
+    r.collector(
+      "spore_control_events",
+      "Control events in the local log (challenges, verifications, disputes), by type",
+      "gauge",
+      () => this.#controlEvents(),
+    );
+    r.collector(
+      "spore_queue_records_pending",
+      "Records received and waiting for validation or storage",
+      "gauge",
+      () => this.#node ? [{ value: this.#node.network.pendingRecords }] : [],
+    );
+    r.collector(
+      "spore_queue_send_bytes",
+      "Bytes queued to peers, all connections together",
+      "gauge",
+      () =>
+        this.#node
+          ? [{
+            value: this.#node.network.connections().reduce((n, c) => n + c.queuedBytes, 0),
+          }]
+          : [],
+    );
+    r.gaugeFn(
+      "spore_uptime_seconds",
+      "Seconds since the metrics started",
+      () => Math.round((performance.now() - this.#started) / 1000),
+    );
+  }
+
+  /** Start observing `node`, whose databases live in `dataDir`. */
+  attach(node: MeteredNode, dataDir: string): void {
+    this.#node = node;
+    const paths = storePaths(dataDir);
+    this.#graph = new ReadOnlyDb(paths.graph);
+    this.#control = new ReadOnlyDb(paths.control);
+    node.network.observe(this.observer);
+  }
+
+  /** Prometheus text of every metric. */
+  render(): string {
+    return this.registry.render();
+  }
+
+  /** Liveness: the node is attached and its graph database answers. */
+  health(): Health {
+    const base = {
+      uptime_s: Math.round((performance.now() - this.#started) / 1000),
+      peers: this.#node?.stats().peers ?? 0,
+    };
+    if (!this.#node) return { ok: false, ...base, records: 0, error: "node not started" };
+    try {
+      return { ok: true, ...base, records: this.#count() };
+    } catch (e) {
+      return { ok: false, ...base, records: 0, error: `graph database: ${(e as Error).message}` };
+    }
+  }
+
+  /** Close the read-only database handles. */
+  close(): void {
+    this.#graph?.close();
+    this.#control?.close();
+  }
+
+  #count(): number {
+    if (!this.#graph) return 0;
+    return Number(this.#graph.all("SELECT COUNT(*) AS n FROM experiment")[0]?.n ?? 0);
+  }
+
+  #trainingRuns(): Sample[] {
+    if (!this.#graph || !this.#node) return [];
+    const rows = this.#graph.all(
+      "SELECT status, COUNT(*) AS n FROM experiment WHERE node_id = ? GROUP BY status",
+      this.#node.nodeId,
+    );
+    const by = new Map(rows.map((r) => [String(r.status), Number(r.n)]));
+    // Every outcome is always present, so a rate() over it never sees a series appear.
+    return EXPERIMENT_STATUSES.map((s) => ({ labels: { outcome: s }, value: by.get(s) ?? 0 }));
+  }
+
+  #controlEvents(): Sample[] {
+    if (!this.#control) return [];
+    const rows = this.#control.all("SELECT type, COUNT(*) AS n FROM control_event GROUP BY type");
+    const by = new Map(rows.map((r) => [String(r.type), Number(r.n)]));
+    // The log accepts only these types, so the label set stays fixed.
+    return CONTROL_TYPES.map((t) => ({ labels: { type: t }, value: by.get(t) ?? 0 }));
+  }
+}
