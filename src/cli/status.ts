@@ -13,6 +13,7 @@ import {
 } from "./common.ts";
 import { withDataDir } from "./context.ts";
 import { bpb, printJson, safeText, shortId, statusStyle, style, table } from "./output.ts";
+import { readVerificationSummary, type VerificationSummary } from "../verify/mod.ts";
 
 /**
  * Pid of a node running on the data dir: the data-dir lock decides (a stale pid file whose pid
@@ -30,7 +31,7 @@ export function runningPid(dataDir: string): Promise<number | undefined> {
 /** Register `status`. */
 export function registerStatus(program: Command): void {
   const cmd = program.command("status").description(
-    "show graph size, frontier, best result and reputation",
+    "show graph size, frontier, best result, reputation and verification",
   );
   withJson(withDataDirOption(cmd)).action(async (opts: CommonOptions) => {
     const dataDir = dataDirOf(opts);
@@ -40,6 +41,10 @@ export function registerStatus(program: Command): void {
       const best = graph.best();
       const own = ctx.keys ? reputation.get(ctx.keys.nodeId) : undefined;
       const pid = await runningPid(dataDir);
+      const verification = readVerificationSummary(dataDir, {
+        selfId: ctx.keys?.nodeId,
+        recent: 5,
+      });
       const data = {
         node_id: ctx.keys?.nodeId ?? null,
         running_pid: pid ?? null,
@@ -49,6 +54,7 @@ export function registerStatus(program: Command): void {
         best_id: best?.id ?? null,
         node_count: stats.nodes,
         reputation: own ?? null,
+        verification,
         recent: graph.recent(5).map((r) => ({
           id: r.id,
           status: r.status,
@@ -77,7 +83,14 @@ export function registerStatus(program: Command): void {
             } (published ${own.experiments_published}, verified ${own.experiments_verified})`
             : "-",
         ],
+        [
+          "verification",
+          `${verification.verified_experiments} verified · ` +
+          `${verification.open_challenges.length} open challenges · ` +
+          `${verification.owed_answers} answers owed · ${verification.refused_events} refused`,
+        ],
       ]));
+      printVerification(verification);
       if (data.recent.length) {
         console.log("\n" + style("bold", "recent"));
         for (const r of graph.recent(5)) {
@@ -90,4 +103,30 @@ export function registerStatus(program: Command): void {
       }
     });
   });
+}
+
+/** Open challenges and recent disputes, when there are any. */
+function printVerification(v: VerificationSummary): void {
+  if (v.open_challenges.length) {
+    console.log("\n" + style("bold", "open challenges"));
+    for (const c of v.open_challenges) {
+      const wants = c.required !== null ? `/${c.required} (ours)` : "";
+      console.log(
+        `  ${shortId(c.experiment_id)}  by ${shortId(c.challenger_id)}  ` +
+          `${c.responses}${wants} answers`,
+      );
+    }
+  }
+  if (v.recent_disputes.length) {
+    console.log("\n" + style("bold", "recent disputes"));
+    for (const d of v.recent_disputes) {
+      const outcome = d.outcome === "rejected"
+        ? style("red", "rejected")
+        : style("green", "upheld  ");
+      console.log(
+        `  ${shortId(d.experiment_id)}  ${outcome}  publisher ${shortId(d.original_node_id)}  ` +
+          `median ${bpb(d.ground_truth_bpb)}  ${d.verifier_count} verifiers`,
+      );
+    }
+  }
 }

@@ -25,6 +25,7 @@ import {
   parseQuery,
 } from "./params.ts";
 import { leaderboardRows, summarize, withNames } from "./present.ts";
+import { experimentVerification } from "../verify/mod.ts";
 
 /** How long `/api/artifact/:cid` waits for peers before answering 404. */
 export const ARTIFACT_FETCH_TIMEOUT_MS = 15_000;
@@ -100,15 +101,20 @@ export function apiRoutes(node: NodeHandle, ctx: ApiContext): Hono {
     const rec = requireRecord(graph, c.req.param("cid"));
     const children = graph.children(rec.id);
     const events = node.stores.control.byExperiment(rec.id);
+    // Judged as the verifier judges them: a logged (signed) event is not necessarily believed.
+    const { event_state, ...verification } = experimentVerification(rec, events);
+    const from = Math.max(0, events.length - MAX_EVENTS);
     return c.json({
       ...withNames([rec], profiles)[0],
       verified: graph.isVerified(rec.id),
       is_frontier: isOnFrontier(rec, children),
       child_count: children.length,
-      event: events.slice(-MAX_EVENTS).map((e) => ({
+      verification,
+      event: events.slice(from).map((e, i) => ({
         seq: e.seq,
         type: e.type,
         payload: e.payload,
+        state: event_state[from + i],
       })),
     });
   });

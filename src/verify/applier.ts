@@ -79,7 +79,10 @@ export class EventApplier {
    * the caller relays them regardless. Returns what happened and every event applied as a
    * consequence (this one and any that were waiting on it).
    */
-  async handle(raw: { type: unknown; payload: unknown }): Promise<HandleResult> {
+  async handle(
+    raw: { type: unknown; payload: unknown },
+    opts: { logToControl?: boolean } = {},
+  ): Promise<HandleResult> {
     if (typeof raw !== "object" || raw === null) return ignored("not an event");
     const type = raw.type as ControlType;
     if (!CONTROL_TYPES.includes(type)) return ignored("unknown control type");
@@ -95,7 +98,7 @@ export class EventApplier {
     if (!this.#o.db.hold(event)) {
       return { status: "duplicate", state: this.#o.db.get(type, event.payload.event_id)!.state };
     }
-    this.#logToControl(event);
+    if (opts.logToControl !== false) this.logToControl(event);
     const applied = this.evaluate(event.payload.experiment_id);
     const now = this.#o.db.get(type, event.payload.event_id)!;
     return { status: "held", state: now.state, reason: now.reason, applied };
@@ -255,7 +258,8 @@ export class EventApplier {
     db.setState(event.type, event.payload.event_id, "applied");
   }
 
-  #logToControl(event: ControlEvent): void {
+  /** Append an accepted event to the control log (a no-op when it is there already). */
+  logToControl(event: ControlEvent): void {
     try {
       this.#o.control?.append(event.type, event.payload);
     } catch (err) {

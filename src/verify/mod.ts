@@ -32,3 +32,15 @@ export {
   spotCheckRate,
 } from "./policy.ts";
 export { type VerifierConfig, type VerifierSettings, verifierSettings } from "./settings.ts";
+export {
+  type DisputeOutcome,
+  type OpenChallenge,
+  readVerificationSummary,
+  type VerificationSummary,
+} from "./summary.ts";
+export {
+  type EventState,
+  type ExperimentState,
+  type ExperimentVerification,
+  experimentVerification,
+} from "./experiment_view.ts";

@@ -488,7 +488,9 @@ export class Verifier implements ControlHandler {
   /** Sign, apply locally, then broadcast; false when this node's own rules refuse it. */
   async #emit(event: ControlEvent): Promise<boolean> {
     const signed = signControl(event, this.#o.seed, this.#o.nodeId);
-    const r = await this.#applier.handle(signed);
+    // Not logged yet: the network's broadcast dedupes by the shared control log, so an event
+    // already in it would never be sent live (peers would only see it at their next sync).
+    const r = await this.#applier.handle(signed, { logToControl: false });
     if (r.status === "ignored" || (r.status === "held" && r.state === "invalid")) {
       this.#log("warn", `not sending own ${event.type}: ${r.reason}`);
       return false;
@@ -497,8 +499,10 @@ export class Verifier implements ControlHandler {
     try {
       await this.#o.broadcast(signed);
     } catch (err) {
-      // Still held and logged: sync passes it on later.
       this.#log("warn", `broadcast of ${event.type} failed: ${errText(err)}`);
+    } finally {
+      // Logged in every case (a no-op when the broadcast logged it), so sync passes it on.
+      this.#applier.logToControl(signed);
     }
     return true;
   }

@@ -127,9 +127,17 @@ function metric(label, value) {
 }
 
 function verificationBadge(rec) {
-  const disputes = rec.event.filter((e) => e.type === "dispute");
-  if (disputes.some((e) => e.payload.outcome === "rejected")) {
-    return h("span", { class: "badge b-rejected" }, "claim rejected");
+  // The server judged every event: a refused dispute (e.g. one contradicting its evidence)
+  // never decides the badge.
+  const state = rec.verification?.state;
+  if (state === "rejected") {
+    return h("span", { class: "badge b-rejected", "data-testid": "rejected" }, "claim rejected");
+  }
+  if (state === "upheld") {
+    return h("span", { class: "badge b-verified", "data-testid": "upheld" }, "upheld on dispute");
+  }
+  if (state === "challenged") {
+    return h("span", { class: "badge b-unverified", "data-testid": "challenged" }, "challenged");
   }
   if (rec.verified) {
     return h("span", { class: "badge b-verified", "data-testid": "verified" }, "verified");
@@ -162,6 +170,7 @@ function verificationView(rec) {
           h("th", {}, "by"),
           h("th", { class: "num" }, "val_bpb"),
           h("th", {}, "detail"),
+          h("th", {}, "accepted"),
         ),
       ),
       h(
@@ -183,6 +192,7 @@ function verificationView(rec) {
             h("td", {}, nodeLink(by)),
             h("td", { class: "num bpb" }, bpb(value)),
             h("td", { class: "muted" }, detail),
+            h("td", { class: e.state === "refused" ? "muted" : "" }, e.state ?? "?"),
           );
         }),
       ),
