@@ -5,7 +5,9 @@
  * @module
  */
 import type { NodeEvent, NodeHandle } from "../node_types.ts";
-import type { ProfileStore } from "../store/mod.ts";
+import { checkControlAuth, type ControlEvent } from "../protocol/mod.ts";
+import type { ProfileStore, Stores } from "../store/mod.ts";
+import { experimentVerification } from "../verify/mod.ts";
 import { withNames } from "./present.ts";
 
 /** Most pages connected at once; more are refused so a loop of reconnects cannot exhaust us. */
@@ -34,8 +36,34 @@ export interface LiveMessage {
   data: unknown;
 }
 
-/** Turn a node event into its `/ws` message (records carry the publisher's display name). */
-export function toLiveMessage(event: NodeEvent, profiles: ProfileStore): LiveMessage {
+/**
+ * How this node judges a control event right now: `applied`, `pending` (evidence missing) or
+ * `refused` (unsigned, forged, or contradicting the signed evidence). The live feed shows it so
+ * a relayed lie is never presented as an outcome.
+ */
+export async function judgeLive(
+  event: ControlEvent,
+  stores: Pick<Stores, "graph" | "control">,
+): Promise<string> {
+  // The log holds only authenticated events; a live one is checked here first.
+  if (await checkControlAuth(event) !== "signed") return "refused";
+  const record = stores.graph.get(event.payload.experiment_id);
+  if (!record) return "pending";
+  const logged = stores.control.byExperiment(record.id)
+    .filter((e) => !(e.type === event.type && e.payload.event_id === event.payload.event_id));
+  const view = experimentVerification(record, [...logged, event]);
+  return view.event_state.at(-1) ?? "refused";
+}
+
+/**
+ * Turn a node event into its `/ws` message (records carry the publisher's display name; control
+ * events, given the stores, carry this node's judgement as `state`).
+ */
+export async function toLiveMessage(
+  event: NodeEvent,
+  profiles: ProfileStore,
+  stores?: Pick<Stores, "graph" | "control">,
+): Promise<LiveMessage> {
   switch (event.kind) {
     case "experiment":
       return {
@@ -45,7 +73,13 @@ export function toLiveMessage(event: NodeEvent, profiles: ProfileStore): LiveMes
     case "profile":
       return { type: "profile", data: event.profile };
     case "control":
-      return { type: event.event.type, data: event.event.payload };
+      return {
+        type: event.event.type,
+        data: {
+          ...event.event.payload,
+          ...(stores ? { state: await judgeLive(event.event, stores) } : {}),
+        },
+      };
     case "peer":
       return {
         type: "peer",
@@ -82,7 +116,7 @@ export class LiveHub {
       return false;
     }
     this.#clients.add(socket);
-    this.#unsubscribe ??= this.#node.events.on((event) => this.#broadcast(event));
+    this.#unsubscribe ??= this.#node.events.on((event) => void this.#broadcast(event));
     return true;
   }
 
@@ -109,10 +143,12 @@ export class LiveHub {
     this.#unsubscribe = undefined;
   }
 
-  #broadcast(event: NodeEvent): void {
+  async #broadcast(event: NodeEvent): Promise<void> {
     let text: string;
     try {
-      text = JSON.stringify(toLiveMessage(event, this.#node.stores.profiles));
+      text = JSON.stringify(
+        await toLiveMessage(event, this.#node.stores.profiles, this.#node.stores),
+      );
     } catch (err) {
       // A store error must not propagate into the node's event emitter.
       console.error(`explorer: cannot forward a ${event.kind} event: ${String(err)}`);

@@ -61,7 +61,30 @@ export class Feed {
   }
 }
 
+/** How this node judged a control event: shown so a relayed forgery never reads as an outcome. */
+function judged(d) {
+  if (d.state === "refused") {
+    return h("span", { class: "muted" }, " · refused (not backed by signed evidence)");
+  }
+  if (d.state === "pending") return h("span", { class: "muted" }, " · pending evidence");
+  return "";
+}
+
+function describeControl(msg) {
+  const base = describeEvent(msg);
+  const d = msg.data ?? {};
+  if (d.state === "refused") base.icon = "";
+  base.line = [...base.line, judged(d)];
+  return base;
+}
+
 function describe(msg) {
+  return ["verification", "challenge", "challenge_response", "dispute"].includes(msg.type)
+    ? describeControl(msg)
+    : describeEvent(msg);
+}
+
+function describeEvent(msg) {
   const d = msg.data ?? {};
   switch (msg.type) {
     case "experiment":

@@ -102,7 +102,8 @@ Deno.test("server: /ws pushes experiment, profile, control and peer events live"
       };
       msg = client.next();
       node.emit({ kind: "control", event: { type: "dispute", payload } });
-      assert.deepEqual(await msg, { type: "dispute", data: payload });
+      // An unsigned dispute is relayed to the page marked as refused, never as an outcome.
+      assert.deepEqual(await msg, { type: "dispute", data: { ...payload, state: "refused" } });
 
       msg = client.next();
       node.emit({ kind: "peer", state: "down", address: "127.0.0.1:7471" });
@@ -153,7 +154,7 @@ Deno.test("server: close() ends live sockets and frees the port", async () => {
 });
 
 Deno.test("live hub: refuses clients past the cap and skips a client that stopped reading", async () => {
-  await withNode((node) => {
+  await withNode(async (node) => {
     const hub = new LiveHub(node);
     const sent: string[] = [];
     const closed: number[] = [];
@@ -172,6 +173,7 @@ Deno.test("live hub: refuses clients past the cap and skips a client that stoppe
     );
     assert.deepEqual(closed, [1013]);
     node.receive(makeRecord());
+    await new Promise((r) => setTimeout(r, 0)); // messages are built asynchronously
     assert.equal(sent.length, 1);
     hub.close();
     assert.equal(hub.size, 0);
