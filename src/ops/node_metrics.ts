@@ -144,6 +144,24 @@ export class NodeMetrics implements MetricsSource {
           }]
           : [],
     );
+    // Sync lag: how long since a peer last gave us a record we did not have (with
+    // spore_queue_records_pending, the backlog, it tells a stalled sync from a caught-up one).
+    let lastStored = -1;
+    let lastGrowth = performance.now();
+    r.collector(
+      "spore_sync_idle_seconds",
+      "Seconds since a record from a peer was last stored",
+      "gauge",
+      () => {
+        if (!this.#node) return [];
+        const stored = this.#node.stats().stored;
+        if (stored !== lastStored) {
+          lastStored = stored;
+          lastGrowth = performance.now();
+        }
+        return [{ value: Math.round((performance.now() - lastGrowth) / 1000) }];
+      },
+    );
     r.gaugeFn(
       "spore_uptime_seconds",
       "Seconds since the metrics started",

@@ -93,6 +93,9 @@ Deno.test("metrics: counters move as two nodes exchange records; healthz answers
     assert.equal(m1("spore_training_runs", { outcome: "crash" }), 0);
     assert.equal(m1("spore_control_events", { type: "challenge" }), 0);
     assert.equal(m1("spore_queue_records_pending"), 0);
+    // Records were stored moments ago: the sync is not idle.
+    const idle = m1("spore_sync_idle_seconds");
+    assert.ok(idle >= 0 && idle < 30, `sync idle ${idle}s`);
 
     // The log has the specific reasons the metric labels leave out.
     const drops = logged.filter((e) => e.msg === "dropped");
