@@ -71,8 +71,8 @@ export class SporeNode implements NodeHandle {
   #peersTimer: ReturnType<typeof setInterval> | undefined;
   #peersWrite: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
-  /** Publishes to count in the reputation ledger, flushed in batches. */
-  #publishes: { nodeId: string; experimentId: string }[] = [];
+  /** Newly stored records per publisher, added to the reputation ledger in batches. */
+  #publishes = new Map<string, number>();
   #publishTimer: ReturnType<typeof setInterval> | undefined;
 
   private constructor(opts: NodeOptions, stores: Stores, events: NodeEvents, network: Network) {
@@ -116,8 +116,10 @@ export class SporeNode implements NodeHandle {
     // "Publishing only increments experiments_published" (PROTOCOL.md section 7): counted once
     // per record, batched because sync stores thousands of records a second.
     events.on((e) => {
+      // Emitted once per newly stored record (the ingest pipeline dedupes before storing), so
+      // each record counts once.
       if (e.kind === "experiment") {
-        node.#publishes.push({ nodeId: e.record.node_id, experimentId: e.record.id });
+        node.#publishes.set(e.record.node_id, (node.#publishes.get(e.record.node_id) ?? 0) + 1);
       }
     });
     node.#publishTimer = setInterval(() => node.#flushPublishes(), 1000);
@@ -189,11 +191,11 @@ export class SporeNode implements NodeHandle {
   }
 
   #flushPublishes(): void {
-    if (this.#publishes.length === 0) return;
+    if (this.#publishes.size === 0) return;
     const batch = this.#publishes;
-    this.#publishes = [];
+    this.#publishes = new Map();
     try {
-      this.stores.reputation.recordPublishMany(batch);
+      this.stores.reputation.addPublished(batch);
     } catch { /* a counter must not stop the node; the records themselves are stored */ }
   }
 

@@ -7,7 +7,7 @@
  * - resident memory (VmRSS) of both node processes holding 50,000 records.
  *
  * Run: deno run -A scripts/bench/net.ts [--quick] [--v8-flags=...]
- *   --quick: 5,000 records; --v8-flags: passed to the node processes (e.g. heap limits).
+ *   --quick: 5,000 records; --v8-flags: for the node processes (default: the node's own).
  * Signed records are generated once (signing is the slow part) and cached in the temp dir.
  * @module
  */
@@ -26,10 +26,14 @@ import {
   recordJson,
   sha256Hex,
 } from "../../src/protocol/mod.ts";
+import { NODE_V8_FLAGS } from "../../src/ops/launch.ts";
 
 const quick = Deno.args.includes("--quick");
-/** Optional V8 flags for the node processes (e.g. to measure a task's `--v8-flags`). */
-const nodeV8Flags = Deno.args.find((a) => a.startsWith("--v8-flags="));
+/**
+ * V8 flags of the node processes: those `deno task run` and the binary use, unless given
+ * (`--v8-flags=` alone measures V8's defaults).
+ */
+const nodeV8Flags = Deno.args.find((a) => a.startsWith("--v8-flags=")) ?? NODE_V8_FLAGS;
 const N = quick ? 5_000 : 50_000;
 const ROOT = new URL("../../", import.meta.url).pathname;
 const encoder = new TextEncoder();
@@ -100,7 +104,7 @@ async function nodeEntry(tmp: string): Promise<string[]> {
     stdout: "piped",
     stderr: "null",
   }).output();
-  const flags = nodeV8Flags ? [nodeV8Flags] : [];
+  const flags = nodeV8Flags === "--v8-flags=" ? [] : [nodeV8Flags];
   if (new TextDecoder().decode(probe.stdout).includes("--no-train")) {
     return ["run", "-A", ...flags, main];
   }

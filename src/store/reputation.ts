@@ -81,6 +81,10 @@ export class ReputationStore {
         "UPDATE reputation SET experiments_published = COALESCE(experiments_published, 0) + 1 " +
           "WHERE node_id = ?",
       ),
+      publishN: prep(
+        "UPDATE reputation SET experiments_published = COALESCE(experiments_published, 0) + ? " +
+          "WHERE node_id = ?",
+      ),
       addEvent: prep("INSERT OR IGNORE INTO reputation_event (event_id, kind) VALUES (?, ?)"),
       hasEvent: prep("SELECT 1 AS x FROM reputation_event WHERE event_id = ?"),
       leaderboard: prep(
@@ -137,31 +141,37 @@ export class ReputationStore {
 
   /** Count a published experiment for its node, once per experiment id; true when counted now. */
   recordPublish(nodeId: string, experimentId: string): boolean {
-    return this.recordPublishMany([{ nodeId, experimentId }]) === 1;
+    if (typeof nodeId !== "string" || nodeId === "" || typeof experimentId !== "string") {
+      throw new StoreError("recordPublish needs a node id and an experiment id");
+    }
+    return inTransaction(this.#db, () => {
+      // Namespaced so a publish can never collide with a network event id.
+      if (Number(this.#s.addEvent.run(`publish:${experimentId}`, "publish").changes) === 0) {
+        return false;
+      }
+      this.#s.ensure.run(nodeId);
+      this.#s.publish.run(nodeId);
+      return true;
+    });
   }
 
   /**
-   * Count many publishes in one transaction (sync stores thousands of records a second);
-   * returns how many were new.
+   * Add newly stored records to their publishers' `experiments_published`, in one transaction.
+   * The caller guarantees each record is counted once (the graph reports a record only when it
+   * stores it the first time), so no per-record ledger row is written: sync stores thousands of
+   * records a second.
    */
-  recordPublishMany(items: readonly { nodeId: string; experimentId: string }[]): number {
-    for (const { nodeId, experimentId } of items) {
-      if (typeof nodeId !== "string" || nodeId === "" || typeof experimentId !== "string") {
-        throw new StoreError("recordPublish needs a node id and an experiment id");
+  addPublished(counts: ReadonlyMap<string, number>): void {
+    for (const [nodeId, n] of counts) {
+      if (typeof nodeId !== "string" || nodeId === "" || !Number.isSafeInteger(n) || n < 0) {
+        throw new StoreError("addPublished needs node ids and non-negative counts");
       }
     }
-    return inTransaction(this.#db, () => {
-      let added = 0;
-      for (const { nodeId, experimentId } of items) {
-        // Namespaced so a publish can never collide with a network event id.
-        if (Number(this.#s.addEvent.run(`publish:${experimentId}`, "publish").changes) === 0) {
-          continue;
-        }
+    inTransaction(this.#db, () => {
+      for (const [nodeId, n] of counts) {
         this.#s.ensure.run(nodeId);
-        this.#s.publish.run(nodeId);
-        added++;
+        this.#s.publishN.run(n, nodeId);
       }
-      return added;
     });
   }
 
