@@ -116,6 +116,8 @@ export class EventApplier {
   /** Re-judge every waiting event about one experiment; returns those applied now. */
   evaluate(experimentId: string): ControlEvent[] {
     const db = this.#o.db;
+    // Most records have no event waiting for them: skip the record read.
+    if (db.byExperiment(experimentId, "pending").length === 0) return [];
     const record = this.#o.graph.get(experimentId);
     const applied: ControlEvent[] = [];
     // Each pass settles at least one event or stops, so this ends.

@@ -67,6 +67,7 @@ export function verifyDbPath(dataDir: string): string {
 export class VerifyDb {
   readonly #db: DatabaseSync;
   readonly #s: Record<string, StatementSync>;
+  readonly #notedClasses = new Set<string>();
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
@@ -205,7 +206,13 @@ export class VerifyDb {
 
   /** Note that `nodeId` has shown GPU class `gpuClass` (a record or an accepted event). */
   noteNodeClass(nodeId: string, gpuClass: string): void {
+    // Called for every stored record (thousands a second in sync) with few distinct pairs: an
+    // autocommitted INSERT each time would be the costliest step of ingest.
+    const key = `${nodeId}\u0000${gpuClass}`;
+    if (this.#notedClasses.has(key)) return;
     this.#s.addClass.run(nodeId, gpuClass);
+    if (this.#notedClasses.size >= 100_000) this.#notedClasses.clear();
+    this.#notedClasses.add(key);
   }
 
   /** Nodes known in `gpuClass`, not counting the two excluded ids. */
