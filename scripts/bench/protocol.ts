@@ -50,7 +50,9 @@ const records: ExperimentRecord[] = [];
 for (let i = 0; i < N; i++) records.push(signRecord(payload(i), keys[i % keys.length].seed));
 
 function rate(label: string, count: number, ms: number, unit = "records/s"): void {
-  console.log(`${label.padEnd(34)} ${Math.round(count / (ms / 1000)).toString().padStart(9)} ${unit}`);
+  console.log(
+    `${label.padEnd(34)} ${Math.round(count / (ms / 1000)).toString().padStart(9)} ${unit}`,
+  );
 }
 
 let t = performance.now();
@@ -72,6 +74,8 @@ const enc = new TextEncoder();
 const M = Math.min(N, 2_000);
 t = performance.now();
 for (const r of records.slice(0, M)) {
-  if (!verifyHexSync(enc.encode(canonicalRecord(r)), r.signature, r.node_id)) throw new Error("bad");
+  if (!verifyHexSync(enc.encode(canonicalRecord(r)), r.signature, r.node_id)) {
+    throw new Error("bad");
+  }
 }
 rate("protocol.validate (noble, pure JS)", M, performance.now() - t);
