@@ -18,10 +18,31 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * True while `pid` runs. A no-op signal probes it: reading /proc/<pid> needs --allow-all in
  * Deno, while kill needs only --allow-run (SIGCONT changes nothing for a running process).
  */
+/**
+ * Send `signal` to `pid`. `Deno.kill` needs unrestricted `--allow-run`; the narrowed profiles
+ * (the compiled binary) allow `/bin/sh` instead, so fall back to its `kill` builtin.
+ * Returns false when the process does not exist.
+ */
+function signalProcess(pid: number, signal: Deno.Signal): boolean {
+  try {
+    Deno.kill(pid, signal);
+    return true;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied)) {
+      return false;
+    }
+  }
+  const out = new Deno.Command("/bin/sh", {
+    args: ["-c", `kill -s ${signal.replace(/^SIG/, "")} ${pid}`],
+    stdout: "null",
+    stderr: "null",
+  }).outputSync();
+  return out.success;
+}
+
 function alive(pid: number): boolean {
   try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
+    return signalProcess(pid, "SIGCONT");
   } catch {
     return false;
   }
@@ -124,7 +145,7 @@ export async function startDaemon(
     if (!exited) {
       // Stalled: do not leave a half-started node behind (the shell then exits too).
       try {
-        Deno.kill(pid ?? child.pid, "SIGKILL");
+        signalProcess(pid ?? child.pid, "SIGKILL");
       } catch { /* exited meanwhile */ }
       await child.status;
     }
@@ -157,12 +178,12 @@ export async function stopDaemon(dataDir: string, timeoutMs = 15_000): Promise<s
       `the data dir is locked but ${pidFile} names no live process; find the node with \`ps\`.`,
     );
   }
-  Deno.kill(pid, "SIGTERM");
+  signalProcess(pid, "SIGTERM");
   let outcome: string;
   if (await waitFor(() => !alive(pid), timeoutMs)) {
     outcome = `Stopped node (pid ${pid}).`;
   } else {
-    Deno.kill(pid, "SIGKILL");
+    signalProcess(pid, "SIGKILL");
     await waitFor(() => !alive(pid), 5_000);
     outcome = `The node (pid ${pid}) did not stop within ${timeoutMs / 1000}s and was killed ` +
       `(SIGKILL). Received records are durable; it resumes on the next start.`;

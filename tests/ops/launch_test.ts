@@ -32,6 +32,8 @@ function taskFlags(name: string): string[] {
 Deno.test("launch: deno task run and compile use the profiles' flags, none of them -A", () => {
   assert.deepEqual(taskFlags("run"), [...RUN_PERMISSIONS]);
   assert.deepEqual(taskFlags("compile"), [...COMPILE_PERMISSIONS]);
+  // `deno task spore` runs every command (start, stop, train, doctor...) like the binary does.
+  assert.deepEqual(taskFlags("spore"), [...COMPILE_PERMISSIONS]);
   for (const task of ["run", "compile"]) {
     const words = String(JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json"))).tasks[task])
       .split(/\s+/);
