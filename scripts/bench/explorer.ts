@@ -28,6 +28,7 @@ import {
 import { openStores, type Stores } from "../../src/store/mod.ts";
 import { startExplorer } from "../../src/explorer/server.ts";
 import type { NodeEvent, NodeHandle } from "../../src/node_types.ts";
+import { seededRandom as prng } from "../../src/research/mutator.ts";
 
 const quick = Deno.args.includes("--quick");
 const screenshot = Deno.args.includes("--screenshot");
@@ -35,18 +36,6 @@ const N = quick ? 10_000 : 100_000;
 const REQUESTS = quick ? 30 : 60;
 const PAGE_LOADS = 5;
 const CHROMIUM = "/usr/bin/chromium";
-
-/** Deterministic PRNG (mulberry32) so every run builds the same graph. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const GPUS = [
   "NVIDIA H100 80GB HBM3",

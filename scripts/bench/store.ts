@@ -16,24 +16,13 @@ import { join } from "node:path";
 import { cpuUsage } from "node:process";
 import { type ExperimentRecord, type ExperimentStatus, sha256Hex } from "../../src/protocol/mod.ts";
 import { GraphStore } from "../../src/store/mod.ts";
+import { seededRandom as prng } from "../../src/research/mutator.ts";
 
 const BATCH = 1_000;
 const RUNS = 15;
 const NODES = Array.from({ length: 40 }, (_, i) => sha256Hex(`node ${i}`));
 const GPUS = ["NVIDIA H100 80GB HBM3", "NVIDIA GeForce RTX 4090", "RTX 3060", "Apple MPS", "cpu"];
 const SIGNATURE = "5".repeat(128);
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Produces a plausible research graph, record by record. */
 class Generator {

@@ -30,18 +30,6 @@ export async function withTempDir(fn: (dir: string) => void | Promise<void>): Pr
   }
 }
 
-/** Deterministic PRNG (mulberry32) so randomized tests replay identically. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Fields a test may set on a synthetic record. */
 export interface RecordSpec {
   parent?: string | null;
@@ -107,3 +95,6 @@ export function shuffled<T>(xs: readonly T[], rand: () => number): T[] {
   }
   return out;
 }
+
+/** Deterministic PRNG (mulberry32) so randomized tests replay identically. */
+export { seededRandom as prng } from "../../src/research/mutator.ts";
