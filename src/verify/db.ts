@@ -68,6 +68,11 @@ export class VerifyDb {
   readonly #db: DatabaseSync;
   readonly #s: Record<string, StatementSync>;
   readonly #notedClasses = new Set<string>();
+  /**
+   * Experiments that may have pending events (a superset: an id leaves once a read finds none).
+   * Every stored record asks, and almost none has any: this answers without a query.
+   */
+  readonly #maybePending = new Set<string>();
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
@@ -105,11 +110,17 @@ export class VerifyDb {
       countClass: prep(
         "SELECT COUNT(*) AS n FROM node_class WHERE gpu_class = ? AND node_id NOT IN (?, ?)",
       ),
+      pendingExperiments: prep(
+        "SELECT DISTINCT experiment_id FROM evidence WHERE state = 'pending'",
+      ),
       getMeta: prep("SELECT value FROM meta WHERE key = ?"),
       setMeta: prep(
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
       ),
     };
+    for (const row of this.#s.pendingExperiments.all()) {
+      this.#maybePending.add(String(row.experiment_id));
+    }
   }
 
   /**
@@ -150,9 +161,11 @@ export class VerifyDb {
   /** Hold an authenticated event as pending; false when this type + id is already held. */
   hold(event: ControlEvent): boolean {
     const p = event.payload;
-    return Number(
+    const added = Number(
       this.#s.insert.run(event.type, p.event_id, p.experiment_id, payloadText(p)).changes,
     ) > 0;
+    if (added) this.#maybePending.add(p.experiment_id);
+    return added;
   }
 
   /** Record the outcome of judging a held event. */
@@ -162,7 +175,10 @@ export class VerifyDb {
 
   /** Held events about one experiment in a given state, in arrival order. */
   byExperiment(experimentId: string, state: EvidenceState): EvidenceRow[] {
-    return this.#s.byExperiment.all(experimentId, state).map(toEvidence);
+    if (state === "pending" && !this.#maybePending.has(experimentId)) return [];
+    const rows = this.#s.byExperiment.all(experimentId, state).map(toEvidence);
+    if (state === "pending" && rows.length === 0) this.#maybePending.delete(experimentId);
+    return rows;
   }
 
   /** Remember a challenge this node opened. */

@@ -60,8 +60,11 @@ export interface SpotCheckContext {
   selfId: string;
   /** This node's GPU class (any device string; normalized here). */
   selfGpuClass: string;
-  /** The publisher's current local score. */
-  publisherScore: number;
+  /**
+   * The publisher's current local score. A function: it is a database read, and most records
+   * (other classes, or a sync-only node) are decided without it.
+   */
+  publisherScore: () => number;
   /** Base rate (config `spot_check_rate` / env `SPORE_SPOT_CHECK_RATE`). */
   baseRate: number;
   /** Uniform [0, 1) source, injected for deterministic tests. */
@@ -71,7 +74,11 @@ export interface SpotCheckContext {
 /** Spot-check decision with the reason, for logs and tests. */
 export type SpotCheckDecision =
   | { check: true; probability: number }
-  | { check: false; reason: "own" | "crash" | "other_class" | "chance"; probability: number };
+  | {
+    check: false;
+    reason: "own" | "crash" | "other_class" | "disabled" | "chance";
+    probability: number;
+  };
 
 /** Decide whether to spot-check `record`; draws from `random` only when the rules allow a check. */
 export function decideSpotCheck(
@@ -83,7 +90,8 @@ export function decideSpotCheck(
   if (normalizeGpuClass(record.gpu_model) !== normalizeGpuClass(ctx.selfGpuClass)) {
     return { check: false, reason: "other_class", probability: 0 };
   }
-  const probability = spotCheckProbability(ctx.baseRate, ctx.publisherScore, record.val_bpb);
+  if (!(ctx.baseRate > 0)) return { check: false, reason: "disabled", probability: 0 };
+  const probability = spotCheckProbability(ctx.baseRate, ctx.publisherScore(), record.val_bpb);
   return ctx.random() < probability
     ? { check: true, probability }
     : { check: false, reason: "chance", probability };

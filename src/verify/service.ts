@@ -241,15 +241,16 @@ export class Verifier implements ControlHandler {
   }
 
   #considerSpotCheck(record: ExperimentRecord): void {
-    if (this.#closed || this.#ownVerdictHeld(record.id)) return;
+    if (this.#closed) return;
     const decision = decideSpotCheck(record, {
       selfId: this.#o.nodeId,
       selfGpuClass: this.#gpuClass,
-      publisherScore: this.#o.reputation.get(record.node_id).score,
+      publisherScore: () => this.#o.reputation.get(record.node_id).score,
       baseRate: this.#baseRate,
       random: this.#random,
     });
-    if (!decision.check) return;
+    // Checked last: three database reads, and most records are already ruled out above.
+    if (!decision.check || this.#ownVerdictHeld(record.id)) return;
     this.#log("info", `spot-checking ${record.id.slice(0, 8)} (p=${decision.probability})`);
     this.#enqueue(() => this.#spotCheck(record));
   }

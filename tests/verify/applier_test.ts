@@ -164,6 +164,35 @@ Deno.test("a signed verification applies its exact deltas once, however often it
   });
 });
 
+Deno.test("an event held before its record applies when the record arrives after a restart", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "spore-verify-applier-" });
+  try {
+    const { record } = makeRecord(pub);
+    const ev = verification(record, checker, true);
+    let h = open(dir);
+    const first = await h.applier.handle(ev);
+    assert.ok(first.status === "held" && first.state === "pending");
+    // An unrelated record finds nothing waiting and must not disturb the held event.
+    const unrelated = makeRecord(other).record;
+    h.stores.graph.insert(unrelated);
+    assert.deepEqual(h.applier.onRecord(unrelated), []);
+    h.close();
+    h = open(dir);
+    try {
+      h.stores.graph.insert(record);
+      const applied = h.applier.onRecord(record);
+      assert.deepEqual(applied.map((e) => e.payload.event_id), [ev.payload.event_id]);
+      assert.equal(h.applier.held("verification", ev.payload.event_id)?.state, "applied");
+      assert.deepEqual(h.applier.onRecord(record), [], "applied once");
+      assert.equal(scores(h)[0].experiments_verified, 1);
+    } finally {
+      h.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("unsigned, wrongly signed, tampered and mis-numbered events change nothing", async () => {
   await withHarness(async (h) => {
     const { record } = makeRecord(pub);

@@ -35,10 +35,14 @@ Deno.test("spot-check probability follows the multipliers and the cap", () => {
 
 Deno.test("spot-check decision skips own, crash and other-class records without drawing", () => {
   let draws = 0;
+  let scoreReads = 0;
   const ctx = {
     selfId: me.nodeId,
     selfGpuClass: "H100",
-    publisherScore: 10,
+    publisherScore: () => {
+      scoreReads++;
+      return 10;
+    },
     baseRate: 1,
     random: () => {
       draws++;
@@ -51,10 +55,17 @@ Deno.test("spot-check decision skips own, crash and other-class records without 
   assert.deepEqual(decideSpotCheck(crash, ctx), { check: false, reason: "crash", probability: 0 });
   const other = makeRecord(pub, { gpu: "NVIDIA A100-SXM4-80GB" }).record;
   assert.equal(decideSpotCheck(other, ctx).check, false);
-  assert.equal(draws, 0);
   const same = makeRecord(pub, { gpu: "H100 PCIe" }).record;
+  assert.deepEqual(decideSpotCheck(same, { ...ctx, baseRate: 0 }), {
+    check: false,
+    reason: "disabled",
+    probability: 0,
+  });
+  assert.equal(draws, 0);
+  assert.equal(scoreReads, 0, "the publisher's score is read only for a possible check");
   assert.deepEqual(decideSpotCheck(same, ctx), { check: true, probability: 1 });
   assert.equal(draws, 1);
+  assert.equal(scoreReads, 1);
 });
 
 Deno.test("spot-check decision compares the draw with the probability", () => {
@@ -62,7 +73,7 @@ Deno.test("spot-check decision compares the draw with the probability", () => {
   const ctx = (r: number, score: number) => ({
     selfId: me.nodeId,
     selfGpuClass: "H100",
-    publisherScore: score,
+    publisherScore: () => score,
     baseRate: 0.05,
     random: () => r,
   });
