@@ -1,9 +1,11 @@
 /**
- * Store benchmark: graph inserts per second in batches of 1,000, and `frontier()` / `stats()`
- * latency at two graph sizes. Prints one line per figure: `<name>  <value> <unit>`.
+ * Store benchmark: graph inserts per second in batches of 1,000, of the node's ingest batch
+ * (`DEFAULT_BATCH`) and of 10,000, each into an empty graph; then the graph grown in ingest
+ * batches with `frontier()` / `stats()` latency at two sizes. Prints one line per figure:
+ * `<name>  <value> <unit>`.
  *
  * Usage: deno run -A scripts/bench/store.ts [--quick]
- *   full:    insert rate over 100,000 records; latency at 100,000 and 1,000,000 rows
+ *   full:    insert rates over 100,000 records; latency at 100,000 and 1,000,000 rows
  *   --quick: insert rate over 10,000 records; latency at 10,000 and 50,000 rows
  *
  * Records are synthetic and shape-valid but unsigned (ids are hashes of a counter): the store
@@ -17,8 +19,10 @@ import { cpuUsage } from "node:process";
 import { type ExperimentRecord, type ExperimentStatus, sha256Hex } from "../../src/protocol/mod.ts";
 import { GraphStore } from "../../src/store/mod.ts";
 import { seededRandom as prng } from "../../src/research/mutator.ts";
+import { DEFAULT_BATCH } from "../../src/net/ingest.ts";
 
-const BATCH = 1_000;
+/** Batch sizes of the insert figures: the classic 1,000, the node's ingest batch, and 10,000. */
+const BATCHES = [1_000, DEFAULT_BATCH, 10_000];
 const RUNS = 15;
 const NODES = Array.from({ length: 40 }, (_, i) => sha256Hex(`node ${i}`));
 const GPUS = ["NVIDIA H100 80GB HBM3", "NVIDIA GeForce RTX 4090", "RTX 3060", "Apple MPS", "cpu"];
@@ -113,11 +117,16 @@ function line(name: string, value: number, unit: string): void {
  * Insert `n` records in batches; returns records per second over the insert calls only, by
  * wall clock and by this process's CPU time (the two differ when other work shares the cores).
  */
-function insertRate(graph: GraphStore, gen: Generator, n: number): { wall: number; cpu: number } {
+function insertRate(
+  graph: GraphStore,
+  gen: Generator,
+  n: number,
+  size: number,
+): { wall: number; cpu: number } {
   let wallMs = 0;
   let cpuUs = 0;
-  for (let done = 0; done < n; done += BATCH) {
-    const batch = gen.batch(Math.min(BATCH, n - done));
+  for (let done = 0; done < n; done += size) {
+    const batch = gen.batch(Math.min(size, n - done));
     const c0 = cpuUsage();
     const t0 = performance.now();
     graph.insertMany(batch);
@@ -139,16 +148,16 @@ async function main(): Promise<void> {
   const sizes = quick ? [10_000, 50_000] : [100_000, 1_000_000];
   const dir = await Deno.makeTempDir({ prefix: "spore-bench-store-" });
   try {
-    {
-      const graph = GraphStore.open(join(dir, "insert.sqlite"));
-      rateLines("store.insert_batch", insertRate(graph, new Generator(), insertN));
+    for (const size of BATCHES) {
+      const graph = GraphStore.open(join(dir, `insert-${size}.sqlite`));
+      rateLines(`store.insert_batch_${size}`, insertRate(graph, new Generator(), insertN, size));
       graph.close();
     }
     const graph = GraphStore.open(join(dir, "graph.sqlite"));
     const gen = new Generator();
     let rows = 0;
     for (const size of sizes) {
-      const rate = insertRate(graph, gen, size - rows);
+      const rate = insertRate(graph, gen, size - rows, DEFAULT_BATCH);
       rows = size;
       const label = size >= 1_000_000 ? `${size / 1_000_000}m` : `${size / 1000}k`;
       rateLines(`store.insert_batch_to_${label}`, rate);
