@@ -6,8 +6,9 @@
  * - sync: a fresh node process pulls the 50,000 records from that node;
  * - resident memory (VmRSS) of both node processes holding 50,000 records.
  *
- * Run: deno run -A scripts/bench/net.ts [--quick] [--v8-flags=...]
- *   --quick: 5,000 records; --v8-flags: for the node processes (default: the node's own).
+ * Run: deno run -A scripts/bench/net.ts [--quick] [--runs N] [--v8-flags=...]
+ *   --quick: 5,000 records, one run; --runs: trials (default 3), each figure is their median;
+ *   --v8-flags: for the node processes (default: the node's own).
  * Signed records are generated once (signing is the slow part) and cached in the temp dir.
  * @module
  */
@@ -207,72 +208,143 @@ async function stop(child: Deno.ChildProcess): Promise<void> {
   await child.status;
 }
 
+/** Figures of one trial. */
+interface Trial {
+  ingest: number;
+  ingestPerCpu: number;
+  sync: number;
+  syncWithStart: number;
+  syncPerCpu: number;
+  rssIngest: number;
+  rssSync: number;
+}
+
+/** One trial: ingest into a fresh node A, then a fresh node B syncs from A. */
+async function trial(lines: string[], entry: string[], tmp: string): Promise<Trial> {
+  const children: Deno.ChildProcess[] = [];
+  try {
+    const dirA = join(tmp, "a");
+    const dirB = join(tmp, "b");
+    const portA = freePort();
+    const a = startNode(entry, dirA, portA);
+    children.push(a);
+    await waitListening(portA);
+
+    // Ingest: stream every record over one connection, as a peer relaying them would.
+    const frames = lines.map((l) => encodeFrame(envelopeRaw("experiment", l)));
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: portA });
+    const reader = (async () => {
+      const buf = new Uint8Array(65536);
+      try {
+        while ((await conn.read(buf)) !== null) { /* discard hello/sync_request */ }
+      } catch { /* closed */ }
+    })();
+    const cpuA0 = cpuSeconds(a.pid);
+    const t0 = performance.now();
+    const CHUNK = 512;
+    for (let i = 0; i < frames.length; i += CHUNK) {
+      const group = frames.slice(i, i + CHUNK);
+      const size = group.reduce((s, f) => s + f.length, 0);
+      const buf = new Uint8Array(size);
+      let off = 0;
+      for (const f of group) {
+        buf.set(f, off);
+        off += f.length;
+      }
+      for (let w = 0; w < buf.length;) w += await conn.write(buf.subarray(w));
+    }
+    const tIngest = await waitRows(dirA, N, 300_000);
+    const ingestCpu = cpuSeconds(a.pid) - cpuA0;
+    const rssIngest = rssMb(a.pid);
+    conn.close();
+    await reader;
+
+    // Sync: a fresh node process pulls everything from A.
+    const portB = freePort();
+    const tSpawn = performance.now();
+    const b = startNode(entry, dirB, portB, `127.0.0.1:${portA}`);
+    children.push(b);
+    const tFirst = await waitRows(dirB, 1, 60_000);
+    const cpuB0 = cpuSeconds(b.pid);
+    const tSync = await waitRows(dirB, N, 300_000);
+    const syncCpu = cpuSeconds(b.pid) - cpuB0;
+    return {
+      ingest: N / ((tIngest - t0) / 1000),
+      ingestPerCpu: N / ingestCpu,
+      sync: N / ((tSync - tFirst) / 1000),
+      syncWithStart: N / ((tSync - tSpawn) / 1000),
+      syncPerCpu: N / syncCpu,
+      rssIngest,
+      rssSync: rssMb(b.pid),
+    };
+  } finally {
+    for (const c of children) await stop(c);
+    await Deno.remove(join(tmp, "a"), { recursive: true }).catch(() => {});
+    await Deno.remove(join(tmp, "b"), { recursive: true }).catch(() => {});
+  }
+}
+
+/** Median of one figure over the trials, with the range when there are several. */
+function summary(trials: Trial[], key: keyof Trial, digits = 0): { value: number; note: string } {
+  const xs = trials.map((t) => t[key]).sort((x, y) => x - y);
+  const value = xs[Math.floor(xs.length / 2)];
+  const note = xs.length > 1
+    ? `median of ${xs.length}, range ${xs[0].toFixed(digits)}-${xs[xs.length - 1].toFixed(digits)}`
+    : "1 run";
+  return { value, note };
+}
+
+/** Trials to run (`--runs N`); the machine's noise between runs is often 10% or more. */
+function runCount(): number {
+  const i = Deno.args.indexOf("--runs");
+  const n = i >= 0 ? Number(Deno.args[i + 1]) : quick ? 1 : 3;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 20) {
+    throw new Error("--runs takes a whole number from 1 to 20");
+  }
+  return n;
+}
+
+const runs = runCount();
 const lines = await records();
 const tmp = await Deno.makeTempDir({ prefix: "spore-bench-net-" });
-const children: Deno.ChildProcess[] = [];
 try {
   const entry = await nodeEntry(tmp);
-  const dirA = join(tmp, "a");
-  const dirB = join(tmp, "b");
-  const portA = freePort();
-  const a = startNode(entry, dirA, portA);
-  children.push(a);
-  await waitListening(portA);
-
-  // Ingest: stream every record over one connection, as a peer relaying them would.
-  const frames = lines.map((l) => encodeFrame(envelopeRaw("experiment", l)));
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: portA });
-  const reader = (async () => {
-    const buf = new Uint8Array(65536);
-    try {
-      while ((await conn.read(buf)) !== null) { /* discard hello/sync_request */ }
-    } catch { /* closed */ }
-  })();
-  const cpuA0 = cpuSeconds(a.pid);
-  const t0 = performance.now();
-  const CHUNK = 512;
-  for (let i = 0; i < frames.length; i += CHUNK) {
-    const group = frames.slice(i, i + CHUNK);
-    const size = group.reduce((s, f) => s + f.length, 0);
-    const buf = new Uint8Array(size);
-    let off = 0;
-    for (const f of group) {
-      buf.set(f, off);
-      off += f.length;
-    }
-    for (let w = 0; w < buf.length;) w += await conn.write(buf.subarray(w));
-  }
-  const tIngest = await waitRows(dirA, N, 300_000);
-  const ingestCpu = cpuSeconds(a.pid) - cpuA0;
+  const trials: Trial[] = [];
+  for (let i = 0; i < runs; i++) trials.push(await trial(lines, entry, tmp));
+  const ingest = summary(trials, "ingest");
+  const perCpu = summary(trials, "ingestPerCpu");
   report(
     "net.ingest",
-    N / ((tIngest - t0) / 1000),
+    ingest.value,
     "records/s",
-    `${N} records until durable; ${(N / ingestCpu).toFixed(0)} per CPU-second of the node`,
+    `${N} records until durable, ${ingest.note}; ${
+      perCpu.value.toFixed(0)
+    } per CPU-second of the node`,
   );
-  const rssA = rssMb(a.pid);
-  conn.close();
-  await reader;
-
-  // Sync: a fresh node process pulls everything from A.
-  const portB = freePort();
-  const tSpawn = performance.now();
-  const b = startNode(entry, dirB, portB, `127.0.0.1:${portA}`);
-  children.push(b);
-  const tFirst = await waitRows(dirB, 1, 60_000);
-  const cpuB0 = cpuSeconds(b.pid);
-  const tSync = await waitRows(dirB, N, 300_000);
-  const syncCpu = cpuSeconds(b.pid) - cpuB0;
+  const sync = summary(trials, "sync");
+  const withStart = summary(trials, "syncWithStart");
+  const syncCpu = summary(trials, "syncPerCpu");
   report(
     "net.sync",
-    N / ((tSync - tFirst) / 1000),
+    sync.value,
     "records/s",
-    `first to last record durable; ${(N / ((tSync - tSpawn) / 1000)).toFixed(0)}/s including ` +
-      `process start; ${(N / syncCpu).toFixed(0)} per CPU-second of the pulling node`,
+    `first to last record durable, ${sync.note}; ${withStart.value.toFixed(0)}/s including ` +
+      `process start; ${syncCpu.value.toFixed(0)} per CPU-second of the pulling node`,
   );
-  report("net.rss_ingest_node", rssA, "MB", `node holding ${N} records after ingest`);
-  report("net.rss_sync_node", rssMb(b.pid), "MB", `fresh node after syncing ${N} records`);
+  const rssA = summary(trials, "rssIngest", 1);
+  const rssB = summary(trials, "rssSync", 1);
+  report(
+    "net.rss_ingest_node",
+    rssA.value,
+    "MB",
+    `node holding ${N} records after ingest, ${rssA.note}`,
+  );
+  report(
+    "net.rss_sync_node",
+    rssB.value,
+    "MB",
+    `fresh node after syncing ${N} records, ${rssB.note}`,
+  );
 } finally {
-  for (const c of children) await stop(c);
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
 }
