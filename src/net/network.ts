@@ -79,6 +79,14 @@ export const DEFAULT_TIMING: NetTiming = {
   artifactPerPeerMs: 10_000,
 };
 
+/**
+ * Records waiting for validation before reading from peers pauses. Enough that the validation
+ * worker keeps busy while the main thread commits a batch (1,024 left it idle: about 20% slower
+ * ingest and sync in scripts/bench/net.ts); each costs a few KB, and 2,048 put a node with
+ * 50,000 records above 150 MB resident.
+ */
+export const DEFAULT_MAX_PENDING = 1536;
+
 /** Options of {@link Network.start}. */
 export interface NetworkOptions {
   nodeId: string;
@@ -109,7 +117,7 @@ export interface NetworkOptions {
    * on fewer the extra thread only competes with validation and costs memory).
    */
   storeInWorker?: boolean;
-  /** Records buffered for validation before reading from peers pauses (default 1024). */
+  /** Records buffered for validation before reading from peers pauses ({@link DEFAULT_MAX_PENDING}). */
   maxPendingRecords?: number;
 }
 
@@ -627,7 +635,7 @@ export class Network {
       }
     }
     this.#ingest.submit(raw, c);
-    const max = this.#o.maxPendingRecords ?? 1024;
+    const max = this.#o.maxPendingRecords ?? DEFAULT_MAX_PENDING;
     // Stop reading from this peer until validation catches up: TCP pushes back on the sender.
     if (this.#ingest.pending >= max) return this.#ingest.whenBelow(max / 2);
   }

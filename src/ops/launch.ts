@@ -80,9 +80,10 @@ export function permissionFlags(mode: PermissionMode): string[] {
 /**
  * V8 heap settings of the node (tasks, compiled binary, `spore start`): a small young
  * generation and a capped old space keep a node with 50,000 records near 150 MB resident; its
- * live heap is about 15 MB.
+ * live heap is about 15-25 MB. A 1 MiB semi-space measured no slower than 2 MiB in
+ * scripts/bench/net.ts and about 3 MB smaller per isolate pair.
  */
-export const NODE_V8_FLAGS = "--v8-flags=--max-semi-space-size=2,--max-old-space-size=128";
+export const NODE_V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--max-old-space-size=128";
 
 /** Permission flags of `deno task run` (a test keeps deno.json equal). */
 export const RUN_PERMISSIONS: readonly string[] = permissionFlags("research");
