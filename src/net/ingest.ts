@@ -239,6 +239,8 @@ export class RecordIngest<S> {
 
   /** Run the markers waiting on the batch just committed (or on nothing). */
   #runMarkers(): void {
+    // With none waiting, a failure must stay noted for the next marker.
+    if (this.#markers.length === 0) return;
     // One verdict for all of them: each waited on every record of the batch.
     const durable = !this.#failedSinceMarker;
     this.#failedSinceMarker = false;

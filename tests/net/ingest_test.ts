@@ -103,6 +103,14 @@ Deno.test("markers waiting on a batch that fails to store all report not durable
       await ingest.flush();
       assert.deepEqual(seen, [false, false, true]);
       assert.equal(ingest.stats.stored, 20);
+      // A batch failing with no marker waiting (committed once the stream paused) still makes
+      // the next marker report not durable.
+      failNext = true;
+      ingest.submit(makeRecords(1, vectorKey(3), { tag: "fail-alone" })[0], "p");
+      await new Promise((r) => setTimeout(r, 100));
+      ingest.afterPending((durable) => seen.push(durable));
+      await ingest.flush();
+      assert.deepEqual(seen, [false, false, true, false]);
     }, writer);
   } finally {
     graph.close();
