@@ -55,6 +55,15 @@ const EDGE_CASES = [
   2.5e-5,
   1e21,
   1e-7,
+  // Both sides of where positional and exponent notation meet (the fast path's bounds).
+  9.999999999999999e-5,
+  1.0000000000000002e-4,
+  -1e-4,
+  9.999999999999998e15,
+  -9999999999999998,
+  4503599627370496.5,
+  20480,
+  -20480.5,
 ];
 
 async function pythonRepr(xs: number[]): Promise<string[]> {
@@ -123,6 +132,9 @@ Deno.test("strings are escaped like ensure_ascii=True", async () => {
     "\ud7ff\ue000\uffff",
     "nul\u0000byte",
     "</script>",
+    Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)).join(""),
+    "lone \ud800 high, lone \udc00 low, reversed \ude00\ud83d",
+    '\u0080\u00ff\u0100\u07ff\u0800 \\u0041 \\"',
   ];
   const script = "import json,sys\nfor s in json.load(sys.stdin): print(json.dumps(s))";
   const child = new Deno.Command("python3", {
