@@ -39,9 +39,11 @@ export function openDatabase(path: string, cacheMiB = 8): DatabaseSync {
     // Reading the schema is the first page access: it fails on a non-database or corrupt header
     // before any pragma below could write to the file.
     const tables = Number(db.prepare("SELECT count(*) AS n FROM sqlite_master").get()?.n ?? 0);
-    // A fresh file gets 16 KiB pages (before WAL fixes the size): rows of about 1 KiB with six
-    // indexes insert ~30% faster than with the 4 KiB default. Existing files keep theirs.
-    if (tables === 0) db.exec("PRAGMA page_size = 16384");
+    // A fresh file gets 8 KiB pages (before WAL fixes the size). Rows of about 1 KiB with six
+    // indexes, two of them on random content hashes: 8 KiB inserts as fast as 16 KiB up to 100k
+    // rows and 15-20% faster beyond (each random insert rewrites a whole leaf page at commit),
+    // and 4 KiB is slower below 200k (scripts/bench/store.ts). Existing files keep theirs.
+    if (tables === 0) db.exec("PRAGMA page_size = 8192");
     db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA journal_mode = WAL");
     // NORMAL is durable against process crashes in WAL mode and much faster than FULL.
@@ -51,7 +53,7 @@ export function openDatabase(path: string, cacheMiB = 8): DatabaseSync {
     db.exec(`PRAGMA cache_size = ${-Math.round(cacheMiB * 1024)}`);
     // Checkpoint every ~40 MiB of WAL instead of SQLite's 1,000 pages: fewer fsyncs during bulk
     // sync, and the file is cut back to 64 MiB afterwards. The setting counts pages, whose size
-    // differs between files we created (16 KiB) and older or Python-written ones (4 KiB).
+    // differs between files we created (8 KiB; 16 KiB before) and Python-written ones (4 KiB).
     const pageSize = Number(db.prepare("PRAGMA page_size").get()?.page_size ?? 4096);
     db.exec(
       `PRAGMA wal_autocheckpoint = ${Math.max(1000, Math.round(WAL_CHECKPOINT_BYTES / pageSize))}`,

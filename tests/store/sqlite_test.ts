@@ -8,14 +8,14 @@ function pragma(db: DatabaseSync, name: string): number {
   return Number(Object.values(db.prepare(`PRAGMA ${name}`).get() ?? {})[0]);
 }
 
-Deno.test("a new file gets 16 KiB pages, WAL, and a checkpoint every 40 MiB of WAL", async () => {
+Deno.test("a new file gets 8 KiB pages, WAL, and a checkpoint every 40 MiB of WAL", async () => {
   await withTempDir(async (dir) => {
     const db = openDatabase(join(dir, "new.sqlite"));
     try {
       db.exec("CREATE TABLE t (x)");
-      assert.equal(pragma(db, "page_size"), 16384);
+      assert.equal(pragma(db, "page_size"), 8192);
       assert.equal(String(db.prepare("PRAGMA journal_mode").get()?.journal_mode), "wal");
-      assert.equal(pragma(db, "wal_autocheckpoint") * 16384, 40 * 1024 * 1024);
+      assert.equal(pragma(db, "wal_autocheckpoint") * 8192, 40 * 1024 * 1024);
     } finally {
       db.close();
     }
