@@ -36,14 +36,32 @@ export function checkFields(
     return `${what} must be a JSON object`;
   }
   const obj = raw as Record<string, unknown>;
-  for (const [name, kind] of Object.entries(schema)) {
-    if (!(name in obj)) return `${what}: missing field "${name}"`;
+  const fields = fieldsOf(schema);
+  for (const [name, kind] of fields) {
+    if (!Object.hasOwn(obj, name)) return `${what}: missing field "${name}"`;
     if (!matchesKind(obj[name], kind)) return `${what}: field "${name}" must be ${kind}`;
   }
   if (!allowExtra) {
-    for (const name of Object.keys(obj)) {
-      if (!(name in schema)) return `${what}: unknown field "${name.slice(0, 64)}"`;
+    const keys = Object.keys(obj);
+    // Every schema field is an own key, so as many keys as fields means none is unknown.
+    if (keys.length === fields.length) return null;
+    for (const name of keys) {
+      if (!Object.hasOwn(schema, name)) return `${what}: unknown field "${name.slice(0, 64)}"`;
     }
+    // Only a schema field that is own but not enumerable gets here: no JSON value has one.
+    return `${what}: fields are not plain JSON properties`;
   }
   return null;
+}
+
+/** A schema's fields as a list, built once per schema: checks run on every record received. */
+const FIELD_LISTS = new WeakMap<object, readonly [string, FieldKind][]>();
+
+function fieldsOf(schema: Readonly<Record<string, FieldKind>>): readonly [string, FieldKind][] {
+  let fields = FIELD_LISTS.get(schema);
+  if (!fields) {
+    fields = Object.entries(schema);
+    FIELD_LISTS.set(schema, fields);
+  }
+  return fields;
 }

@@ -4,8 +4,23 @@
  * @module
  */
 
+/** Most distinct device strings remembered; real graphs have a few dozen. */
+const CLASS_CACHE_LIMIT = 1024;
+const classCache = new Map<string, string>();
+
 /** Normalize a device string to its GPU class, e.g. "NVIDIA H100 80GB HBM3" -> "H100". */
 export function normalizeGpuClass(gpu: string): string {
+  // Called for every record stored or checked, with few distinct strings: remember them.
+  let cls = classCache.get(gpu);
+  if (cls === undefined) {
+    cls = gpuClassOf(gpu);
+    if (classCache.size >= CLASS_CACHE_LIMIT) classCache.clear();
+    classCache.set(gpu, cls);
+  }
+  return cls;
+}
+
+function gpuClassOf(gpu: string): string {
   let s = gpu.trim().replace(/[- ]/g, "_").replace(/_+/g, "_").toUpperCase();
   if (s === "") return "UNKNOWN";
   if (s.includes("MPS") || s.includes("APPLE")) return "APPLE_MPS";

@@ -54,9 +54,6 @@ export interface SeqRecord {
   record: ExperimentRecord;
 }
 
-/** Most distinct GPU strings whose class we memoize; real graphs have a few dozen. */
-const GPU_CACHE_LIMIT = 1024;
-
 /** Longest search query we accept; longer ones are cut. */
 const MAX_QUERY = 256;
 
@@ -70,7 +67,6 @@ const GRAPH_CACHE_MIB = 16;
 /** Experiment graph over one SQLite file. Methods are synchronous; one instance per file. */
 export class GraphStore {
   readonly #db: DatabaseSync;
-  readonly #gpuCache = new Map<string, string>();
   /** Publishers known to be in `graph_node`; skips a statement per insert once seen. */
   readonly #knownNodes = new Set<string>();
   /** Publishers added by the open transaction; known only once it commits. */
@@ -235,7 +231,7 @@ export class GraphStore {
     const n = pageValue(limit, "limit", MAX_PAGE);
     const found = gpuClass === undefined
       ? rows(this.#s.frontier, n)
-      : rows(this.#s.frontierClass, this.#gpuClass(gpuClass), n);
+      : rows(this.#s.frontierClass, normalizeGpuClass(gpuClass), n);
     return found.map(rowToRecord);
   }
 
@@ -352,16 +348,6 @@ export class GraphStore {
     return Number(this.#s.maxSeq.get()?.m ?? 0);
   }
 
-  #gpuClass(gpu: string): string {
-    let cls = this.#gpuCache.get(gpu);
-    if (cls === undefined) {
-      cls = normalizeGpuClass(gpu);
-      if (this.#gpuCache.size >= GPU_CACHE_LIMIT) this.#gpuCache.clear();
-      this.#gpuCache.set(gpu, cls);
-    }
-    return cls;
-  }
-
   /** Insert inside an open transaction; maintains the frontier flags of the record and parent. */
   #insertOne(rec: ExperimentRecord, seq: number): boolean {
     const keep = rec.status === "keep";
@@ -393,7 +379,7 @@ export class GraphStore {
       rec.signature,
       seq,
       onFrontier ? 1 : 0,
-      this.#gpuClass(rec.gpu_model),
+      normalizeGpuClass(rec.gpu_model),
       needsCanonical(rec) ? canonicalRecord(rec) : null,
     ).changes;
     if (Number(changes) === 0) return false;
@@ -439,7 +425,7 @@ export class GraphStore {
         "UPDATE experiment SET gpu_class = ? WHERE seq IS NULL AND gpu_model = ?",
       );
       for (const { gpu_model } of classes) {
-        setClass.run(this.#gpuClass(String(gpu_model)), gpu_model);
+        setClass.run(normalizeGpuClass(String(gpu_model)), gpu_model);
       }
       // rowid order is the other writer's insertion order, the best guess at arrival order.
       db.prepare(

@@ -60,8 +60,9 @@ Deno.test("two nodes share in both directions and converge on the same frontier"
 });
 
 Deno.test("three-node fan-out A->B->C, and control events cross two hops", async () => {
-  const a = await startNode();
-  const b = await startNode({ peers: [a.address] });
+  // No PEX dialing anywhere: A must not learn C's address from B and dial it directly.
+  const a = await startNode({ targetOutbound: 0 });
+  const b = await startNode({ peers: [a.address], targetOutbound: 0 });
   const seen: { event: ControlEvent; from: PeerInfo | null }[] = [];
   const c = await startNode({
     peers: [b.address],

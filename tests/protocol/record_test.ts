@@ -89,6 +89,11 @@ Deno.test("structurally wrong records are rejected with a reason naming the fiel
   ];
   const { timestamp: _t, ...missing } = good;
   cases.push([missing, 'missing field "timestamp"']);
+  // JSON.parse makes "__proto__" an own key: it is an unknown field, not an inherited one.
+  cases.push([JSON.parse(JSON.stringify(good).replace("{", '{"__proto__":1,')), "__proto__"]);
+  // A field found only on the prototype is missing: the record is what was received.
+  const { diff, ...withoutDiff } = good;
+  cases.push([Object.assign(Object.create({ diff }), withoutDiff), 'missing field "diff"']);
   for (const [raw, needle] of cases) {
     const r = await validateRecord(raw);
     assert(reasonOf(r).includes(needle), `${needle}: ${JSON.stringify(r)}`);
