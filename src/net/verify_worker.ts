@@ -1,65 +1,15 @@
 /**
- * Worker side of {@link ../verify_pool.ts}: full record validation (shape, content id, Ed25519
- * signature) off the main thread, with signatures checked by Deno's native `node:crypto` (about
- * twice as fast as WebCrypto here). The main thread keeps parsing and storing meanwhile.
+ * Worker side of {@link ../verify_pool.ts}: validates record batches off the main thread with
+ * {@link checkRecord}, so the main thread keeps parsing and storing meanwhile.
  * @module
  */
 /// <reference lib="deno.worker" />
-import { Buffer } from "node:buffer";
-import { createPublicKey, type KeyObject, verify } from "node:crypto";
-import { canonicalRecord, checkRecordShape, sha256Hex } from "../protocol/mod.ts";
+import { checkRecord } from "./record_check.ts";
 import type { VerifyRequest, VerifyResponse } from "./verify_pool.ts";
-
-const SPKI_PREFIX = "302a300506032b6570032100";
-const KEY_CACHE_MAX = 4096;
-const keys = new Map<string, KeyObject | null>();
-const HEX64 = /^[0-9a-f]{64}$/;
-const HEX128 = /^[0-9a-fA-F]{128}$/;
-
-function publicKey(nodeId: string): KeyObject | null {
-  let key = keys.get(nodeId);
-  if (key !== undefined) return key;
-  key = null;
-  if (HEX64.test(nodeId)) {
-    try {
-      key = createPublicKey({
-        key: Buffer.from(SPKI_PREFIX + nodeId, "hex"),
-        format: "der",
-        type: "spki",
-      });
-    } catch {
-      key = null;
-    }
-  }
-  if (keys.size >= KEY_CACHE_MAX) keys.delete(keys.keys().next().value!);
-  keys.set(nodeId, key);
-  return key;
-}
-
-/** Validate one record; returns null when valid, else the reason (same as validateRecord). */
-function check(raw: unknown): string | null {
-  const shape = checkRecordShape(raw);
-  if (!shape.ok) return shape.reason;
-  const rec = shape.value;
-  let bytes: Buffer;
-  try {
-    bytes = Buffer.from(canonicalRecord(rec), "utf8");
-  } catch (e) {
-    return `cannot canonicalize: ${(e as Error).message}`;
-  }
-  if (sha256Hex(bytes) !== rec.id) return "cid mismatch";
-  const key = publicKey(rec.node_id);
-  if (!key || !HEX128.test(rec.signature)) return "bad signature";
-  try {
-    return verify(null, bytes, key, Buffer.from(rec.signature, "hex")) ? null : "bad signature";
-  } catch {
-    return "bad signature";
-  }
-}
 
 self.onmessage = (e: MessageEvent<VerifyRequest>) => {
   const { batch, records } = e.data;
-  const reasons = records.map(check);
+  const reasons = records.map(checkRecord);
   const reply: VerifyResponse = { batch, reasons };
   self.postMessage(reply);
 };

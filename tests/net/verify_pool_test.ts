@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { validateRecord } from "../../src/protocol/mod.ts";
 import { RecordVerifier } from "../../src/net/verify_pool.ts";
+import { checkRecord } from "../../src/net/record_check.ts";
 import { vectors } from "../protocol/vectors.ts";
 import { makeRecords, vectorKey } from "./helpers.ts";
 
@@ -38,6 +39,13 @@ for (const workers of [0, 2]) {
     assert.ok(!after.ok && after.reason === "validator closed", "a closed verifier refuses");
   });
 }
+
+Deno.test("checkRecord (the worker's check) gives exactly validateRecord's verdicts", async () => {
+  for (const [i, c] of cases().entries()) {
+    const want = await validateRecord(c);
+    assert.equal(checkRecord(c), want.ok ? null : want.reason, `case ${i}`);
+  }
+});
 
 Deno.test("a worker that cannot load falls back to in-thread validation, not rejection", async () => {
   const v = new RecordVerifier(1, new URL("./broken_worker.ts", import.meta.url));
