@@ -83,6 +83,13 @@ interface KeyPlan {
 // Comparing key arrays is much cheaper than building a shape string per object.
 const PLANS = new Map<number, KeyPlan[]>();
 const PLANS_PER_SIZE = 8;
+/**
+ * Bounds on the cache: objects from peers must not grow it without limit. Protocol objects have
+ * at most a few dozen keys; bigger ones get a plan that is not kept.
+ */
+const PLANS_MAX = 256;
+const PLAN_MAX_KEYS = 64;
+let planCount = 0;
 
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -96,8 +103,11 @@ function keyPlan(keys: string[]): KeyPlan {
   }
   const sorted = [...keys].sort(compareCodePoints);
   const plan = { source: keys, sorted, prefixes: sorted.map((k) => quoteString(k) + ":") };
-  if (!candidates) PLANS.set(keys.length, [plan]);
-  else if (candidates.length < PLANS_PER_SIZE) candidates.push(plan);
+  const full = planCount >= PLANS_MAX || (candidates?.length ?? 0) >= PLANS_PER_SIZE;
+  if (full || keys.length > PLAN_MAX_KEYS) return plan;
+  if (candidates) candidates.push(plan);
+  else PLANS.set(keys.length, [plan]);
+  planCount++;
   return plan;
 }
 

@@ -164,3 +164,19 @@ Deno.test("canonicalJson sorts keys by code point and types numbers by schema", 
   assert.ok(compareCodePoints("\uff5e", "\u{1f600}") < 0);
   assert.equal(canonicalJson({ "\u{1f600}": 1, "\uff5e": 2 }), '{"\\uff5e":2,"\\ud83d\\ude00":1}');
 });
+
+Deno.test("canonicalJson gives the sorted text for any key order, past its plan cache", () => {
+  let seed = 7;
+  const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  for (let n = 0; n < 600; n++) {
+    // Shapes of many sizes (some over the cache's key bound), each in a random insertion order.
+    const size = 1 + Math.floor(rand() * (n % 7 === 0 ? 300 : 30));
+    const keys = Array.from({ length: size }, (_, i) => `k${Math.floor(rand() * 1e6)}_${i}`);
+    const obj: Record<string, number> = {};
+    for (const k of [...keys].sort(() => rand() - 0.5)) obj[k] = keys.indexOf(k);
+    const want = "{" + [...keys].sort().map((k) => `"${k}":${keys.indexOf(k)}`).join(",") + "}";
+    assert.equal(canonicalJson(obj), want, `object ${n}`);
+  }
+  // Path of a bad value deep inside, built only for the error.
+  assert.throws(() => canonicalJson({ a: [{ b: 0.5 }] }), /a\[0\]\.b: expected an integer/);
+});
