@@ -9,7 +9,7 @@ function pragma(db: DatabaseSync, name: string): number {
 }
 
 Deno.test("a new file gets 8 KiB pages, WAL, and a checkpoint every 40 MiB of WAL", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir((dir) => {
     const db = openDatabase(join(dir, "new.sqlite"));
     try {
       db.exec("CREATE TABLE t (x)");
@@ -23,7 +23,7 @@ Deno.test("a new file gets 8 KiB pages, WAL, and a checkpoint every 40 MiB of WA
 });
 
 Deno.test("an existing 4 KiB-page file keeps its pages and checkpoints at the same WAL size", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir((dir) => {
     const path = join(dir, "old.sqlite");
     const raw = new DatabaseSync(path);
     raw.exec("CREATE TABLE t (x)");
