@@ -21,35 +21,59 @@ function trimSlash(url: string): string {
   return url.replace(/\/+$/, "");
 }
 
-/** Client for `POST {base}/v1/messages` (Anthropic). */
-export class AnthropicClient implements LlmClient {
+/** What both wire formats share: the settings, and one authenticated JSON POST. */
+abstract class HttpLlmClient implements LlmClient {
   readonly provider: string;
   readonly model: string;
-  readonly #s: ClientSettings;
+  protected readonly settings: ClientSettings;
 
   constructor(settings: ClientSettings) {
-    this.#s = settings;
+    this.settings = settings;
     this.provider = settings.provider;
     this.model = settings.model;
   }
 
-  /** Send the conversation; returns the concatenated text blocks of the reply. */
-  async complete(req: ChatRequest): Promise<string> {
-    const s = this.#s;
-    const json = await postJson({
+  /** Send the conversation; returns the reply's text. */
+  abstract complete(req: ChatRequest): Promise<string>;
+
+  /** POST `body` to `{baseUrl}{path}` and return the parsed JSON reply. */
+  protected post(
+    path: string,
+    headers: Record<string, string>,
+    body: Record<string, unknown>,
+    req: ChatRequest,
+  ): Promise<unknown> {
+    const s = this.settings;
+    return postJson({
       provider: s.provider,
       model: s.model,
-      url: `${trimSlash(s.baseUrl)}/v1/messages`,
-      headers: { "x-api-key": s.apiKey, "anthropic-version": "2023-06-01" },
+      url: `${trimSlash(s.baseUrl)}${path}`,
+      headers,
       body: {
         model: s.model,
         max_tokens: req.maxTokens ?? s.maxTokens,
-        system: req.system,
-        messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
+        ...body,
         ...(s.temperature === undefined ? {} : { temperature: s.temperature }),
       },
       signal: req.signal,
     }, s.http);
+  }
+}
+
+/** Client for `POST {base}/v1/messages` (Anthropic). */
+export class AnthropicClient extends HttpLlmClient {
+  /** Send the conversation; returns the concatenated text blocks of the reply. */
+  async complete(req: ChatRequest): Promise<string> {
+    const s = this.settings;
+    const json = await this.post(
+      "/v1/messages",
+      { "x-api-key": s.apiKey, "anthropic-version": "2023-06-01" },
+      {
+        system: req.system,
+        messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
+      },
+      req,
+    );
     const content = (json as { content?: unknown })?.content;
     if (!Array.isArray(content)) {
       throw new LlmError("response", s.provider, `${s.provider} reply has no "content" list`);
@@ -62,36 +86,21 @@ export class AnthropicClient implements LlmClient {
 }
 
 /** Client for `POST {base}/chat/completions` (OpenAI, Groq, xAI, custom). */
-export class ChatCompletionsClient implements LlmClient {
-  readonly provider: string;
-  readonly model: string;
-  readonly #s: ClientSettings;
-
-  constructor(settings: ClientSettings) {
-    this.#s = settings;
-    this.provider = settings.provider;
-    this.model = settings.model;
-  }
-
+export class ChatCompletionsClient extends HttpLlmClient {
   /** Send the conversation; returns the first choice's message text. */
   async complete(req: ChatRequest): Promise<string> {
-    const s = this.#s;
-    const json = await postJson({
-      provider: s.provider,
-      model: s.model,
-      url: `${trimSlash(s.baseUrl)}/chat/completions`,
-      headers: { authorization: `Bearer ${s.apiKey}` },
-      body: {
-        model: s.model,
-        max_tokens: req.maxTokens ?? s.maxTokens,
+    const s = this.settings;
+    const json = await this.post(
+      "/chat/completions",
+      { authorization: `Bearer ${s.apiKey}` },
+      {
         messages: [
           { role: "system", content: req.system },
           ...req.messages.map((m) => ({ role: m.role, content: m.content })),
         ],
-        ...(s.temperature === undefined ? {} : { temperature: s.temperature }),
       },
-      signal: req.signal,
-    }, s.http);
+      req,
+    );
     const choices = (json as { choices?: unknown })?.choices;
     const content = Array.isArray(choices)
       ? (choices[0] as { message?: { content?: unknown } })?.message?.content
