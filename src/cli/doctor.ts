@@ -5,21 +5,17 @@
  */
 import type { Command } from "commander";
 import { join } from "node:path";
-import { homedir } from "node:os";
 import { loadConfig, type SporeConfig } from "../config.ts";
 import {
   checkPreparedData,
-  checkSandbox,
-  DEFAULT_MAX_PROCESSES,
   detectNvidiaGpus,
   deviceFromTorch,
   type Exec,
   execCommand,
   findBwrap,
   findPython,
-  gpuDeviceNodes,
+  probeSandbox,
   type PythonInfo,
-  systemLayout,
   TrainingSetupError,
 } from "../training/mod.ts";
 import { type CommonOptions, dataDirOf, withDataDir, withJson } from "./common.ts";
@@ -127,22 +123,8 @@ async function checkBwrap(py: PythonInfo | null, dataDir: string, exec: Exec): P
       fix: "fix python + torch first",
     };
   }
-  const probe = await Deno.makeTempDir({ prefix: "spore-doctor-" });
   try {
-    await Deno.chmod(probe, 0o755);
-    await checkSandbox({
-      bwrap,
-      workspaceDir: probe,
-      dataDir: probe,
-      python: py.realPath,
-      pythonRoots: py.roots,
-      hiddenPaths: [dataDir],
-      homeDir: homedir(),
-      system: await systemLayout(),
-      gpuDevices: await gpuDeviceNodes(),
-      maxProcesses: DEFAULT_MAX_PROCESSES,
-      asRoot: Deno.uid() === 0,
-    }, exec);
+    await probeSandbox({ bwrap, python: py, dataDir, exec });
     return {
       name: "sandbox (bwrap)",
       status: "ok",
@@ -157,8 +139,6 @@ async function checkBwrap(py: PythonInfo | null, dataDir: string, exec: Exec): P
       detail: "bwrap cannot start a sandbox",
       fix: e.message,
     };
-  } finally {
-    await Deno.remove(probe, { recursive: true }).catch(() => {});
   }
 }
 

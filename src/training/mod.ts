@@ -54,4 +54,10 @@ export {
   type TrainResult,
   type TrainRunOptions,
 } from "./runner.ts";
-export { type RuntimeOptions, TrainingRuntime, type TrainJob } from "./runtime.ts";
+export {
+  probeSandbox,
+  type RuntimeOptions,
+  type SandboxProbe,
+  TrainingRuntime,
+  type TrainJob,
+} from "./runtime.ts";

@@ -80,7 +80,13 @@ export class TrainingRuntime {
    */
   static async create(opts: RuntimeOptions): Promise<TrainingRuntime> {
     const python = await findPython({ explicit: opts.python, exec: opts.exec });
-    const sandbox = opts.unsafeNoSandbox ? null : await sandboxContext(opts, python);
+    const sandbox = opts.unsafeNoSandbox ? null : await probeSandbox({
+      bwrap: await findBwrap(opts.exec),
+      python,
+      dataDir: opts.dataDir,
+      maxProcesses: opts.maxProcesses,
+      exec: opts.exec,
+    });
     const cacheDir = opts.cacheDir ?? Deno.env.get("SPORE_CACHE_DIR") ??
       join(opts.dataDir, "cache");
     const data = await prepareData({
@@ -133,9 +139,23 @@ export class TrainingRuntime {
   }
 }
 
-async function sandboxContext(opts: RuntimeOptions, python: PythonInfo): Promise<SandboxContext> {
-  const bwrap = await findBwrap(opts.exec);
-  const hiddenPaths = [opts.dataDir];
+/** What {@link probeSandbox} needs: the bwrap binary found and the Python it will run. */
+export interface SandboxProbe {
+  bwrap: string;
+  python: PythonInfo;
+  /** The node's data dir: never visible inside. */
+  dataDir: string;
+  maxProcesses?: number;
+  exec?: Exec;
+}
+
+/**
+ * This machine's sandbox, proven to start: a throwaway sandbox over a temp dir runs
+ * `python -c pass` before any real job does.
+ * @throws TrainingSetupError when bubblewrap cannot create the sandbox.
+ */
+export async function probeSandbox(o: SandboxProbe): Promise<SandboxContext> {
+  const hiddenPaths = [o.dataDir];
   let homeDir: string | undefined;
   try {
     homeDir = homedir();
@@ -143,12 +163,12 @@ async function sandboxContext(opts: RuntimeOptions, python: PythonInfo): Promise
     // No home directory: nothing more to hide.
   }
   const ctx: SandboxContext = {
-    bwrap,
+    bwrap: o.bwrap,
     homeDir,
     system: await systemLayout(),
     gpuDevices: await gpuDeviceNodes(),
     hiddenPaths,
-    maxProcesses: opts.maxProcesses ?? DEFAULT_MAX_PROCESSES,
+    maxProcesses: o.maxProcesses ?? DEFAULT_MAX_PROCESSES,
     asRoot: Deno.uid() === 0,
   };
   // The probe needs real directories to bind: a throwaway pair.
@@ -156,18 +176,18 @@ async function sandboxContext(opts: RuntimeOptions, python: PythonInfo): Promise
   try {
     await Deno.chmod(probeDir, 0o755);
     await checkSandbox({
-      bwrap,
+      bwrap: ctx.bwrap,
       workspaceDir: probeDir,
       dataDir: probeDir,
-      python: python.realPath,
-      pythonRoots: python.roots,
+      python: o.python.realPath,
+      pythonRoots: o.python.roots,
       hiddenPaths,
       homeDir,
       system: ctx.system,
       gpuDevices: ctx.gpuDevices,
-      maxProcesses: ctx.maxProcesses ?? DEFAULT_MAX_PROCESSES,
+      maxProcesses: o.maxProcesses ?? DEFAULT_MAX_PROCESSES,
       asRoot: ctx.asRoot,
-    }, opts.exec);
+    }, o.exec);
   } finally {
     await Deno.remove(probeDir, { recursive: true }).catch(() => {});
   }
