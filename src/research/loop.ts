@@ -10,7 +10,7 @@ import { normalizeGpuClass } from "../protocol/gpu.ts";
 import { sha256Hex } from "../protocol/hash.ts";
 import type { ExperimentRecord } from "../protocol/types.ts";
 import { buildContext, nearDuplicate, selectParent } from "./coordinator.ts";
-import { buildRecord, outcomeBpb, unifiedDiff } from "./experiment.ts";
+import { buildRecord, outcomeBpb, type RecordInput, unifiedDiff } from "./experiment.ts";
 import { defaultSleep, LlmError, type SleepFn } from "./llm/mod.ts";
 import type { Proposal, Proposer } from "./proposal.ts";
 
@@ -214,23 +214,32 @@ export class ResearchLoop {
     return await this.#runBaseline();
   }
 
+  /** Build and sign a record of this run: environment, key, time budget and clock filled in. */
+  #buildRecord(
+    input: Omit<RecordInput, "env" | "workspace" | "timeBudget" | "keys" | "timestamp">,
+  ): ReturnType<typeof buildRecord> {
+    return buildRecord({
+      ...input,
+      env: this.#env,
+      workspace: this.#workspace,
+      timeBudget: this.#o.timeBudget ?? 300,
+      keys: this.#o.keys,
+      timestamp: Math.floor(this.#now() / 1000),
+    });
+  }
+
   async #runBaseline(): Promise<State> {
     const code = await this.#o.trainer.baselineCode();
     const outcome = await this.#train(code, "baseline");
     if (this.#aborted()) throw new Stop("aborted", "aborted");
-    const { record, codeBytes } = buildRecord({
+    const { record, codeBytes } = this.#buildRecord({
       parent: null,
       code,
       parentCode: "",
       description: "baseline",
       hypothesis: "",
       agentModel: "baseline",
-      env: this.#env,
-      workspace: this.#workspace,
-      timeBudget: this.#o.timeBudget ?? 300,
       outcome,
-      keys: this.#o.keys,
-      timestamp: Math.floor(this.#now() / 1000),
     });
     await this.#publish(record, codeBytes, code);
     this.#summary.baselinePublished = true;
@@ -322,19 +331,14 @@ export class ResearchLoop {
     );
     const outcome = await this.#train(proposal.code, `experiment ${n}`);
     if (this.#aborted()) return current;
-    const { record, codeBytes } = buildRecord({
+    const { record, codeBytes } = this.#buildRecord({
       parent: parent.record,
       code: proposal.code,
       parentCode: parent.code,
       description: proposal.description,
       hypothesis: proposal.hypothesis,
       agentModel: proposal.agentModel,
-      env: this.#env,
-      workspace: this.#workspace,
-      timeBudget: this.#o.timeBudget ?? 300,
       outcome,
-      keys: this.#o.keys,
-      timestamp: Math.floor(this.#now() / 1000),
     });
     try {
       await this.#publish(record, codeBytes, proposal.code);
