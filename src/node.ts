@@ -10,6 +10,7 @@ import { type ControlHandler, type NetTiming, Network, type NetworkStats } from 
 import type { ConnectionLimits } from "./net/connection.ts";
 import { atomicWrite } from "./config.ts";
 import { join } from "node:path";
+import { storeThreadsWanted } from "./net/threads.ts";
 
 /** Fan-out of node events to any number of listeners. */
 export class NodeEvents implements NodeEventSource {
@@ -86,7 +87,8 @@ export class SporeNode implements NodeHandle {
 
   /** Open the stores and start the network. */
   static async start(opts: NodeOptions): Promise<SporeNode> {
-    const stores = opts.stores ?? openStores(opts.dataDir);
+    const stores = opts.stores ??
+      openStores(opts.dataDir, { backgroundCheckpoint: storeThreadsWanted() });
     const events = new NodeEvents();
     let network: Network;
     try {

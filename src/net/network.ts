@@ -38,6 +38,7 @@ import { SyncState } from "./sync_state.ts";
 import { ArtifactFetcher } from "./artifacts.ts";
 import { LruSet } from "./lru.ts";
 import { join } from "node:path";
+import { storeThreadsWanted } from "./threads.ts";
 
 /** Receives every new control event (the verification code fills this in). */
 export interface ControlHandler {
@@ -195,7 +196,7 @@ export class Network {
       targetOutbound: o.targetOutbound ?? 8,
     });
     this.#verifier = new RecordVerifier(o.verifyWorkers);
-    const storeInWorker = o.storeInWorker ?? navigator.hardwareConcurrency >= 4;
+    const storeInWorker = o.storeInWorker ?? storeThreadsWanted();
     this.#writer = storeInWorker
       ? new WorkerGraphWriter(storePaths(o.dataDir).graph, o.stores.graph)
       : new InlineGraphWriter(o.stores.graph);

@@ -35,7 +35,8 @@ import {
   signVariants,
   TEXT_FIELDS,
 } from "./graph_rows.ts";
-import { migrate } from "./graph_schema.ts";
+import { type CheckpointerOptions, WalCheckpointer } from "./checkpointer.ts";
+import { migrate, PARENT_KEY, PARENT_KEY_OF_PARAM } from "./graph_schema.ts";
 import { inTransaction, MAX_PAGE, openStore, pageValue } from "./sqlite.ts";
 
 export { PYTHON_EXPERIMENT_DDL } from "./graph_schema.ts";
@@ -48,11 +49,25 @@ export interface GraphStats {
   nodes: number;
 }
 
+/** Options of {@link GraphStore.open}. */
+export interface GraphOpenOptions {
+  /**
+   * Run WAL checkpoints on a worker thread after bulk writes (default true). The node turns
+   * it off when the verify worker already uses its only spare core.
+   */
+  backgroundCheckpoint?: boolean;
+  /** Tuning of the background WAL checkpoints (tests shorten them). */
+  checkpoint?: CheckpointerOptions;
+}
+
 /** One record with its local insertion sequence number. */
 export interface SeqRecord {
   seq: number;
   record: ExperimentRecord;
 }
+
+/** Rows whose parent is the first bound parameter, found through the parent-key index. */
+const CHILD_OF = `${PARENT_KEY} = ${PARENT_KEY_OF_PARAM} AND parent = ?1`;
 
 /** Longest search query we accept; longer ones are cut. */
 const MAX_QUERY = 256;
@@ -72,9 +87,12 @@ export class GraphStore {
   /** Publishers added by the open transaction; known only once it commits. */
   readonly #pendingNodes = new Set<string>();
   readonly #s: Record<string, StatementSync>;
+  /** Background WAL checkpoints after bulk writes; null for an in-memory database. */
+  readonly #checkpointer: WalCheckpointer | null;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, checkpointer: WalCheckpointer | null) {
     this.#db = db;
+    this.#checkpointer = checkpointer;
     const sel = `SELECT ${RECORD_COLUMNS} FROM experiment`;
     const prep = (sql: string) => db.prepare(sql);
     this.#s = {
@@ -86,7 +104,8 @@ export class GraphStore {
       ),
       maxSeq: prep("SELECT COALESCE(MAX(seq), 0) AS m FROM experiment"),
       hasLowerKeepChild: prep(
-        "SELECT 1 AS x FROM experiment WHERE parent = ? AND status = 'keep' AND val_bpb < ? LIMIT 1",
+        `SELECT 1 AS x FROM experiment WHERE ${CHILD_OF} AND status = 'keep' AND val_bpb < ?2 ` +
+          "LIMIT 1",
       ),
       clearParent: prep(
         "UPDATE experiment SET frontier = 0 WHERE id = ? AND frontier = 1 AND val_bpb > ?",
@@ -94,7 +113,7 @@ export class GraphStore {
       has: prep("SELECT 1 AS x FROM experiment WHERE id = ?"),
       get: prep(`${sel} WHERE id = ?`),
       parentOf: prep("SELECT parent FROM experiment WHERE id = ?"),
-      children: prep(`${sel} WHERE parent = ? ORDER BY timestamp, rowid`),
+      children: prep(`${sel} WHERE ${CHILD_OF} ORDER BY timestamp, rowid`),
       roots: prep(
         `${sel} e WHERE parent IS NULL OR NOT EXISTS ` +
           `(SELECT 1 FROM experiment p WHERE p.id = e.parent) ORDER BY timestamp, id LIMIT ?`,
@@ -144,10 +163,12 @@ export class GraphStore {
    * @throws StoreError when the file is not a SQLite database or cannot be migrated; the file
    * is not modified in that case.
    */
-  static open(path: string): GraphStore {
+  static open(path: string, opts: GraphOpenOptions = {}): GraphStore {
     return openStore(path, "the experiment graph", (db) => {
       migrate(db, path);
-      const store = new GraphStore(db);
+      const background = path !== ":memory:" && (opts.backgroundCheckpoint ?? true);
+      const checkpointer = background ? new WalCheckpointer(path, opts.checkpoint) : null;
+      const store = new GraphStore(db, checkpointer);
       store.#backfill();
       return store;
     }, GRAPH_CACHE_MIB);
@@ -160,7 +181,9 @@ export class GraphStore {
    */
   insert(rec: ExperimentRecord): boolean {
     this.#checkShape(rec);
-    return this.#write(() => this.#insertOne(rec, this.#maxSeq() + 1));
+    const added = this.#write(() => this.#insertOne(rec, this.#maxSeq() + 1));
+    if (added) this.#checkpointer?.wrote(1);
+    return added;
   }
 
   /**
@@ -171,17 +194,19 @@ export class GraphStore {
   insertMany(recs: readonly ExperimentRecord[]): number {
     for (const rec of recs) this.#checkShape(rec);
     if (recs.length === 0) return 0;
-    return this.#write(() => {
+    const added = this.#write(() => {
       let next = this.#maxSeq() + 1;
-      let added = 0;
+      let n = 0;
       for (const rec of recs) {
         if (this.#insertOne(rec, next)) {
           next++;
-          added++;
+          n++;
         }
       }
-      return added;
+      return n;
     });
+    this.#checkpointer?.wrote(added);
+    return added;
   }
 
   /** True when a record with this id is stored. */
@@ -324,6 +349,7 @@ export class GraphStore {
 
   /** Close the database; the store must not be used afterwards. */
   close(): void {
+    this.#checkpointer?.close();
     if (this.#db.isOpen) this.#db.close();
   }
 

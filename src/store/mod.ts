@@ -6,12 +6,18 @@
 import { join } from "node:path";
 import { ArtifactStore } from "./artifact.ts";
 import { ControlLog } from "./control_log.ts";
-import { GraphStore } from "./graph.ts";
+import { type GraphOpenOptions, GraphStore } from "./graph.ts";
 import { ProfileStore } from "./profile.ts";
 import { ReputationStore } from "./reputation.ts";
 
 export { StoreError } from "./errors.ts";
-export { type GraphStats, GraphStore, PYTHON_EXPERIMENT_DDL, type SeqRecord } from "./graph.ts";
+export {
+  type GraphOpenOptions,
+  type GraphStats,
+  GraphStore,
+  PYTHON_EXPERIMENT_DDL,
+  type SeqRecord,
+} from "./graph.ts";
 export {
   type ReputationDelta,
   type ReputationRow,
@@ -52,11 +58,11 @@ export function storePaths(dataDir: string): {
 }
 
 /**
- * Open (creating as needed) every store of `dataDir`.
+ * Open (creating as needed) every store of `dataDir`; `graphOptions` go to the graph store.
  * @throws StoreError naming the first file that cannot be used; stores already opened are
  * closed again.
  */
-export function openStores(dataDir: string): Stores {
+export function openStores(dataDir: string, graphOptions: GraphOpenOptions = {}): Stores {
   const paths = storePaths(dataDir);
   const opened: { close(): void }[] = [];
   const track = <T extends { close(): void }>(s: T): T => {
@@ -64,7 +70,7 @@ export function openStores(dataDir: string): Stores {
     return s;
   };
   try {
-    const graph = track(GraphStore.open(paths.graph));
+    const graph = track(GraphStore.open(paths.graph, graphOptions));
     const reputation = track(ReputationStore.open(paths.reputation));
     const profiles = track(ProfileStore.open(paths.profiles));
     const control = track(ControlLog.open(paths.control));

@@ -172,6 +172,55 @@ Deno.test("graph: children, ancestors, best and stats", async () => {
   });
 });
 
+Deno.test("graph: a parent that only shares the indexed prefix is not a parent", async () => {
+  await withTempDir((dir) => {
+    const g = GraphStore.open(join(dir, "graph.sqlite"));
+    const x = makeRecord({ val_bpb: 1.0 });
+    // Same first 16 hex digits as x.id (the parent index key), different id.
+    const twin = x.id.slice(0, 16) + (x.id[16] === "0" ? "1" : "0") + x.id.slice(17);
+    const near = makeRecord({ parent: twin, val_bpb: 0.5 });
+    const child = makeRecord({ parent: x.id, val_bpb: 1.2, status: "discard" });
+    g.insertMany([near, x, child]);
+    assert.deepEqual(ids(g.children(x.id)), [child.id]);
+    assert.deepEqual(ids(g.children(twin)), [near.id]);
+    // near is lower than x but not its child: x stays on the frontier.
+    assert.deepEqual(ids(g.frontier()), [near.id, x.id]);
+    const better = makeRecord({ parent: x.id, val_bpb: 0.9 });
+    g.insert(better);
+    assert.deepEqual(ids(g.frontier()), [near.id, better.id]);
+    g.close();
+  });
+});
+
+Deno.test("graph: opening a file with the old full-key parent index replaces it", async () => {
+  await withTempDir((dir) => {
+    const path = join(dir, "graph.sqlite");
+    const root = makeRecord({ val_bpb: 1.0 });
+    const kid = makeRecord({ parent: root.id, val_bpb: 0.9 });
+    const first = GraphStore.open(path);
+    first.insertMany([root, kid]);
+    first.close();
+    const db = new DatabaseSync(path);
+    db.exec("DROP INDEX ix_ts_experiment_parent_key");
+    db.exec("CREATE INDEX ix_ts_experiment_parent ON experiment(parent)");
+    db.close();
+    const g = GraphStore.open(path);
+    assert.deepEqual(ids(g.children(root.id)), [kid.id]);
+    g.close();
+    const check = new DatabaseSync(path);
+    const indexes = check.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_ts_experiment_parent%'",
+    ).all().map((r) => r.name);
+    const plan = check.prepare(
+      "EXPLAIN QUERY PLAN SELECT id FROM experiment " +
+        "WHERE substr(parent, 1, 16) = substr(?1, 1, 16) AND parent = ?1",
+    ).all(root.id).map((r) => String(r.detail));
+    check.close();
+    assert.deepEqual(indexes, ["ix_ts_experiment_parent_key"]);
+    assert.ok(plan.some((d) => d.includes("ix_ts_experiment_parent_key")), plan.join("; "));
+  });
+});
+
 Deno.test("graph: recent, byNode, search (escaped wildcards), verified flag", async () => {
   await withTempDir((dir) => {
     const g = GraphStore.open(join(dir, "graph.sqlite"));
