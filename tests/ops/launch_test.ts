@@ -39,6 +39,12 @@ Deno.test("launch: deno task run and compile use the profiles' flags, none of th
       .split(/\s+/);
     assert.ok(words.includes(NODE_V8_FLAGS), `${task} caps the node's heap`);
   }
+  // deno compile runs its type check under the --v8-flags it embeds, and the check needs more
+  // than the node's 128 MB heap (it died out of memory); `deno task check` type-checks instead.
+  assert.ok(
+    String(JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json"))).tasks.compile)
+      .split(/\s+/).includes("--no-check"),
+  );
   for (const flags of [RUN_PERMISSIONS, COMPILE_PERMISSIONS]) {
     assert.ok(!flags.includes("-A") && !flags.includes("--allow-all"));
     for (const kind of ["env", "sys", "run"]) {
@@ -46,6 +52,32 @@ Deno.test("launch: deno task run and compile use the profiles' flags, none of th
     }
   }
 });
+
+Deno.test("launch: the compiled binary embeds every worker module the source starts", async () => {
+  const compile = String(JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json"))).tasks.compile)
+    .split(/\s+/);
+  const included = new Set(compile.flatMap((w, i) => compile[i - 1] === "--include" ? [w] : []));
+  const workers: string[] = [];
+  for await (const file of walkTs(join(ROOT, "src"))) {
+    const text = await Deno.readTextFile(file);
+    // Worker modules are named next to the code that starts them: new URL("./x.ts", import.meta.url)
+    for (const m of text.matchAll(/new URL\("\.\/([\w.]+\.ts)", import\.meta\.url\)/g)) {
+      const path = join(file, "..", m[1]).slice(ROOT.length + 1);
+      if (/worker/.test(path)) workers.push(path);
+    }
+  }
+  assert.ok(workers.includes("src/store/checkpoint_worker.ts"), workers.join(", "));
+  for (const w of workers) assert.ok(included.has(w), `deno task compile lacks --include ${w}`);
+});
+
+/** Every .ts file under `dir`. */
+async function* walkTs(dir: string): AsyncGenerator<string> {
+  for await (const e of Deno.readDir(dir)) {
+    const path = join(dir, e.name);
+    if (e.isDirectory) yield* walkTs(path);
+    else if (e.name.endsWith(".ts")) yield path;
+  }
+}
 
 Deno.test("launch: sync-only is the smallest profile; research adds only training needs", () => {
   const sync = permissionFlags("sync-only");
