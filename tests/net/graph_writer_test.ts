@@ -41,3 +41,30 @@ for (
     }
   });
 }
+
+Deno.test("WorkerGraphWriter: its store checkpoints the WAL from a worker of its own", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "spore-writer-" });
+  const path = `${dir}/graph.sqlite`;
+  const graph = GraphStore.open(path, { backgroundCheckpoint: false });
+  const writer = new WorkerGraphWriter(path, graph);
+  try {
+    const recs = makeRecords(3_200, vectorKey(5), { tag: "cp" });
+    const empty = Deno.statSync(path).size;
+    // SPAWN_ROWS (2,000) start the checkpoint worker; commits once it is up ask it to run
+    // (under `deno test` its module is type-checked first, which takes a moment).
+    assert.equal(await writer.insertMany(recs.slice(0, 2_100)), 2_100);
+    let next = 2_100;
+    const deadline = Date.now() + 10_000;
+    while (Deno.statSync(path).size === empty && next < recs.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      await writer.insertMany(recs.slice(next, next + 5));
+      next += 5;
+    }
+    assert.ok(Deno.statSync(path).size > empty, "no checkpoint reached the database file");
+    assert.equal(graph.count(), next);
+  } finally {
+    await writer.close();
+    graph.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
