@@ -37,8 +37,10 @@ self.onmessage = (e: MessageEvent<CheckpointerStart>) => {
     try {
       db?.close();
     } catch { /* already closed */ }
-    Atomics.compareExchange(ctl, Control.State, State.Ready, State.Exited);
-    Atomics.compareExchange(ctl, Control.State, State.Starting, State.Exited);
+    // Only this thread writes the state, so a plain read decides.
+    if (Atomics.load(ctl, Control.State) !== State.Failed) {
+      Atomics.store(ctl, Control.State, State.Exited);
+    }
     Atomics.notify(ctl, Control.State);
     self.close();
   }

@@ -16,10 +16,15 @@ import {
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
+/** The words of a deno.json task's command line. */
+function taskWords(name: string): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json")));
+  return String(config.tasks[name]).split(/\s+/);
+}
+
 /** The flags of a deno.json task between its `deno <sub>` and its first non-flag word. */
 function taskFlags(name: string): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json")));
-  const words = String(config.tasks[name]).split(/\s+/);
+  const words = taskWords(name);
   assert.equal(words[0], "deno");
   const flags: string[] = [];
   for (const w of words.slice(2)) {
@@ -35,16 +40,11 @@ Deno.test("launch: deno task run and compile use the profiles' flags, none of th
   // `deno task spore` runs every command (start, stop, train, doctor...) like the binary does.
   assert.deepEqual(taskFlags("spore"), [...COMPILE_PERMISSIONS]);
   for (const task of ["run", "compile"]) {
-    const words = String(JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json"))).tasks[task])
-      .split(/\s+/);
-    assert.ok(words.includes(NODE_V8_FLAGS), `${task} caps the node's heap`);
+    assert.ok(taskWords(task).includes(NODE_V8_FLAGS), `${task} caps the node's heap`);
   }
   // deno compile runs its type check under the --v8-flags it embeds, and the check needs more
   // than the node's 128 MB heap (it died out of memory); `deno task check` type-checks instead.
-  assert.ok(
-    String(JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json"))).tasks.compile)
-      .split(/\s+/).includes("--no-check"),
-  );
+  assert.ok(taskWords("compile").includes("--no-check"));
   for (const flags of [RUN_PERMISSIONS, COMPILE_PERMISSIONS]) {
     assert.ok(!flags.includes("-A") && !flags.includes("--allow-all"));
     for (const kind of ["env", "sys", "run"]) {
@@ -54,8 +54,7 @@ Deno.test("launch: deno task run and compile use the profiles' flags, none of th
 });
 
 Deno.test("launch: the compiled binary embeds every worker module the source starts", async () => {
-  const compile = String(JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json"))).tasks.compile)
-    .split(/\s+/);
+  const compile = taskWords("compile");
   const included = new Set(compile.flatMap((w, i) => compile[i - 1] === "--include" ? [w] : []));
   const workers: string[] = [];
   for await (const file of walkTs(join(ROOT, "src"))) {
