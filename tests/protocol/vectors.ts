@@ -1,4 +1,4 @@
-/** Loads the Python implementation's protocol vectors (shared/vectors/protocol-vectors.json). */
+/** Loads the Python implementation's protocol vectors (tests/fixtures/protocol-vectors.json). */
 import type { ExperimentRecord, NodeProfile } from "../../src/protocol/types.ts";
 
 /** Shape of the vector file. */
@@ -15,25 +15,9 @@ export interface Vectors {
   invalid_records: { why: string; wire: Record<string, unknown> }[];
 }
 
-const candidates = [
-  new URL("../../../shared/vectors/protocol-vectors.json", import.meta.url),
-  new URL("../../shared/vectors/protocol-vectors.json", import.meta.url),
-];
-
-function locate(): string {
-  for (const url of candidates) {
-    try {
-      Deno.statSync(url);
-      return url.pathname;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
-  throw new Error("protocol-vectors.json not found: expected ../shared/vectors/ beside the repo");
-}
-
-/** Filesystem path of the vector file. */
-export const vectorsPath: string = locate();
+/** Filesystem path of the vector file (an in-repo fixture: the repository stands alone). */
+export const vectorsPath: string = new URL("../fixtures/protocol-vectors.json", import.meta.url)
+  .pathname;
 
 /** The parsed vectors (throws if the file is missing: the tests must not pass without them). */
 export const vectors: Vectors = JSON.parse(Deno.readTextFileSync(vectorsPath));
