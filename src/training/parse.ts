@@ -15,7 +15,11 @@ export interface TrainProgress {
   remainingSeconds?: number;
 }
 
-/** The `---` block at the end of a run. */
+/**
+ * The `---` block at the end of a run: ours, or the Python network's autoresearch format
+ * (PROTOCOL.md section 11), which prints `num_params_M` instead of `num_parameters` and may
+ * leave out `num_steps`.
+ */
 export interface TrainMetrics {
   valBpb: number;
   trainingSeconds: number;
@@ -24,6 +28,9 @@ export interface TrainMetrics {
   numParams: number;
   numParamsM?: number;
   totalSeconds?: number;
+  mfuPercent?: number;
+  totalTokensM?: number;
+  depth?: number;
 }
 
 const STEP_HEAD = /^step\s+(\d{1,12})\s+\(\s*(\d+(?:\.\d+)?)%\)$/;
@@ -69,11 +76,31 @@ const BLOCK_KEYS: Record<string, keyof TrainMetrics> = {
   num_parameters: "numParams",
   num_params_M: "numParamsM",
   total_seconds: "totalSeconds",
+  mfu_percent: "mfuPercent",
+  total_tokens_M: "totalTokensM",
+  depth: "depth",
 };
+
+/** Largest parameter count taken from `num_params_M` (a trillion: no real run comes near). */
+const MAX_PARAMS_M = 1e6;
+
+/** The step of the last progress line before line `end` (progress may be `\r`-joined). */
+function lastProgressStep(lines: string[], end: number): number | undefined {
+  for (let i = end - 1; i >= 0; i--) {
+    const parts = lines[i].split("\r");
+    for (let j = parts.length - 1; j >= 0; j--) {
+      const p = parseProgressLine(parts[j]);
+      if (p) return p.step;
+    }
+  }
+  return undefined;
+}
 
 /**
  * Parse the last `---` result block of a log. Returns `null` unless `val_bpb` is a finite positive
- * number and the counts are non-negative integers; missing optional fields default to 0.
+ * number and the counts are non-negative integers; missing optional fields default to 0, except
+ * that `num_params` comes from `num_params_M` (x 1e6, rounded) when there is no `num_parameters`
+ * line, and `num_steps` from the last `step N` progress line when there is no `num_steps` line.
  */
 export function parseResultBlock(log: string): TrainMetrics | null {
   const lines = log.split(/\r?\n/);
@@ -95,8 +122,14 @@ export function parseResultBlock(log: string): TrainMetrics | null {
   }
   const valBpb = got.valBpb;
   if (valBpb === undefined || !(valBpb > 0)) return null;
-  const numSteps = got.numSteps ?? 0;
-  const numParams = got.numParams ?? 0;
+  const numSteps = got.numSteps ?? lastProgressStep(lines, start) ?? 0;
+  let numParams = got.numParams;
+  if (numParams === undefined && got.numParamsM !== undefined) {
+    const m = got.numParamsM;
+    if (!(m >= 0 && m <= MAX_PARAMS_M)) return null;
+    numParams = Math.round(m * 1e6);
+  }
+  numParams ??= 0;
   if (!Number.isSafeInteger(numSteps) || numSteps < 0) return null;
   if (!Number.isSafeInteger(numParams) || numParams < 0) return null;
   const out: TrainMetrics = {
@@ -106,8 +139,9 @@ export function parseResultBlock(log: string): TrainMetrics | null {
     numSteps,
     numParams,
   };
-  if (got.numParamsM !== undefined) out.numParamsM = got.numParamsM;
-  if (got.totalSeconds !== undefined) out.totalSeconds = got.totalSeconds;
+  for (const k of ["numParamsM", "totalSeconds", "mfuPercent", "totalTokensM", "depth"] as const) {
+    if (got[k] !== undefined) out[k] = got[k];
+  }
   return out;
 }
 

@@ -92,3 +92,64 @@ Deno.test("lastErrorLine picks the exception line of a traceback", () => {
   assert.equal(lastErrorLine(""), "");
   assert.equal(lastErrorLine(`ValueError: ${"y".repeat(500)}`).length, 303);
 });
+
+/** What the Python network's autoresearch train.py prints (PROTOCOL.md section 11). */
+const PYTHON_LOG = [
+  "Vocab size: 8,192",
+  "\rstep 00000 (0.0%) | loss: 9.010000 | lrm: 1.00 | dt: 9000ms | tok/sec: 58,000 | mfu: 1.4% | epoch: 1 | remaining: 300s" +
+  "\rstep 00476 (50.0%) | loss: 3.400000 | lrm: 1.00 | dt: 312ms | tok/sec: 1,680,000 | mfu: 39.8% | epoch: 1 | remaining: 150s" +
+  "\rstep 00953 (100.0%) | loss: 3.012000 | lrm: 0.10 | dt: 312ms | tok/sec: 1,680,000 | mfu: 39.8% | epoch: 1 | remaining: 0s",
+  "---",
+  "val_bpb:          0.997900",
+  "training_seconds: 300.1",
+  "total_seconds:    325.9",
+  "peak_vram_mb:     45060.2",
+  "mfu_percent:      39.80",
+  "total_tokens_M:   499.6",
+  "num_steps:        953",
+  "num_params_M:     50.3",
+  "depth:            8",
+].join("\n");
+
+Deno.test("parseResultBlock reads the Python network's block: num_params from num_params_M", () => {
+  assert.deepEqual(parseResultBlock(PYTHON_LOG), {
+    valBpb: 0.9979,
+    trainingSeconds: 300.1,
+    peakVramMb: 45060.2,
+    numSteps: 953,
+    numParams: 50_300_000,
+    numParamsM: 50.3,
+    totalSeconds: 325.9,
+    mfuPercent: 39.8,
+    totalTokensM: 499.6,
+    depth: 8,
+  });
+});
+
+Deno.test("parseResultBlock takes num_steps from the last progress line when the block lacks it", () => {
+  const noSteps = PYTHON_LOG.replace(/num_steps: +953\n/, "");
+  assert.equal(parseResultBlock(noSteps)?.numSteps, 953);
+  // Progress lines as the runner hands them over (one per `\r` update) count the same.
+  assert.equal(parseResultBlock(noSteps.replaceAll("\r", "\n"))?.numSteps, 953);
+  // An explicit num_parameters line wins over num_params_M.
+  assert.equal(parseResultBlock(`${PYTHON_LOG}\nnum_parameters: 123`)?.numParams, 123);
+  // No progress and no num_steps: 0, as before.
+  assert.equal(parseResultBlock("---\nval_bpb: 1.5")?.numSteps, 0);
+  // A hostile num_params_M is refused, not turned into a huge or negative count.
+  assert.equal(parseResultBlock("---\nval_bpb: 1.5\nnum_params_M: -2"), null);
+  assert.equal(parseResultBlock("---\nval_bpb: 1.5\nnum_params_M: 1e300"), null);
+});
+
+Deno.test("parseProgressLine reads the Python network's progress line", () => {
+  const p = parseProgressLine(
+    "step 00042 (14.0%) | loss: 3.500000 | lrm: 1.00 | dt: 312ms | tok/sec: 1,680,000 | mfu: 39.8% | epoch: 1 | remaining: 258s",
+  );
+  assert.deepEqual(p, {
+    step: 42,
+    percent: 14,
+    loss: 3.5,
+    tokPerSec: 1_680_000,
+    epoch: 1,
+    remainingSeconds: 258,
+  });
+});
