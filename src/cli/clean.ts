@@ -9,6 +9,7 @@ import { type CommonOptions, dataDirOf, withDataDir } from "./common.ts";
 import { UserError } from "./errors.ts";
 import { runningPid } from "./status.ts";
 import { style } from "./output.ts";
+import { askYesNo } from "./packages.ts";
 
 interface CleanOptions extends CommonOptions {
   yes?: boolean;
@@ -43,8 +44,7 @@ function confirm(question: string): boolean {
       "refusing to delete without confirmation: stdin is not a terminal. Add --yes.",
     );
   }
-  const answer = prompt(`${question} [y/N]`);
-  return answer?.trim().toLowerCase() === "y" || answer?.trim().toLowerCase() === "yes";
+  return askYesNo(question);
 }
 
 /** Register `clean`. */

@@ -22,6 +22,7 @@ import { type CommonOptions, dataDirOf, withDataDir, withJson } from "./common.t
 import { UserError } from "./errors.ts";
 import { printJson, style, table } from "./output.ts";
 import { runningPid } from "./status.ts";
+import { offerResearchPackages } from "./packages.ts";
 
 /** Outcome of one check. */
 export interface Check {
@@ -35,6 +36,8 @@ export interface Check {
 /** Options of `spore doctor`. */
 export interface DoctorOptions extends CommonOptions {
   python?: string;
+  /** Install missing system packages (apt-get; root or passwordless sudo) before checking. */
+  fix?: boolean;
 }
 
 /** Below this a CPU training run is far slower than the 1-3 minutes it is sized for. */
@@ -219,10 +222,20 @@ export function registerDoctor(program: Command): void {
     .option(
       "--python <path>",
       "Python interpreter to check (default: config, SPORE_PYTHON, python3)",
+    )
+    .option(
+      "--fix",
+      "install missing system packages (python3-torch, libopenblas0-pthread, bubblewrap) " +
+        "with apt-get, without asking",
     );
   withJson(withDataDir(cmd)).action(async (opts: DoctorOptions) => {
     const dataDir = dataDirOf(opts);
     const config = await loadConfig(dataDir);
+    if (opts.fix) {
+      // With --json the installer's lines go to stderr so stdout stays one JSON document.
+      const print = opts.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
+      await offerResearchPackages({ print }, opts.python ?? config.python);
+    }
     const checks = await runDoctor(dataDir, config, { python: opts.python });
     if (opts.json) {
       printJson({ ok: checks.every((c) => c.status !== "fail"), checks });

@@ -31,6 +31,7 @@ import { positiveInt } from "./common.ts";
 import { UserError } from "./errors.ts";
 import { style } from "./output.ts";
 import { normalizePeer } from "./peer.ts";
+import { askYesNo, offerResearchPackages } from "./packages.ts";
 
 /** Parsed `spore run` options (commander's `--no-x` flags arrive as `x: false`). */
 export interface RunOptions {
@@ -155,6 +156,11 @@ export function peersToDial(config: SporeConfig, opts: RunOptions): string[] {
   return [...new Set([...config.peer, ...flagged])];
 }
 
+/** A person can answer questions: both stdin and stdout are terminals. */
+function isInteractive(): boolean {
+  return Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
+}
+
 /** The mode a node runs in. */
 export type RunMode = "research" | "verify-only" | "sync-only";
 
@@ -187,6 +193,11 @@ export async function runNode(
     () => held.release(),
   ];
   try {
+    // One y/N question on a terminal for what research needs; elsewhere the node falls back to
+    // sync-only and says which command installs it.
+    if (opts.train !== false && isInteractive()) {
+      await offerResearchPackages({ print, ask: askYesNo }, opts.python ?? config.python);
+    }
     await runLocked(opts, hooks, control, { dataDir, config, log, print, cleanup });
   } finally {
     for (const fn of cleanup.reverse()) await fn();

@@ -38,6 +38,9 @@ export const TRAINING_PROGRAMS: readonly string[] = [
   "/usr/bin/bwrap",
   // By path: Deno resolves names in the list at startup and reports each one it cannot find.
   "/usr/bin/nvidia-smi",
+  // Installing what research needs, only after the user says yes (src/cli/packages.ts).
+  "/usr/bin/apt-get",
+  "/usr/bin/sudo",
 ];
 
 /** What training reads besides the data dir: the sandbox inspects the system dirs and /dev. */
