@@ -253,6 +253,11 @@ export function registerDoctor(program: Command): void {
       }
     }
     const failed = checks.filter((c) => c.status === "fail").length;
-    if (failed) throw new UserError(`${failed} check(s) failed; see the fixes above`);
+    if (failed) {
+      throw new UserError(
+        `${failed} check(s) failed; see the fixes above` +
+          (opts.fix ? "" : " (`spore doctor --fix` installs missing system packages)"),
+      );
+    }
   });
 }
