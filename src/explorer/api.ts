@@ -24,7 +24,7 @@ import {
   parseOffset,
   parseQuery,
 } from "./params.ts";
-import { leaderboardRows, summarize, withNames } from "./present.ts";
+import { forList, leaderboardRows, listed, summarize, withNames } from "./present.ts";
 import { experimentVerification } from "../verify/mod.ts";
 
 /** How long `/api/artifact/:cid` waits for peers before answering 404. */
@@ -76,7 +76,7 @@ export function apiRoutes(node: NodeHandle, ctx: ApiContext): Hono {
     }
     const records = withNames(slice.records, profiles);
     return c.json({
-      node: fields === "summary" ? records.map(summarize) : records,
+      node: fields === "summary" ? records.map(summarize) : records.map(forList),
       edge: slice.edges,
       frontier_id: slice.frontierIds,
       view,
@@ -88,13 +88,13 @@ export function apiRoutes(node: NodeHandle, ctx: ApiContext): Hono {
     const gpu = parseGpu(c.req.query("gpu"));
     const { limit, offset } = page(c);
     const rows = graph.frontier(gpu, Math.min(offset + limit + 1, 10_000));
-    return list(c, withNames(rows.slice(offset, offset + limit), profiles), rows, offset, limit);
+    return list(c, listed(rows.slice(offset, offset + limit), profiles), rows, offset, limit);
   });
 
   api.get("/recent", (c) => {
     const { limit, offset } = page(c);
     const rows = graph.recent(limit + 1, offset);
-    return list(c, withNames(rows.slice(0, limit), profiles), rows, offset, limit, true);
+    return list(c, listed(rows.slice(0, limit), profiles), rows, offset, limit, true);
   });
 
   api.get("/experiment/:cid", (c) => {
@@ -126,21 +126,21 @@ export function apiRoutes(node: NodeHandle, ctx: ApiContext): Hono {
       throw new ApiError(400, `offset + limit must be at most ${MAX_LINEAGE}`);
     }
     const rows = lineage(graph, rec, limit + 1, offset);
-    return list(c, withNames(rows.slice(0, limit), profiles), rows, offset, limit, true);
+    return list(c, listed(rows.slice(0, limit), profiles), rows, offset, limit, true);
   });
 
   api.get("/experiment/:cid/children", (c) => {
     const rec = requireRecord(graph, c.req.param("cid"));
     const { limit, offset } = page(c);
     const rows = graph.children(rec.id);
-    return list(c, withNames(rows.slice(offset, offset + limit), profiles), rows, offset, limit);
+    return list(c, listed(rows.slice(offset, offset + limit), profiles), rows, offset, limit);
   });
 
   api.get("/node/:id/experiment", (c) => {
     const nodeId = requireNode(node.stores, c.req.param("id"));
     const { limit, offset } = page(c);
     const rows = graph.byNode(nodeId, limit + 1, offset);
-    return list(c, withNames(rows.slice(0, limit), profiles), rows, offset, limit, true);
+    return list(c, listed(rows.slice(0, limit), profiles), rows, offset, limit, true);
   });
 
   api.get("/node/:id/reputation", (c) => {
@@ -158,7 +158,7 @@ export function apiRoutes(node: NodeHandle, ctx: ApiContext): Hono {
   api.get("/search", (c) => {
     const q = parseQuery(c.req.query("q"));
     const limit = parseLimit(c.req.query("limit"));
-    return c.json(withNames(search(node.stores, q, limit), profiles));
+    return c.json(listed(search(node.stores, q, limit), profiles));
   });
 
   api.get("/leaderboard", (c) => {

@@ -8,7 +8,7 @@ import type { NodeEvent, NodeHandle } from "../node_types.ts";
 import { checkControlAuth, type ControlEvent } from "../protocol/mod.ts";
 import type { ProfileStore, Stores } from "../store/mod.ts";
 import { experimentVerification } from "../verify/mod.ts";
-import { withNames } from "./present.ts";
+import { listed } from "./present.ts";
 
 /** Most pages connected at once; more are refused so a loop of reconnects cannot exhaust us. */
 export const MAX_WS_CLIENTS = 256;
@@ -68,7 +68,7 @@ export async function toLiveMessage(
     case "experiment":
       return {
         type: "experiment",
-        data: { ...withNames([event.record], profiles)[0], source: event.source },
+        data: { ...listed([event.record], profiles)[0], source: event.source },
       };
     case "profile":
       return { type: "profile", data: event.profile };

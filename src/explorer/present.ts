@@ -52,6 +52,39 @@ export function withNames(
   });
 }
 
+/**
+ * Longest text a list endpoint sends per field (characters). A record may carry up to 512 KiB
+ * of diff and 16 KiB of prose (docs/LIMITS.md); a list of a thousand such records would be
+ * hundreds of MB. Most diffs the network makes are a few KB and fit whole; the experiment page
+ * (`/api/experiment/:cid`) always sends everything.
+ */
+export const LIST_TEXT_LIMITS = { diff: 8 * 1024, description: 1024, hypothesis: 2048 } as const;
+
+/** A record in a list: long text fields cut, and `truncated` naming the fields that were. */
+export type ListedRecord = RecordView & { truncated?: string[] };
+
+/** Cut `rec`'s long text fields to {@link LIST_TEXT_LIMITS} for a list response. */
+export function forList(rec: RecordView): ListedRecord {
+  let out: ListedRecord | undefined;
+  for (const [field, max] of Object.entries(LIST_TEXT_LIMITS)) {
+    const key = field as keyof typeof LIST_TEXT_LIMITS;
+    const text = rec[key];
+    if (text.length <= max) continue;
+    out ??= { ...rec, truncated: [] };
+    out[key] = text.slice(0, max - 1) + "…";
+    out.truncated!.push(field);
+  }
+  return out ?? rec;
+}
+
+/** {@link withNames} for list responses: every record cut by {@link forList}. */
+export function listed(
+  records: readonly ExperimentRecord[],
+  profiles: ProfileStore,
+): ListedRecord[] {
+  return withNames(records, profiles).map(forList);
+}
+
 /** The fields the DAG needs, so a graph of a thousand nodes stays a small response. */
 export function summarize(rec: RecordView): RecordSummary {
   const out: RecordSummary = {
@@ -60,7 +93,7 @@ export function summarize(rec: RecordView): RecordSummary {
     depth: rec.depth,
     val_bpb: rec.val_bpb,
     status: rec.status,
-    description: rec.description,
+    description: forList(rec).description,
     gpu_model: rec.gpu_model,
     node_id: rec.node_id,
     timestamp: rec.timestamp,

@@ -6,7 +6,12 @@
  */
 import { Buffer } from "node:buffer";
 import { createPublicKey, type KeyObject, verify } from "node:crypto";
-import { canonicalRecord, checkRecordShape, sha256Hex } from "../protocol/mod.ts";
+import {
+  canonicalRecord,
+  checkRecordShape,
+  recordBytesTooMany,
+  sha256Hex,
+} from "../protocol/mod.ts";
 
 const SPKI_PREFIX = "302a300506032b6570032100";
 const KEY_CACHE_MAX = 4096;
@@ -48,6 +53,8 @@ export function checkRecord(raw: unknown): string | null {
   } catch (e) {
     return `cannot canonicalize: ${(e as Error).message}`;
   }
+  const tooBig = recordBytesTooMany(bytes.length);
+  if (tooBig) return tooBig;
   if (sha256Hex(bytes) !== rec.id) return "cid mismatch";
   const key = publicKey(rec.node_id);
   if (!key || !HEX128.test(rec.signature)) return "bad signature";

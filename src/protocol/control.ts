@@ -6,6 +6,7 @@
 import { canonicalJson } from "./canonical.ts";
 import { signHex, verifyHex } from "./crypto.ts";
 import { checkFields, type FieldKind } from "./fields.ts";
+import { MAX_CONTROL_KEYS } from "./limits.ts";
 import type { ControlEvent, ControlType, Validated } from "./types.ts";
 
 /** Required fields of each control payload (extra keys are tolerated, as Python peers do). */
@@ -80,10 +81,17 @@ export function expectedEventId(event: ControlEvent): string {
   }
 }
 
-/** Structural check of an untrusted control payload of a known type. */
+/**
+ * Structural check of an untrusted control payload of a known type. Extra keys are tolerated up
+ * to `MAX_CONTROL_KEYS` in all (the payload's bytes are bounded where the frame is parsed).
+ */
 export function checkControl(type: ControlType, raw: unknown): Validated<ControlEvent> {
   const reason = checkFields(raw, CONTROL_SCHEMAS[type], type, true);
   if (reason) return { ok: false, reason };
+  const keys = Object.keys(raw as object).length;
+  if (keys > MAX_CONTROL_KEYS) {
+    return { ok: false, reason: `${type}: ${keys} keys (limit ${MAX_CONTROL_KEYS})` };
+  }
   const event = { type, payload: raw } as ControlEvent;
   if (event.type === "dispute" && !["upheld", "rejected"].includes(event.payload.outcome)) {
     return { ok: false, reason: "dispute: outcome must be upheld or rejected" };

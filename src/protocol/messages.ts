@@ -6,6 +6,13 @@
  */
 import { checkControl } from "./control.ts";
 import { checkFields, type FieldKind } from "./fields.ts";
+import {
+  countJsonTokens,
+  MAX_CONTROL_BYTES,
+  MAX_JSON_TOKENS,
+  MAX_PROFILE_FRAME_BYTES,
+  MAX_RECORD_FRAME_BYTES,
+} from "./limits.ts";
 import { CONTROL_TYPES, type ControlEvent, type ControlType, type Validated } from "./types.ts";
 
 /** `hello` (extension): first message on each connection between our nodes. */
@@ -67,8 +74,25 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 /** Most peers a `pex_response` may list; the rest is ignored. */
 export const MAX_PEX_PEERS = 200;
 
-/** Parse and structurally validate one frame body. Never throws. */
+/** Largest frame body of each message type whose size is bounded below the frame cap. */
+const MAX_BODY_BYTES: Readonly<Record<string, number>> = {
+  experiment: MAX_RECORD_FRAME_BYTES,
+  profile: MAX_PROFILE_FRAME_BYTES,
+  challenge: MAX_CONTROL_BYTES,
+  challenge_response: MAX_CONTROL_BYTES,
+  verification: MAX_CONTROL_BYTES,
+  dispute: MAX_CONTROL_BYTES,
+};
+
+/**
+ * Parse and structurally validate one frame body. Never throws. Bodies with more JSON structure
+ * than any valid message are refused before parsing (their parse alone would exhaust the heap),
+ * and each type's body is bounded in bytes (`MAX_BODY_BYTES`) before anything else reads it.
+ */
 export function parseMessage(body: Uint8Array): Validated<WireMessage> {
+  if (countJsonTokens(body) > MAX_JSON_TOKENS) {
+    return { ok: false, reason: `frame has more than ${MAX_JSON_TOKENS} JSON tokens` };
+  }
   let env: unknown;
   try {
     env = JSON.parse(decoder.decode(body));
@@ -80,6 +104,10 @@ export function parseMessage(body: Uint8Array): Validated<WireMessage> {
   }
   const { type, payload } = env as { type?: unknown; payload?: unknown };
   if (typeof type !== "string") return { ok: false, reason: "envelope has no string type" };
+  const max = Object.hasOwn(MAX_BODY_BYTES, type) ? MAX_BODY_BYTES[type] : Infinity;
+  if (body.length > max) {
+    return { ok: false, reason: `${type} of ${body.length} bytes exceeds its limit of ${max}` };
+  }
   return parsePayload(type, payload);
 }
 

@@ -15,3 +15,4 @@ export * from "./messages.ts";
 export * from "./gpu.ts";
 export * from "./address.ts";
 export * from "./fields.ts";
+export * from "./limits.ts";

@@ -5,6 +5,7 @@
 import { canonicalJson } from "./canonical.ts";
 import { checkFields, type FieldKind } from "./fields.ts";
 import { isHex, sha256Hex } from "./hash.ts";
+import { MAX_RECORD_BYTES, recordTextTooLong } from "./limits.ts";
 import { canonicalPayload, checkIdAndSignature, signPayload } from "./signed.ts";
 import {
   EXPERIMENT_STATUSES,
@@ -66,7 +67,10 @@ export function signRecord(payload: ExperimentPayload, seed: Uint8Array): Experi
   return signPayload(payload, RECORD_FLOAT_KEYS, seed);
 }
 
-/** Synchronous structural check: exact field set, JSON types, status, hex node id. */
+/**
+ * Synchronous structural check: exact field set, JSON types, status, hex node id, text fields
+ * within `RECORD_TEXT_LIMITS` (the canonical size limit is checked where the bytes are built).
+ */
 export function checkRecordShape(raw: unknown): Validated<ExperimentRecord> {
   const reason = checkFields(raw, RECORD_SCHEMA, "record");
   if (reason) return { ok: false, reason };
@@ -77,6 +81,8 @@ export function checkRecordShape(raw: unknown): Validated<ExperimentRecord> {
   if (!isHex(rec.node_id, 32)) return { ok: false, reason: "node_id is not a 32-byte hex key" };
   if (!isHex(rec.id, 32)) return { ok: false, reason: "id is not a 32-byte hex digest" };
   if (rec.depth < 0) return { ok: false, reason: "depth must not be negative" };
+  const tooLong = recordTextTooLong(rec as unknown as Record<string, unknown>);
+  if (tooLong) return { ok: false, reason: tooLong };
   return { ok: true, value: rec };
 }
 
@@ -87,6 +93,6 @@ export function checkRecordShape(raw: unknown): Validated<ExperimentRecord> {
 export async function validateRecord(raw: unknown): Promise<Validated<ExperimentRecord>> {
   const shape = checkRecordShape(raw);
   if (!shape.ok) return shape;
-  const reason = await checkIdAndSignature(shape.value, RECORD_FLOAT_KEYS);
+  const reason = await checkIdAndSignature(shape.value, RECORD_FLOAT_KEYS, MAX_RECORD_BYTES);
   return reason ? { ok: false, reason } : shape;
 }

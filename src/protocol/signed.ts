@@ -6,6 +6,7 @@
 import { canonicalJson } from "./canonical.ts";
 import { signHex, verifyHex } from "./crypto.ts";
 import { sha256Hex } from "./hash.ts";
+import { recordBytesTooMany } from "./limits.ts";
 
 const encoder = new TextEncoder();
 
@@ -33,11 +34,13 @@ export function signPayload<P extends object>(
 }
 
 /**
- * Check a structurally valid object's id and signature. Returns the failure reason, or null.
+ * Check a structurally valid object's id and signature, and that its canonical payload is at
+ * most `maxBytes`. Returns the failure reason, or null.
  */
 export async function checkIdAndSignature(
   obj: SignedObject,
   floatKeys: ReadonlySet<string>,
+  maxBytes = Infinity,
 ): Promise<string | null> {
   let bytes: Uint8Array;
   try {
@@ -45,6 +48,7 @@ export async function checkIdAndSignature(
   } catch (e) {
     return `cannot canonicalize: ${(e as Error).message}`;
   }
+  if (bytes.length > maxBytes) return recordBytesTooMany(bytes.length, maxBytes);
   if (sha256Hex(bytes) !== obj.id) return "cid mismatch";
   if (!(await verifyHex(bytes, obj.signature, obj.node_id))) return "bad signature";
   return null;

@@ -433,3 +433,28 @@ Deno.test("api: a failing store answers 500 with a generic JSON error, no intern
     }
   });
 });
+
+Deno.test("api: list endpoints cut long text fields; the experiment page sends them whole", async () => {
+  await withNode(async (node) => {
+    const diff = "+x = 1\n".repeat(4000); // 28,000 characters, within the record limit
+    const description = "d".repeat(5000);
+    const rec = makeRecord({ diff, description, hypothesis: "short" });
+    node.stores.graph.insert(rec);
+    const app = createApp(node);
+    for (const path of ["/api/graph", "/api/recent", `/api/node/${rec.node_id}/experiment`]) {
+      const { body } = await get(app, path);
+      const rows = (Array.isArray(body) ? body : body.node) as Json[];
+      const row = rows.find((r) => r.id === rec.id)!;
+      assert.equal((row.diff as string).length, 8 * 1024, path);
+      assert.equal((row.description as string).length, 1024, path);
+      assert.equal(row.hypothesis, "short", path);
+      assert.deepEqual(row.truncated, ["diff", "description"], path);
+    }
+    const summary = await get(app, "/api/graph?fields=summary");
+    assert.equal(((summary.body.node as Json[])[0].description as string).length, 1024);
+    const full = await get(app, `/api/experiment/${rec.id}`);
+    assert.equal(full.body.diff, diff);
+    assert.equal(full.body.description, description);
+    assert.equal(full.body.truncated, undefined);
+  });
+});
