@@ -20,7 +20,9 @@ export function parseAddress(text: string): Validated<PeerAddress> {
   if (!m) {
     return { ok: false, reason: `"${s.slice(0, 80)}" is not host:port (e.g. 127.0.0.1:7470)` };
   }
-  const [, host, portText] = m;
+  // Both patterns have exactly two groups, neither optional: a match sets both.
+  const host = m[1]!;
+  const portText = m[2]!;
   const port = Number(portText);
   if (port < 1 || port > 65535) {
     return { ok: false, reason: `port ${portText} is out of range 1-65535` };

@@ -46,9 +46,10 @@ export function formatPythonFloat(x: number): string {
   }
   const sign = x < 0 ? "-" : "";
   // toExponential() with no argument yields the shortest digits that round-trip.
-  const [mantissa, expText] = Math.abs(x).toExponential().split("e");
-  const digits = mantissa.replace(".", "");
-  const exp = Number(expText);
+  const exponential = Math.abs(x).toExponential();
+  const e = exponential.indexOf("e");
+  const digits = exponential.slice(0, e).replace(".", "");
+  const exp = Number(exponential.slice(e + 1));
   if (exp < -4 || exp >= 16) {
     const frac = digits.length > 1 ? "." + digits.slice(1) : "";
     const expSign = exp < 0 ? "-" : "+";
@@ -164,11 +165,12 @@ function encode(
       const plan = keyPlan(Object.keys(obj));
       let out = "{";
       for (let i = 0; i < plan.sorted.length; i++) {
-        const k = plan.sorted[i];
+        // In range: i < sorted.length, and prefixes is built from sorted (one per key).
+        const k = plan.sorted[i]!;
         const v = obj[k];
         if (v === undefined) continue;
         if (out.length > 1) out += ",";
-        out += plan.prefixes[i] + encode(v, floatKeys, k, path, k);
+        out += plan.prefixes[i]! + encode(v, floatKeys, k, path, k);
       }
       return out + "}";
     }

@@ -75,6 +75,9 @@ export class FrameDecoder {
     let off = 0;
     while (off < n) {
       const head = this.#chunks[0];
+      if (head === undefined) {
+        throw new RangeError("frame decoder: fewer bytes queued than counted");
+      }
       const k = Math.min(head.length, n - off);
       out.set(head.subarray(0, k), off);
       off += k;

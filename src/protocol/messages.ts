@@ -60,14 +60,14 @@ export type WireMessage =
   | ControlEvent
   | { type: "unknown"; payload: unknown; wireType: string };
 
-const SIMPLE_SCHEMAS: Readonly<Record<string, Readonly<Record<string, FieldKind>>>> = {
+const SIMPLE_SCHEMAS = {
   sync_request: { since: "int" },
   code_request: { code_cid: "str" },
   code_response: { code_cid: "str", code: "str" },
   hello: { node_id: "str", listen_port: "int", agent: "str", db_epoch: "str" },
   sync_seq: { db_epoch: "str", records: "int", profiles: "int", control: "int" },
   sync_mark: { db_epoch: "str", records: "int", profiles: "int", control: "int", done: "bool" },
-};
+} as const satisfies Readonly<Record<string, Readonly<Record<string, FieldKind>>>>;
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 

@@ -3,7 +3,7 @@
  * `<data>/db/control.sqlite`, deduplicated by type + event id and numbered for replay in sync.
  * @module
  */
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import {
   canonicalJson,
   CONTROL_FLOAT_KEYS,
@@ -11,7 +11,15 @@ import {
   type ControlType,
 } from "../protocol/mod.ts";
 import { StoreError } from "./errors.ts";
-import { errText, inTransaction, MAX_PAGE, openStore, pageValue } from "./sqlite.ts";
+import {
+  errText,
+  inTransaction,
+  MAX_PAGE,
+  openStore,
+  pageValue,
+  prepareAll,
+  type Statements,
+} from "./sqlite.ts";
 
 /** Largest payload text we keep; real events are a few hundred bytes. */
 export const MAX_CONTROL_PAYLOAD = 64 * 1024;
@@ -30,29 +38,26 @@ export interface LoggedControl {
   payload: Record<string, unknown>;
 }
 
+/** The control log's statements. */
+const CONTROL_SQL = {
+  append: "INSERT INTO control_event (type, event_id, experiment_id, payload) " +
+    "VALUES (?, ?, ?, ?)",
+  has: "SELECT 1 AS x FROM control_event WHERE type = ? AND event_id = ?",
+  get: "SELECT payload FROM control_event WHERE type = ? AND event_id = ?",
+  afterSeq: "SELECT seq, type, payload FROM control_event WHERE seq > ? ORDER BY seq LIMIT ?",
+  maxSeq: "SELECT COALESCE(MAX(seq), 0) AS m FROM control_event",
+  byExperiment:
+    "SELECT seq, type, payload FROM control_event WHERE experiment_id = ? ORDER BY seq LIMIT ?",
+};
+
 /** Control-event log over one SQLite file. */
 export class ControlLog {
   readonly #db: DatabaseSync;
-  readonly #s: Record<string, StatementSync>;
+  readonly #s: Statements<typeof CONTROL_SQL>;
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
-    const prep = (sql: string) => db.prepare(sql);
-    this.#s = {
-      append: prep(
-        "INSERT INTO control_event (type, event_id, experiment_id, payload) " +
-          "VALUES (?, ?, ?, ?)",
-      ),
-      has: prep("SELECT 1 AS x FROM control_event WHERE type = ? AND event_id = ?"),
-      get: prep("SELECT payload FROM control_event WHERE type = ? AND event_id = ?"),
-      afterSeq: prep(
-        "SELECT seq, type, payload FROM control_event WHERE seq > ? ORDER BY seq LIMIT ?",
-      ),
-      maxSeq: prep("SELECT COALESCE(MAX(seq), 0) AS m FROM control_event"),
-      byExperiment: prep(
-        "SELECT seq, type, payload FROM control_event WHERE experiment_id = ? ORDER BY seq LIMIT ?",
-      ),
-    };
+    this.#s = prepareAll(db, CONTROL_SQL);
   }
 
   /**

@@ -12,7 +12,7 @@
  *   columns cannot reproduce (`-0.0` in a REAL column, a NUL or a lone surrogate in text).
  * @module
  */
-import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import {
   canonicalRecord,
   checkRecordShape,
@@ -36,8 +36,16 @@ import {
   TEXT_FIELDS,
 } from "./graph_rows.ts";
 import { type CheckpointerOptions, WalCheckpointer } from "./checkpointer.ts";
-import { migrate, PARENT_KEY, PARENT_KEY_OF_PARAM } from "./graph_schema.ts";
-import { inTransaction, MAX_PAGE, openStore, pageValue } from "./sqlite.ts";
+import { INSERT_COLUMNS, migrate, PARENT_KEY, PARENT_KEY_OF_PARAM } from "./graph_schema.ts";
+import {
+  cell,
+  inTransaction,
+  MAX_PAGE,
+  openStore,
+  pageValue,
+  prepareAll,
+  type Statements,
+} from "./sqlite.ts";
 
 export { PYTHON_EXPERIMENT_DDL } from "./graph_schema.ts";
 
@@ -79,6 +87,50 @@ const MAX_QUERY = 256;
  */
 const GRAPH_CACHE_MIB = 16;
 
+/** SELECT list of a record row. */
+const SELECT_RECORD = `SELECT ${RECORD_COLUMNS} FROM experiment`;
+
+/** The graph's statements; those in ARRAY_STATEMENTS return array rows. */
+const GRAPH_SQL = {
+  // Binds INSERT_COLUMNS in order (GraphStore.#insertOne).
+  insert: `INSERT OR IGNORE INTO experiment (${INSERT_COLUMNS.join(", ")}) ` +
+    `VALUES (${INSERT_COLUMNS.map(() => "?").join(", ")})`,
+  maxSeq: "SELECT COALESCE(MAX(seq), 0) AS m FROM experiment",
+  hasLowerKeepChild:
+    `SELECT 1 AS x FROM experiment WHERE ${CHILD_OF} AND status = 'keep' AND val_bpb < ?2 ` +
+    "LIMIT 1",
+  clearParent: "UPDATE experiment SET frontier = 0 WHERE id = ? AND frontier = 1 AND val_bpb > ?",
+  has: "SELECT 1 AS x FROM experiment WHERE id = ?",
+  get: `${SELECT_RECORD} WHERE id = ?`,
+  parentOf: "SELECT parent FROM experiment WHERE id = ?",
+  children: `${SELECT_RECORD} WHERE ${CHILD_OF} ORDER BY timestamp, rowid`,
+  roots: `${SELECT_RECORD} e WHERE parent IS NULL OR NOT EXISTS ` +
+    `(SELECT 1 FROM experiment p WHERE p.id = e.parent) ORDER BY timestamp, id LIMIT ?`,
+  frontier: `${SELECT_RECORD} WHERE frontier = 1 ORDER BY val_bpb, id LIMIT ?`,
+  frontierClass:
+    `${SELECT_RECORD} WHERE frontier = 1 AND gpu_class = ? ORDER BY val_bpb, id LIMIT ?`,
+  recent: `${SELECT_RECORD} ORDER BY timestamp DESC, rowid DESC LIMIT ? OFFSET ?`,
+  byNode: `${SELECT_RECORD} WHERE node_id = ? ORDER BY timestamp DESC, rowid DESC LIMIT ? OFFSET ?`,
+  // Seq numbers are dense (1..n, append-only graph), so the count needs no table scan;
+  // rows another writer added since open have no seq yet and are counted apart.
+  count: "SELECT (SELECT COALESCE(MAX(seq), 0) FROM experiment) + " +
+    "(SELECT COUNT(*) FROM experiment WHERE seq IS NULL) AS n",
+  frontierSize: "SELECT COUNT(*) AS n FROM experiment WHERE frontier = 1",
+  nodes: "SELECT COUNT(*) AS n FROM graph_node",
+  addNode: "INSERT OR IGNORE INTO graph_node (node_id) VALUES (?)",
+  search:
+    `${SELECT_RECORD} WHERE id LIKE $prefix ESCAPE '\\' OR node_id LIKE $prefix ESCAPE '\\' ` +
+    `OR description LIKE $infix ESCAPE '\\' OR hypothesis LIKE $infix ESCAPE '\\' ` +
+    `OR gpu_model LIKE $infix ESCAPE '\\' ORDER BY timestamp DESC, rowid DESC LIMIT $limit`,
+  markVerified: "UPDATE experiment SET verified = 1 WHERE id = ? AND verified = 0",
+  isVerified: "SELECT verified FROM experiment WHERE id = ?",
+  afterSeq: `SELECT ${RECORD_COLUMNS}, seq FROM experiment WHERE seq > ? ORDER BY seq LIMIT ?`,
+  sinceFirst: `SELECT ${RECORD_COLUMNS}, rowid FROM experiment WHERE timestamp >= ? ` +
+    "ORDER BY timestamp, rowid LIMIT ?",
+  sinceNext: `SELECT ${RECORD_COLUMNS}, rowid FROM experiment ` +
+    "WHERE (timestamp, rowid) > (?, ?) ORDER BY timestamp, rowid LIMIT ?",
+};
+
 /** Experiment graph over one SQLite file. Methods are synchronous; one instance per file. */
 export class GraphStore {
   readonly #db: DatabaseSync;
@@ -86,74 +138,14 @@ export class GraphStore {
   readonly #knownNodes = new Set<string>();
   /** Publishers added by the open transaction; known only once it commits. */
   readonly #pendingNodes = new Set<string>();
-  readonly #s: Record<string, StatementSync>;
+  readonly #s: Statements<typeof GRAPH_SQL>;
   /** Background WAL checkpoints after bulk writes; null for an in-memory database. */
   readonly #checkpointer: WalCheckpointer | null;
 
   private constructor(db: DatabaseSync, checkpointer: WalCheckpointer | null) {
     this.#db = db;
     this.#checkpointer = checkpointer;
-    const sel = `SELECT ${RECORD_COLUMNS} FROM experiment`;
-    const prep = (sql: string) => db.prepare(sql);
-    this.#s = {
-      // Column order: RECORD_COLUMNS without canonical, then our four columns.
-      insert: prep(
-        `INSERT OR IGNORE INTO experiment (${
-          RECORD_COLUMNS.replace(", canonical", "")
-        }, seq, frontier, gpu_class, canonical) VALUES (${Array(27).fill("?").join(", ")})`,
-      ),
-      maxSeq: prep("SELECT COALESCE(MAX(seq), 0) AS m FROM experiment"),
-      hasLowerKeepChild: prep(
-        `SELECT 1 AS x FROM experiment WHERE ${CHILD_OF} AND status = 'keep' AND val_bpb < ?2 ` +
-          "LIMIT 1",
-      ),
-      clearParent: prep(
-        "UPDATE experiment SET frontier = 0 WHERE id = ? AND frontier = 1 AND val_bpb > ?",
-      ),
-      has: prep("SELECT 1 AS x FROM experiment WHERE id = ?"),
-      get: prep(`${sel} WHERE id = ?`),
-      parentOf: prep("SELECT parent FROM experiment WHERE id = ?"),
-      children: prep(`${sel} WHERE ${CHILD_OF} ORDER BY timestamp, rowid`),
-      roots: prep(
-        `${sel} e WHERE parent IS NULL OR NOT EXISTS ` +
-          `(SELECT 1 FROM experiment p WHERE p.id = e.parent) ORDER BY timestamp, id LIMIT ?`,
-      ),
-      frontier: prep(`${sel} WHERE frontier = 1 ORDER BY val_bpb, id LIMIT ?`),
-      frontierClass: prep(
-        `${sel} WHERE frontier = 1 AND gpu_class = ? ORDER BY val_bpb, id LIMIT ?`,
-      ),
-      recent: prep(`${sel} ORDER BY timestamp DESC, rowid DESC LIMIT ? OFFSET ?`),
-      byNode: prep(
-        `${sel} WHERE node_id = ? ORDER BY timestamp DESC, rowid DESC LIMIT ? OFFSET ?`,
-      ),
-      // Seq numbers are dense (1..n, append-only graph), so the count needs no table scan;
-      // rows another writer added since open have no seq yet and are counted apart.
-      count: prep(
-        "SELECT (SELECT COALESCE(MAX(seq), 0) FROM experiment) + " +
-          "(SELECT COUNT(*) FROM experiment WHERE seq IS NULL) AS n",
-      ),
-      frontierSize: prep("SELECT COUNT(*) AS n FROM experiment WHERE frontier = 1"),
-      nodes: prep("SELECT COUNT(*) AS n FROM graph_node"),
-      addNode: prep("INSERT OR IGNORE INTO graph_node (node_id) VALUES (?)"),
-      search: prep(
-        `${sel} WHERE id LIKE $prefix ESCAPE '\\' OR node_id LIKE $prefix ESCAPE '\\' ` +
-          `OR description LIKE $infix ESCAPE '\\' OR hypothesis LIKE $infix ESCAPE '\\' ` +
-          `OR gpu_model LIKE $infix ESCAPE '\\' ORDER BY timestamp DESC, rowid DESC LIMIT $limit`,
-      ),
-      markVerified: prep("UPDATE experiment SET verified = 1 WHERE id = ? AND verified = 0"),
-      isVerified: prep("SELECT verified FROM experiment WHERE id = ?"),
-      afterSeq: prep(
-        `SELECT ${RECORD_COLUMNS}, seq FROM experiment WHERE seq > ? ORDER BY seq LIMIT ?`,
-      ),
-      sinceFirst: prep(
-        `SELECT ${RECORD_COLUMNS}, rowid FROM experiment WHERE timestamp >= ? ` +
-          "ORDER BY timestamp, rowid LIMIT ?",
-      ),
-      sinceNext: prep(
-        `SELECT ${RECORD_COLUMNS}, rowid FROM experiment ` +
-          "WHERE (timestamp, rowid) > (?, ?) ORDER BY timestamp, rowid LIMIT ?",
-      ),
-    };
+    this.#s = prepareAll(db, GRAPH_SQL);
     for (const name of ARRAY_STATEMENTS) returnArrays(this.#s[name]);
   }
 
@@ -328,11 +320,10 @@ export class GraphStore {
     const size = Math.max(1, pageValue(batch, "batch", MAX_PAGE));
     const from = Number.isFinite(since) ? since : 0;
     let page = rows(this.#s.sinceFirst, from, size);
-    while (page.length > 0) {
+    for (let last = page.at(-1); last !== undefined; last = page.at(-1)) {
       for (const row of page) yield rowToRecord(row);
       if (page.length < size) return;
-      const last = page[page.length - 1];
-      page = rows(this.#s.sinceNext, last[COL.timestamp], last[EXTRA], size);
+      page = rows(this.#s.sinceNext, cell(last, COL.timestamp), cell(last, EXTRA), size);
     }
   }
 
@@ -450,8 +441,9 @@ export class GraphStore {
       const setClass = db.prepare(
         "UPDATE experiment SET gpu_class = ? WHERE seq IS NULL AND gpu_model = ?",
       );
-      for (const { gpu_model } of classes) {
-        setClass.run(normalizeGpuClass(String(gpu_model)), gpu_model);
+      for (const row of classes) {
+        const gpuModel = cell(row, "gpu_model");
+        setClass.run(normalizeGpuClass(String(gpuModel)), gpuModel);
       }
       // rowid order is the other writer's insertion order, the best guess at arrival order.
       db.prepare(
@@ -480,31 +472,34 @@ export class GraphStore {
     const setCanonical = db.prepare("UPDATE experiment SET canonical = ? WHERE id = ?");
     const decoder = new TextDecoder();
     for (const row of candidates) {
-      const text = (v: SQLInputValue) => v instanceof Uint8Array ? decoder.decode(v) : String(v);
+      const text = (column: (typeof TEXT_FIELDS)[number]) => {
+        const v = cell(row, column);
+        return v instanceof Uint8Array ? decoder.decode(v) : String(v);
+      };
       const base: ExperimentRecord = {
         id: String(row.id),
         version: Number(row.version),
         parent: row.parent === null ? null : String(row.parent),
         depth: Number(row.depth),
-        code_cid: text(row.code_cid),
-        diff: text(row.diff),
-        dataset_cid: text(row.dataset_cid),
-        prepare_cid: text(row.prepare_cid),
+        code_cid: text("code_cid"),
+        diff: text("diff"),
+        dataset_cid: text("dataset_cid"),
+        prepare_cid: text("prepare_cid"),
         time_budget: Number(row.time_budget),
         val_bpb: Number(row.val_bpb),
         peak_vram_mb: Number(row.peak_vram_mb),
         num_steps: Number(row.num_steps),
         num_params: Number(row.num_params),
-        status: text(row.status) as ExperimentStatus,
-        description: text(row.description),
-        hypothesis: text(row.hypothesis),
-        agent_model: text(row.agent_model),
-        gpu_model: text(row.gpu_model),
-        cuda_version: text(row.cuda_version),
-        torch_version: text(row.torch_version),
-        node_id: text(row.node_id),
+        status: text("status") as ExperimentStatus,
+        description: text("description"),
+        hypothesis: text("hypothesis"),
+        agent_model: text("agent_model"),
+        gpu_model: text("gpu_model"),
+        cuda_version: text("cuda_version"),
+        torch_version: text("torch_version"),
+        node_id: text("node_id"),
         timestamp: Number(row.timestamp),
-        signature: text(row.signature),
+        signature: text("signature"),
       };
       const match = signVariants(base).find((r) => recordId(r) === r.id);
       // No match means the row never matched its id (tampered or foreign): leave it as stored.

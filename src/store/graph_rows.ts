@@ -25,17 +25,48 @@ export const TEXT_FIELDS = [
   "signature",
 ] as const;
 
-/** Columns of a record row, in {@link COL} order; `canonical` (usually NULL) is last. */
-export const RECORD_COLUMNS =
-  "id, version, parent, depth, code_cid, diff, dataset_cid, prepare_cid, " +
-  "time_budget, val_bpb, peak_vram_mb, num_steps, num_params, status, description, hypothesis, " +
-  "agent_model, gpu_model, cuda_version, torch_version, node_id, timestamp, signature, canonical";
-
 /** A row of {@link RECORD_COLUMNS} read as an array (positions as listed), extras after it. */
 export type RecordRow = readonly SQLOutputValue[];
 
+/**
+ * Columns of a record row and their positions in a {@link RecordRow}, listed in that order;
+ * `canonical` (usually NULL) is last.
+ */
+export const COL = {
+  id: 0,
+  version: 1,
+  parent: 2,
+  depth: 3,
+  code_cid: 4,
+  diff: 5,
+  dataset_cid: 6,
+  prepare_cid: 7,
+  time_budget: 8,
+  val_bpb: 9,
+  peak_vram_mb: 10,
+  num_steps: 11,
+  num_params: 12,
+  status: 13,
+  description: 14,
+  hypothesis: 15,
+  agent_model: 16,
+  gpu_model: 17,
+  cuda_version: 18,
+  torch_version: 19,
+  node_id: 20,
+  timestamp: 21,
+  signature: 22,
+  canonical: 23,
+} as const;
+
+/** The columns of {@link COL} in order (keys keep their insertion order). */
+export const RECORD_COLUMN_NAMES = Object.keys(COL) as readonly (keyof typeof COL)[];
+
+/** {@link RECORD_COLUMN_NAMES} as a SELECT list. */
+export const RECORD_COLUMNS = RECORD_COLUMN_NAMES.join(", ");
+
 /** Position of the first column after {@link RECORD_COLUMNS} in a {@link RecordRow}. */
-export const EXTRA = 24;
+export const EXTRA = RECORD_COLUMN_NAMES.length;
 
 /**
  * Statements returning record rows, read as arrays: about half the decode cost of one object
@@ -83,34 +114,6 @@ export function signVariants(rec: ExperimentRecord): ExperimentRecord[] {
   const peaks = rec.peak_vram_mb === 0 ? [0, -0] : [rec.peak_vram_mb];
   return vals.flatMap((v) => peaks.map((p) => ({ ...rec, val_bpb: v, peak_vram_mb: p })));
 }
-
-/** Positions of the columns in {@link RECORD_COLUMNS}. */
-export const COL = {
-  id: 0,
-  version: 1,
-  parent: 2,
-  depth: 3,
-  code_cid: 4,
-  diff: 5,
-  dataset_cid: 6,
-  prepare_cid: 7,
-  time_budget: 8,
-  val_bpb: 9,
-  peak_vram_mb: 10,
-  num_steps: 11,
-  num_params: 12,
-  status: 13,
-  description: 14,
-  hypothesis: 15,
-  agent_model: 16,
-  gpu_model: 17,
-  cuda_version: 18,
-  torch_version: 19,
-  node_id: 20,
-  timestamp: 21,
-  signature: 22,
-  canonical: 23,
-} as const;
 
 /** Rebuild a wire record from a row of {@link RECORD_COLUMNS}. */
 export function rowToRecord(row: RecordRow): ExperimentRecord {

@@ -5,6 +5,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import { StoreError } from "./errors.ts";
+import { RECORD_COLUMN_NAMES } from "./graph_rows.ts";
 import { columnsOf, inTransaction } from "./sqlite.ts";
 
 /** The Python node's table, for creating a fresh database (PROTOCOL.md section 9). */
@@ -24,6 +25,15 @@ const ADDED_COLUMNS: readonly [string, string][] = [
   ["frontier", "frontier INTEGER NOT NULL DEFAULT 0"],
   ["gpu_class", "gpu_class TEXT"],
   ["canonical", "canonical TEXT"],
+];
+
+/**
+ * Columns an insert fills, in binding order: the record's own columns, then ours (which end
+ * with `canonical`). The Python node's `verified` keeps its default.
+ */
+export const INSERT_COLUMNS: readonly string[] = [
+  ...RECORD_COLUMN_NAMES.filter((c) => c !== "canonical"),
+  ...ADDED_COLUMNS.map(([name]) => name),
 ];
 
 /**

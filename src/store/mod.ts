@@ -28,6 +28,7 @@ export {
 export { ProfileStore, type SeqProfile } from "./profile.ts";
 export { ControlLog, type LoggedControl, MAX_CONTROL_PAYLOAD } from "./control_log.ts";
 export { ArtifactStore, isCid } from "./artifact.ts";
+export { prepareAll, type Statements } from "./sqlite.ts";
 
 /** Every store of one data dir. */
 export interface Stores {

@@ -4,7 +4,7 @@
  * (the signed payload, kept only when the text columns cannot reproduce it).
  * @module
  */
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import {
   canonicalProfile,
   checkProfileShape,
@@ -12,7 +12,16 @@ import {
   type ProfilePayload,
 } from "../protocol/mod.ts";
 import { StoreError } from "./errors.ts";
-import { columnsOf, inTransaction, isLossyText, MAX_PAGE, openStore, pageValue } from "./sqlite.ts";
+import {
+  columnsOf,
+  inTransaction,
+  isLossyText,
+  MAX_PAGE,
+  openStore,
+  pageValue,
+  prepareAll,
+  type Statements,
+} from "./sqlite.ts";
 
 const DDL = `CREATE TABLE IF NOT EXISTS node_profile (node_id TEXT PRIMARY KEY, id TEXT,
   display_name TEXT, bio TEXT, website TEXT, avatar_url TEXT, donation_address TEXT,
@@ -38,18 +47,10 @@ export interface SeqProfile {
   profile: NodeProfile;
 }
 
-/** Newest profile per node over one SQLite file. */
-export class ProfileStore {
-  readonly #db: DatabaseSync;
-  readonly #s: Record<string, StatementSync>;
-
-  private constructor(db: DatabaseSync) {
-    this.#db = db;
-    const prep = (sql: string) => db.prepare(sql);
-    this.#s = {
-      current: prep("SELECT id, timestamp FROM node_profile WHERE node_id = ?"),
-      upsert: prep(
-        `INSERT INTO node_profile (${COLUMNS}, seq) VALUES ($node_id, $id, $display_name, $bio,
+/** The profile store's statements. */
+const PROFILE_SQL = {
+  current: "SELECT id, timestamp FROM node_profile WHERE node_id = ?",
+  upsert: `INSERT INTO node_profile (${COLUMNS}, seq) VALUES ($node_id, $id, $display_name, $bio,
            $website, $avatar_url, $donation_address, $timestamp, $signature, $schema_version,
            $canonical, $seq)
          ON CONFLICT(node_id) DO UPDATE SET id = excluded.id, display_name = excluded.display_name,
@@ -57,15 +58,21 @@ export class ProfileStore {
            donation_address = excluded.donation_address, timestamp = excluded.timestamp,
            signature = excluded.signature, schema_version = excluded.schema_version,
            canonical = excluded.canonical, seq = excluded.seq`,
-      ),
-      get: prep(`SELECT ${COLUMNS} FROM node_profile WHERE node_id = ?`),
-      all: prep(`SELECT ${COLUMNS} FROM node_profile ORDER BY node_id LIMIT ? OFFSET ?`),
-      name: prep("SELECT display_name FROM node_profile WHERE node_id = ?"),
-      maxSeq: prep("SELECT COALESCE(MAX(seq), 0) AS m FROM node_profile"),
-      afterSeq: prep(
-        `SELECT seq, ${COLUMNS} FROM node_profile WHERE seq > ? ORDER BY seq LIMIT ?`,
-      ),
-    };
+  get: `SELECT ${COLUMNS} FROM node_profile WHERE node_id = ?`,
+  all: `SELECT ${COLUMNS} FROM node_profile ORDER BY node_id LIMIT ? OFFSET ?`,
+  name: "SELECT display_name FROM node_profile WHERE node_id = ?",
+  maxSeq: "SELECT COALESCE(MAX(seq), 0) AS m FROM node_profile",
+  afterSeq: `SELECT seq, ${COLUMNS} FROM node_profile WHERE seq > ? ORDER BY seq LIMIT ?`,
+};
+
+/** Newest profile per node over one SQLite file. */
+export class ProfileStore {
+  readonly #db: DatabaseSync;
+  readonly #s: Statements<typeof PROFILE_SQL>;
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#s = prepareAll(db, PROFILE_SQL);
   }
 
   /**

@@ -3,9 +3,16 @@
  * node, and the ids of every event already applied so replays change nothing.
  * @module
  */
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import { StoreError } from "./errors.ts";
-import { inTransaction, MAX_PAGE, openStore, pageValue } from "./sqlite.ts";
+import {
+  inTransaction,
+  MAX_PAGE,
+  openStore,
+  pageValue,
+  prepareAll,
+  type Statements,
+} from "./sqlite.ts";
 
 /** A `reputation` row; unknown nodes read as all zeros. */
 export interface ReputationRow {
@@ -52,45 +59,39 @@ const DDL = [
 const ROW_COLUMNS = "node_id, score, experiments_published, experiments_verified, " +
   "verifications_performed, disputes_won, disputes_lost";
 
-/** Reputation rows and applied-event ids over one SQLite file. */
-export class ReputationStore {
-  readonly #db: DatabaseSync;
-  readonly #s: Record<string, StatementSync>;
-
-  private constructor(db: DatabaseSync) {
-    this.#db = db;
-    const prep = (sql: string) => db.prepare(sql);
-    this.#s = {
-      get: prep(`SELECT ${ROW_COLUMNS} FROM reputation WHERE node_id = ?`),
-      ensure: prep(
-        "INSERT OR IGNORE INTO reputation (node_id, score, experiments_published, " +
-          "experiments_verified, verifications_performed, disputes_won, disputes_lost) " +
-          "VALUES (?, 0, 0, 0, 0, 0, 0)",
-      ),
-      // COALESCE because a Python-written row may hold NULLs; the clamp keeps the network's rule.
-      apply: prep(
-        `UPDATE reputation SET
+/** The reputation ledger's statements. */
+const REPUTATION_SQL = {
+  get: `SELECT ${ROW_COLUMNS} FROM reputation WHERE node_id = ?`,
+  ensure: "INSERT OR IGNORE INTO reputation (node_id, score, experiments_published, " +
+    "experiments_verified, verifications_performed, disputes_won, disputes_lost) " +
+    "VALUES (?, 0, 0, 0, 0, 0, 0)",
+  // COALESCE because a Python-written row may hold NULLs; the clamp keeps the network's rule.
+  apply: `UPDATE reputation SET
            score = MIN(${SCORE_MAX}, MAX(${SCORE_MIN}, COALESCE(score, 0) + $score)),
            experiments_verified = COALESCE(experiments_verified, 0) + $experiments_verified,
            verifications_performed = COALESCE(verifications_performed, 0) + $verifications_performed,
            disputes_won = COALESCE(disputes_won, 0) + $disputes_won,
            disputes_lost = COALESCE(disputes_lost, 0) + $disputes_lost
          WHERE node_id = $node_id`,
-      ),
-      publish: prep(
-        "UPDATE reputation SET experiments_published = COALESCE(experiments_published, 0) + 1 " +
-          "WHERE node_id = ?",
-      ),
-      publishN: prep(
-        "UPDATE reputation SET experiments_published = COALESCE(experiments_published, 0) + ? " +
-          "WHERE node_id = ?",
-      ),
-      addEvent: prep("INSERT OR IGNORE INTO reputation_event (event_id, kind) VALUES (?, ?)"),
-      hasEvent: prep("SELECT 1 AS x FROM reputation_event WHERE event_id = ?"),
-      leaderboard: prep(
-        `SELECT ${ROW_COLUMNS} FROM reputation ORDER BY score DESC, node_id LIMIT ? OFFSET ?`,
-      ),
-    };
+  publish: "UPDATE reputation SET experiments_published = COALESCE(experiments_published, 0) + 1 " +
+    "WHERE node_id = ?",
+  publishN:
+    "UPDATE reputation SET experiments_published = COALESCE(experiments_published, 0) + ? " +
+    "WHERE node_id = ?",
+  addEvent: "INSERT OR IGNORE INTO reputation_event (event_id, kind) VALUES (?, ?)",
+  hasEvent: "SELECT 1 AS x FROM reputation_event WHERE event_id = ?",
+  leaderboard:
+    `SELECT ${ROW_COLUMNS} FROM reputation ORDER BY score DESC, node_id LIMIT ? OFFSET ?`,
+};
+
+/** Reputation rows and applied-event ids over one SQLite file. */
+export class ReputationStore {
+  readonly #db: DatabaseSync;
+  readonly #s: Statements<typeof REPUTATION_SQL>;
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#s = prepareAll(db, REPUTATION_SQL);
   }
 
   /**

@@ -3,7 +3,7 @@
  * SQLite cannot round-trip, and bounds for caller-supplied paging values.
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { StoreError } from "./errors.ts";
@@ -87,6 +87,34 @@ export function inTransaction<T>(db: DatabaseSync, fn: () => T): T {
     } catch { /* the transaction may already be gone */ }
     throw err;
   }
+}
+
+/** Prepared statements named by the keys of their SQL map, so a misspelt name fails `deno check`. */
+export type Statements<T extends Readonly<Record<string, string>>> = {
+  readonly [K in keyof T]: StatementSync;
+};
+
+/** Prepare every statement of `sql` (name to SQL text) on `db`. */
+export function prepareAll<T extends Readonly<Record<string, string>>>(
+  db: DatabaseSync,
+  sql: T,
+): Statements<T> {
+  const out: Partial<Record<keyof T, StatementSync>> = {};
+  for (const [name, text] of Object.entries(sql)) out[name as keyof T] = db.prepare(text);
+  return out as Statements<T>;
+}
+
+/**
+ * Column `key` of a result row (an object row, or an array row by position). A missing one means
+ * the statement does not select that column: a bug, hence a RangeError rather than a NULL.
+ */
+export function cell(
+  row: Readonly<Record<string, SQLOutputValue>> | readonly SQLOutputValue[],
+  key: string | number,
+): SQLOutputValue {
+  const v = (row as Readonly<Record<string | number, SQLOutputValue>>)[key];
+  if (v === undefined) throw new RangeError(`result row has no column ${JSON.stringify(key)}`);
+  return v;
 }
 
 /** Names of the columns of `table` (empty when the table does not exist). */

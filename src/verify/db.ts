@@ -8,11 +8,12 @@
  * arrives, forged or not, while this file only ever holds copies that passed the signature rules.
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { DatabaseSync } from "node:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { canonicalJson, CONTROL_FLOAT_KEYS } from "../protocol/mod.ts";
 import type { ControlEvent, ControlType } from "../protocol/types.ts";
+import { prepareAll, type Statements } from "../store/mod.ts";
 
 /** Where an evidence event stands. */
 export type EvidenceState = "pending" | "applied" | "invalid";
@@ -53,6 +54,33 @@ const DDL = [
   "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ];
 
+/** The verification database's statements. */
+const VERIFY_SQL = {
+  get: "SELECT type, payload, state, reason FROM evidence WHERE type = ? AND event_id = ?",
+  insert: "INSERT OR IGNORE INTO evidence (type, event_id, experiment_id, payload, state) " +
+    "VALUES (?, ?, ?, ?, 'pending')",
+  setState: "UPDATE evidence SET state = ?, reason = ? WHERE type = ? AND event_id = ?",
+  byExperiment:
+    "SELECT type, payload, state, reason FROM evidence WHERE experiment_id = ? AND state = ? " +
+    "ORDER BY rowid",
+  addPending: "INSERT OR IGNORE INTO pending_challenge (experiment_id, required, deadline_ms) " +
+    "VALUES (?, ?, ?)",
+  delPending: "DELETE FROM pending_challenge WHERE experiment_id = ?",
+  getPending:
+    "SELECT experiment_id, required, deadline_ms FROM pending_challenge WHERE experiment_id = ?",
+  allPending:
+    "SELECT experiment_id, required, deadline_ms FROM pending_challenge ORDER BY deadline_ms",
+  addOwed: "INSERT OR IGNORE INTO owed_answer (experiment_id, challenger_id) VALUES (?, ?)",
+  delOwed: "DELETE FROM owed_answer WHERE experiment_id = ? AND challenger_id = ?",
+  allOwed: "SELECT experiment_id, challenger_id FROM owed_answer ORDER BY rowid",
+  addClass: "INSERT OR IGNORE INTO node_class (node_id, gpu_class) VALUES (?, ?)",
+  countClass: "SELECT COUNT(*) AS n FROM node_class WHERE gpu_class = ? AND node_id NOT IN (?, ?)",
+  pendingExperiments: "SELECT DISTINCT experiment_id FROM evidence WHERE state = 'pending'",
+  getMeta: "SELECT value FROM meta WHERE key = ?",
+  setMeta:
+    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+};
+
 /** Error opening or using `verify.sqlite`; the message names the file. */
 export class VerifyDbError extends Error {
   override name = "VerifyDbError";
@@ -66,7 +94,7 @@ export function verifyDbPath(dataDir: string): string {
 /** Synchronous access to `verify.sqlite`; one instance per file. */
 export class VerifyDb {
   readonly #db: DatabaseSync;
-  readonly #s: Record<string, StatementSync>;
+  readonly #s: Statements<typeof VERIFY_SQL>;
   readonly #notedClasses = new Set<string>();
   /**
    * Experiments that may have pending events (a superset: an id leaves once a read finds none).
@@ -76,48 +104,7 @@ export class VerifyDb {
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
-    const prep = (sql: string) => db.prepare(sql);
-    this.#s = {
-      get: prep(
-        "SELECT type, payload, state, reason FROM evidence WHERE type = ? AND event_id = ?",
-      ),
-      insert: prep(
-        "INSERT OR IGNORE INTO evidence (type, event_id, experiment_id, payload, state) " +
-          "VALUES (?, ?, ?, ?, 'pending')",
-      ),
-      setState: prep("UPDATE evidence SET state = ?, reason = ? WHERE type = ? AND event_id = ?"),
-      byExperiment: prep(
-        "SELECT type, payload, state, reason FROM evidence WHERE experiment_id = ? AND state = ? " +
-          "ORDER BY rowid",
-      ),
-      addPending: prep(
-        "INSERT OR IGNORE INTO pending_challenge (experiment_id, required, deadline_ms) " +
-          "VALUES (?, ?, ?)",
-      ),
-      delPending: prep("DELETE FROM pending_challenge WHERE experiment_id = ?"),
-      getPending: prep(
-        "SELECT experiment_id, required, deadline_ms FROM pending_challenge WHERE experiment_id = ?",
-      ),
-      allPending: prep(
-        "SELECT experiment_id, required, deadline_ms FROM pending_challenge ORDER BY deadline_ms",
-      ),
-      addOwed: prep(
-        "INSERT OR IGNORE INTO owed_answer (experiment_id, challenger_id) VALUES (?, ?)",
-      ),
-      delOwed: prep("DELETE FROM owed_answer WHERE experiment_id = ? AND challenger_id = ?"),
-      allOwed: prep("SELECT experiment_id, challenger_id FROM owed_answer ORDER BY rowid"),
-      addClass: prep("INSERT OR IGNORE INTO node_class (node_id, gpu_class) VALUES (?, ?)"),
-      countClass: prep(
-        "SELECT COUNT(*) AS n FROM node_class WHERE gpu_class = ? AND node_id NOT IN (?, ?)",
-      ),
-      pendingExperiments: prep(
-        "SELECT DISTINCT experiment_id FROM evidence WHERE state = 'pending'",
-      ),
-      getMeta: prep("SELECT value FROM meta WHERE key = ?"),
-      setMeta: prep(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-      ),
-    };
+    this.#s = prepareAll(db, VERIFY_SQL);
     for (const row of this.#s.pendingExperiments.all()) {
       this.#maybePending.add(String(row.experiment_id));
     }

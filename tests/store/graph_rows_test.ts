@@ -7,12 +7,20 @@ import {
   RECORD_COLUMNS,
   signVariants,
 } from "../../src/store/graph_rows.ts";
+import { INSERT_COLUMNS } from "../../src/store/graph_schema.ts";
 import { makeRecord, VECTOR_RECORDS } from "./helpers.ts";
 
 Deno.test("graph rows: COL matches the column list", () => {
   const names = RECORD_COLUMNS.split(",").map((c) => c.trim());
   assert.equal(names.length, EXTRA);
   for (const [name, index] of Object.entries(COL)) assert.equal(names[index], name);
+  assert.equal(names.at(-1), "canonical");
+  assert.deepEqual(names.slice(0, -1).sort(), Object.keys(makeRecord()).sort());
+});
+
+Deno.test("graph schema: the insert fills the record's columns, then the ones we add", () => {
+  const record = RECORD_COLUMNS.split(", ").slice(0, -1);
+  assert.deepEqual(INSERT_COLUMNS, [...record, "seq", "frontier", "gpu_class", "canonical"]);
 });
 
 Deno.test("graph rows: only lossy records need their canonical payload", () => {
