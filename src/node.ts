@@ -32,6 +32,25 @@ export class NodeEvents implements NodeEventSource {
   }
 }
 
+/**
+ * Control events the network hands on, fanned out to the handlers added with
+ * {@link SporeNode.onControl}. Handlers join after the node started (the verifier needs the
+ * running node to fetch code and broadcast); an event that arrives before any joined is already
+ * in the control log, which a handler replays when it starts.
+ */
+class ControlHandlers implements ControlHandler {
+  readonly #handlers = new Set<ControlHandler>();
+
+  add(handler: ControlHandler): () => void {
+    this.#handlers.add(handler);
+    return () => this.#handlers.delete(handler);
+  }
+
+  async onControl(event: ControlEvent, from: PeerInfo | null): Promise<void> {
+    await Promise.all([...this.#handlers].map((h) => h.onControl(event, from)));
+  }
+}
+
 /** What a node needs to start. */
 export interface NodeOptions {
   dataDir: string;
@@ -48,7 +67,6 @@ export interface NodeOptions {
   targetOutbound?: number;
   /** Start alone: dial nobody (bootstrap and known peers are ignored); still accept peers. */
   genesis?: boolean;
-  control?: ControlHandler;
   /** Legacy network switch: log and sync unsigned control events too. */
   acceptUnsigned?: boolean;
   timing?: Partial<NetTiming>;
@@ -66,6 +84,7 @@ export class SporeNode implements NodeHandle {
   readonly stores: Stores;
   readonly events: NodeEvents;
   readonly network: Network;
+  readonly #control: ControlHandlers;
   readonly #dataDir: string;
   readonly #publishPeers: boolean;
   #peersDirty = true;
@@ -76,10 +95,17 @@ export class SporeNode implements NodeHandle {
   #publishes = new Map<string, number>();
   #publishTimer: ReturnType<typeof setInterval> | undefined;
 
-  private constructor(opts: NodeOptions, stores: Stores, events: NodeEvents, network: Network) {
+  private constructor(
+    opts: NodeOptions,
+    stores: Stores,
+    events: NodeEvents,
+    control: ControlHandlers,
+    network: Network,
+  ) {
     this.nodeId = opts.keys.nodeId;
     this.stores = stores;
     this.events = events;
+    this.#control = control;
     this.network = network;
     this.#dataDir = opts.dataDir;
     this.#publishPeers = opts.publishPeers ?? true;
@@ -90,6 +116,7 @@ export class SporeNode implements NodeHandle {
     const stores = opts.stores ??
       openStores(opts.dataDir, { backgroundCheckpoint: storeThreadsWanted() });
     const events = new NodeEvents();
+    const control = new ControlHandlers();
     let network: Network;
     try {
       network = await Network.start({
@@ -103,7 +130,7 @@ export class SporeNode implements NodeHandle {
         knownPeers: opts.genesis ? [] : opts.knownPeers,
         maxPeers: opts.maxPeers,
         targetOutbound: opts.targetOutbound,
-        control: opts.control,
+        control,
         acceptUnsigned: opts.acceptUnsigned,
         timing: opts.timing,
         limits: opts.limits,
@@ -114,7 +141,7 @@ export class SporeNode implements NodeHandle {
       stores.close();
       throw e;
     }
-    const node = new SporeNode(opts, stores, events, network);
+    const node = new SporeNode(opts, stores, events, control, network);
     // "Publishing only increments experiments_published" (PROTOCOL.md section 7): counted once
     // per record, batched because sync stores thousands of records a second.
     events.on((e) => {
@@ -143,6 +170,14 @@ export class SporeNode implements NodeHandle {
   /** Live-connected peers. */
   peers(): PeerInfo[] {
     return this.network.peers();
+  }
+
+  /**
+   * Hand every new control event from now on to `handler` (events from before are in the control
+   * log). Returns the function that removes it.
+   */
+  onControl(handler: ControlHandler): () => void {
+    return this.#control.add(handler);
   }
 
   /** Network counters. */

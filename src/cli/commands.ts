@@ -12,7 +12,6 @@ import { registerClean } from "./clean.ts";
 import { registerVersion } from "./version.ts";
 import { registerExplorer } from "./explorer.ts";
 import { registerRun } from "./run.ts";
-import { startExplorer } from "../explorer/server.ts";
 import { registerDaemon } from "./daemon.ts";
 import { registerSet } from "./set.ts";
 import { registerTrain } from "./train.ts";
@@ -21,7 +20,7 @@ import { registerDoctor } from "./doctor.ts";
 /** Register all commands on `program`. */
 export function registerCommands(program: Command): void {
   registerInit(program);
-  registerRun(program, { startExplorer });
+  registerRun(program);
   registerDaemon(program);
   registerStatus(program);
   registerGraph(program);

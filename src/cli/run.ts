@@ -6,27 +6,12 @@
  * @module
  */
 import { type Command, Option } from "commander";
-import {
-  dataPaths,
-  ensureIdentity,
-  loadConfig,
-  loadKnownPeers,
-  resolveDataDir,
-  type SporeConfig,
-} from "../config.ts";
-import { join } from "node:path";
-import { SporeNode } from "../node.ts";
-import type { NodeEvent, NodeHandle, Trainer } from "../node_types.ts";
-import type { ControlHandler } from "../net/mod.ts";
-import { acquireDataDirLock, type DataDirLock } from "../ops/lock.ts";
-import { FileLogger, type LogLevel, parseLogLevel } from "../ops/log.ts";
-import { type MetricsSource, NodeMetrics } from "../ops/node_metrics.ts";
-import { TrainingRuntime, TrainingSetupError } from "../training/mod.ts";
+import { loadConfig, resolveDataDir, type SporeConfig } from "../config.ts";
+import { type RunMode, type RunningNode, startNode } from "../app.ts";
+import type { Trainer } from "../node_types.ts";
+import { type LogLevel, parseLogLevel } from "../ops/log.ts";
 import type { ProgressEvent } from "../training/runner.ts";
 import { renderProgress } from "./train.ts";
-import { ensureUserWorkspace, NoTrainer, RuntimeTrainer } from "../training/trainer.ts";
-import { Verifier, verifierSettings } from "../verify/mod.ts";
-import { runResearch } from "./research_run.ts";
 import { positiveInt } from "./common.ts";
 import { UserError } from "./errors.ts";
 import { style } from "./output.ts";
@@ -49,21 +34,6 @@ export interface RunOptions {
   dataDir?: string;
   explorer?: boolean;
   maxPeers?: number;
-}
-
-/** A started explorer, as the run command needs it. */
-export interface RunExplorer {
-  url: string;
-  close(): Promise<void>;
-}
-
-/** Extension points the lead wires in (the explorer lives in another part of the tree). */
-export interface RunHooks {
-  /** Start the web explorer for the node; omitted: no explorer. */
-  startExplorer?(
-    node: NodeHandle,
-    opts: { host: string; port: number; metrics?: MetricsSource },
-  ): Promise<RunExplorer>;
 }
 
 /** How a run ends: by signal in the CLI, by abort in tests. */
@@ -99,7 +69,7 @@ function collect(value: string, previous: string[] = []): string[] {
 }
 
 /** Register `run`. */
-export function registerRun(program: Command, hooks: RunHooks = {}): void {
+export function registerRun(program: Command): void {
   program
     .command("run")
     .description("start a node: research (default), verify-only or sync-only, with the explorer")
@@ -128,7 +98,7 @@ export function registerRun(program: Command, hooks: RunHooks = {}): void {
     .addOption(new Option("--max-peers <n>", "most simultaneous peer connections (default 64)")
       .argParser(positiveInt("--max-peers")))
     .action(async (opts: RunOptions) => {
-      await runNode(opts, hooks);
+      await runNode(opts);
     });
 }
 
@@ -161,56 +131,93 @@ function isInteractive(): boolean {
   return Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
 }
 
-/** The mode a node runs in. */
-export type RunMode = "research" | "verify-only" | "sync-only";
-
 /** Start a node with `opts`, print its banner and progress, and stop it cleanly. */
-export async function runNode(
-  opts: RunOptions,
-  hooks: RunHooks = {},
-  control: RunControl = {},
-): Promise<void> {
+export async function runNode(opts: RunOptions, control: RunControl = {}): Promise<void> {
   const print = control.print ?? ((line: string) => console.log(line));
   const dataDir = resolveDataDir(opts.dataDir);
   const config = await loadConfig(dataDir);
-  const level = parseLevel(opts.logLevel ?? Deno.env.get("SPORE_LOG") ?? "info");
+  const logLevel = parseLevel(opts.logLevel ?? Deno.env.get("SPORE_LOG") ?? "info");
+  const peers = peersToDial(config, opts);
+  const mode: RunMode = opts.verifyOnly
+    ? "verify-only"
+    : opts.train === false
+    ? "sync-only"
+    : "research";
+  const host = opts.host ?? config.host;
+  const port = opts.port ?? config.port;
   // Listen from the start: a SIGTERM while the node is still starting (`spore stop` right
   // after `spore start`) must still end in a clean shutdown, not the default kill.
   const signal = control.stopped ? undefined : stopSignal();
-  if (signal) control = { ...control, stopped: signal.stopped };
-  let lock: DataDirLock;
+  const stopped = control.stopped ?? signal!.stopped;
+  let app: RunningNode;
   try {
-    lock = acquireDataDirLock(dataDir);
+    app = await startNode({
+      dataDir,
+      config,
+      mode,
+      host,
+      port,
+      peers,
+      genesis: opts.genesis,
+      maxPeers: opts.maxPeers,
+      logLevel,
+      explorer: opts.explorer,
+      maxExperiments: opts.maxExperiments,
+      training: {
+        python: opts.python,
+        unsafeNoSandbox: opts.unsafeNoSandbox,
+        resource: opts.resource,
+        onProgress: trainingProgress(print),
+      },
+      say: print,
+      // One y/N question on a terminal for what research needs; elsewhere the node falls back
+      // to sync-only and says which command installs it.
+      beforeTraining: opts.train !== false && isInteractive()
+        ? () => offerResearchPackages({ print, ask: askYesNo }, opts.python ?? config.python)
+        : undefined,
+    });
   } catch (e) {
     signal?.dispose();
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new UserError(`port ${port} on ${host} is in use: pick another with --port`);
+    }
     throw e;
   }
-  const log = new FileLogger({ dir: dataPaths(dataDir).log, level });
-  const held = lock;
-  const cleanup: (() => Promise<void> | void)[] = [
-    () => signal?.dispose(),
-    () => log.close(),
-    () => held.release(),
-  ];
   try {
-    // One y/N question on a terminal for what research needs; elsewhere the node falls back to
-    // sync-only and says which command installs it.
-    if (opts.train !== false && isInteractive()) {
-      await offerResearchPackages({ print, ask: askYesNo }, opts.python ?? config.python);
+    if (app.fallbackReason !== undefined) {
+      print(style("yellow", `${mode} mode unavailable: ${app.fallbackReason}`));
+      print(
+        style(
+          "yellow",
+          "falling back to sync-only: this node syncs and relays but does not train.",
+        ),
+      );
     }
-    await runLocked(opts, hooks, control, { dataDir, config, log, print, cleanup });
+    printBanner(print, {
+      nodeId: app.keys.nodeId,
+      created: app.newIdentity,
+      dataDir,
+      listen: `${host}:${app.node.port}`,
+      explorer: app.explorer?.url ?? (opts.explorer === false ? "off (--no-explorer)" : "off"),
+      peers: opts.genesis
+        ? "none (genesis)"
+        : peers.length
+        ? peers.join(", ")
+        : `bootstrap ${config.bootstrap.join(", ") || "(none)"}`,
+      mode: app.mode,
+      training: app.mode === "sync-only" ? "off" : await describeTrainer(app.trainer),
+    });
+    // Research mode also ends when its loop does (done, or failed: rethrown below).
+    const ended = app.research?.then(() => {}, () => {});
+    await showProgress(app, ended ? Promise.race([stopped, ended]) : stopped, print, control);
   } finally {
-    for (const fn of cleanup.reverse()) await fn();
+    print("stopping: storing everything received...");
+    await app.close();
+    signal?.dispose();
+    const s = app.node.stats();
+    print(`stopped. ${s.stored} records stored this run (${s.received} received).`);
   }
-}
-
-interface RunContext {
-  dataDir: string;
-  config: SporeConfig;
-  log: FileLogger;
-  print: (line: string) => void;
-  /** Run in reverse order at exit. */
-  cleanup: (() => Promise<void> | void)[];
+  await app.research; // rethrows a research failure, after the node stopped
 }
 
 function parseLevel(text: string): LogLevel {
@@ -221,201 +228,21 @@ function parseLevel(text: string): LogLevel {
   }
 }
 
-async function runLocked(
-  opts: RunOptions,
-  hooks: RunHooks,
-  control: RunControl,
-  ctx: RunContext,
-): Promise<void> {
-  const { dataDir, config, log, print } = ctx;
-  const { keys, created } = await ensureIdentity(dataDir);
-  let mode: RunMode = opts.verifyOnly
-    ? "verify-only"
-    : opts.train === false
-    ? "sync-only"
-    : "research";
-  const peers = peersToDial(config, opts);
-  const host = opts.host ?? config.host;
-  const port = opts.port ?? config.port;
-
-  let trainer: Trainer = new NoTrainer("this node does not train (sync-only)");
-  let timeBudget: number | undefined;
-  const workspaceDir = join(dataDir, "workspace");
-  if (mode !== "sync-only") {
-    try {
-      const copied = await ensureUserWorkspace(workspaceDir);
-      if (copied.length) print(`workspace: copied ${copied.join(", ")} to ${workspaceDir}`);
-      print("preparing training (python, torch, sandbox, data)...");
-      const runtime = await TrainingRuntime.create({
-        dataDir,
-        python: opts.python ?? config.python,
-        unsafeNoSandbox: opts.unsafeNoSandbox,
-        workspaceSourceDir: workspaceDir,
-      });
-      const rt = new RuntimeTrainer(runtime, {
-        resource: opts.resource,
-        workspaceDir,
-        onProgress: trainingProgress(control),
-      });
-      trainer = rt;
-      timeBudget = rt.timeBudget;
-    } catch (e) {
-      if (!(e instanceof TrainingSetupError)) throw e;
-      print(style("yellow", `${mode} mode unavailable: ${e.message}`));
-      print(
-        style(
-          "yellow",
-          "falling back to sync-only: this node syncs and relays but does not train.",
-        ),
-      );
-      log.warn("mode fallback", { mode, reason: e.message });
-      mode = "sync-only";
-    }
-  }
-
-  const settings = verifierSettings(config, (n) => Deno.env.get(n));
-  // The verifier needs the running node (to fetch code and broadcast) and the node needs a
-  // control handler at start: bind late. Events before start are logged and replayed by it.
-  const late: { verifier?: Verifier } = {};
-  const handler: ControlHandler = {
-    onControl: (event, from) => late.verifier?.onControl(event, from) ?? Promise.resolve(),
-  };
-  const node = await SporeNode.start({
-    dataDir,
-    keys,
-    host,
-    port,
-    peers,
-    bootstrap: opts.genesis ? [] : config.bootstrap,
-    knownPeers: opts.genesis ? [] : await loadKnownPeers(dataDir),
-    maxPeers: opts.maxPeers ?? config.max_peers,
-    genesis: opts.genesis,
-    control: handler,
-    acceptUnsigned: settings.acceptUnsigned,
-  }).catch((e) => {
-    if (e instanceof Deno.errors.AddrInUse) {
-      throw new UserError(`port ${port} on ${host} is in use: pick another with --port`);
-    }
-    throw e;
-  });
-  // Attached right after start: only a dial's first hello can precede it.
-  const metrics = new NodeMetrics({ log });
-  metrics.attach(node, dataDir);
-  ctx.cleanup.push(() => metrics.close());
-  ctx.cleanup.push(async () => {
-    print("stopping: storing everything received...");
-    await node.close();
-    const s = node.stats();
-    print(`stopped. ${s.stored} records stored this run (${s.received} received).`);
-    log.info("node stopped", { ...s });
-  });
-  node.events.on((e) => logNodeEvent(log, e));
-
-  const v = late.verifier = Verifier.open(dataDir, {
-    nodeId: keys.nodeId,
-    seed: keys.seed,
-    graph: node.stores.graph,
-    reputation: node.stores.reputation,
-    control: node.stores.control,
-    trainer,
-    fetchCode: (cid) => node.fetchArtifact(cid),
-    broadcast: (ev) => node.broadcastControl(ev).then(() => undefined),
-    ...settings,
-    spotCheckRate: mode === "sync-only" ? 0 : settings.spotCheckRate,
-    log: (lvl, msg) => log.log(lvl, msg, { part: "verify" }),
-  });
-  ctx.cleanup.push(() => v.close());
-  await v.start();
-  node.events.on((e) => {
-    if (e.kind === "experiment") v.onRecord(e.record, e.source);
-  });
-
-  let explorer: RunExplorer | undefined;
-  if (opts.explorer !== false && hooks.startExplorer) {
-    explorer = await hooks.startExplorer(node, {
-      host: config.web_host,
-      port: config.web_port,
-      metrics,
-    });
-    const ex = explorer;
-    ctx.cleanup.push(() => ex.close().catch(() => {}));
-  }
-  printBanner(print, {
-    nodeId: keys.nodeId,
-    created,
-    dataDir,
-    listen: `${host}:${node.port}`,
-    explorer: explorer?.url ?? (opts.explorer === false ? "off (--no-explorer)" : "off"),
-    peers: opts.genesis
-      ? "none (genesis)"
-      : peers.length
-      ? peers.join(", ")
-      : `bootstrap ${config.bootstrap.join(", ") || "(none)"}`,
-    mode,
-    training: mode === "sync-only" ? "off" : await describeTrainer(trainer),
-  });
-  log.info("node started", { node_id: keys.nodeId, port: node.port, mode, peers });
-
-  const stop = new AbortController();
-  const stopped = control.stopped ?? stopSignal().stopped;
-  stopped.then(() => stop.abort());
-  let research: Promise<void> | undefined;
-  if (mode === "research") {
-    research = runResearch({
-      node,
-      trainer,
-      keys,
-      dataDir,
-      maxExperiments: opts.maxExperiments,
-      signal: stop.signal,
-      timeBudget,
-      log: (line) => {
-        print(line);
-        log.info(line, { part: "research" });
-      },
-    }).finally(() => stop.abort());
-  }
-  const done = new Promise<void>((resolve) =>
-    stop.signal.addEventListener("abort", () => resolve())
-  );
-  await showProgress(node, done, print, control);
-  await research; // rethrows a research failure (after the node stops, via cleanup)
-}
-
 async function describeTrainer(trainer: Trainer): Promise<string> {
   const env = await trainer.environment();
   return `${env.gpuClass} (${env.gpuModel}, torch ${env.torchVersion})`;
 }
 
-function trainingProgress(control: RunControl): (label: string, e: ProgressEvent) => void {
+function trainingProgress(
+  print: (line: string) => void,
+): (label: string, e: ProgressEvent) => void {
   let last = 0;
   return (label, e) => {
     const now = performance.now();
     if (now - last < 2000 && e.phase === "training") return;
     last = now;
-    (control.print ?? console.log)(`  [${label}] ${renderProgress(e)}`);
+    print(`  [${label}] ${renderProgress(e)}`);
   };
-}
-
-function logNodeEvent(log: FileLogger, e: NodeEvent): void {
-  switch (e.kind) {
-    case "peer":
-      log.info(`peer ${e.state}`, { address: e.address, node_id: e.nodeId });
-      return;
-    case "experiment":
-      log.debug("experiment stored", {
-        id: e.record.id,
-        source: e.source,
-        status: e.record.status,
-      });
-      return;
-    case "control":
-      log.info("control event", { type: e.event.type, event_id: e.event.payload.event_id });
-      return;
-    case "profile":
-      log.debug("profile stored", { node_id: e.profile.node_id });
-      return;
-  }
 }
 
 function printBanner(
@@ -442,7 +269,7 @@ function printBanner(
 }
 
 async function showProgress(
-  node: SporeNode,
+  { node }: RunningNode,
   stopped: Promise<void>,
   print: (l: string) => void,
   control: RunControl,

@@ -5,6 +5,7 @@ import {
   fastSignRecord,
   frontierIds,
   makeRecords,
+  signedChallenge,
   startNode,
   type TestNode,
   vectorKey,
@@ -67,11 +68,11 @@ Deno.test("three-node fan-out A->B->C, and control events cross two hops", async
   const c = await startNode({
     peers: [b.address],
     targetOutbound: 0, // no PEX dialing: C must hear A only through B
-    control: {
-      onControl(event, from) {
-        seen.push({ event, from });
-        return Promise.resolve();
-      },
+  });
+  c.node.onControl({
+    onControl(event, from) {
+      seen.push({ event, from });
+      return Promise.resolve();
     },
   });
   try {
@@ -82,18 +83,7 @@ Deno.test("three-node fan-out A->B->C, and control events cross two hops", async
     await waitFor(() => c.node.stores.graph.count() === 20, "records to reach C");
     assert.equal(c.node.peers().length, 1, "C is only connected to B");
 
-    const key = vectorKey(0);
-    const challenge: ControlEvent = {
-      type: "challenge",
-      payload: {
-        event_id: `challenge:${recs[0].id}:${key.nodeId}`,
-        experiment_id: recs[0].id,
-        challenger_id: key.nodeId,
-        challenger_bpb: 1.25,
-        challenger_gpu: "CPU",
-      },
-    };
-    const event = signControl(challenge, key.seed, key.nodeId);
+    const event = signedChallenge(recs[0].id, vectorKey(0));
     assert.equal(await a.node.broadcastControl(event), true);
     assert.equal(await a.node.broadcastControl(event), false, "deduplicated by type+event_id");
     await waitFor(() => seen.length === 1, "the challenge to reach C's handler");

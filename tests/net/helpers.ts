@@ -4,6 +4,7 @@ import { createPrivateKey, sign } from "node:crypto";
 import {
   bytesToHex,
   canonicalRecord,
+  type ControlEvent,
   encodeFrame,
   type ExperimentPayload,
   type ExperimentRecord,
@@ -13,6 +14,7 @@ import {
   type KeyPair,
   keyPairFromSeed,
   sha256Hex,
+  signControl,
 } from "../../src/protocol/mod.ts";
 import { type NodeOptions, SporeNode } from "../../src/node.ts";
 import { vectors } from "../protocol/vectors.ts";
@@ -82,6 +84,21 @@ export function makeRecords(
     out.push(rec);
   }
   return out;
+}
+
+/** A challenge of `experimentId` signed by `key` (challenger bpb 1.25 on CPU). */
+export function signedChallenge(experimentId: string, key: KeyPair): ControlEvent {
+  const challenge: ControlEvent = {
+    type: "challenge",
+    payload: {
+      event_id: `challenge:${experimentId}:${key.nodeId}`,
+      experiment_id: experimentId,
+      challenger_id: key.nodeId,
+      challenger_bpb: 1.25,
+      challenger_gpu: "CPU",
+    },
+  };
+  return signControl(challenge, key.seed, key.nodeId);
 }
 
 /** Fast timing for loopback tests. */

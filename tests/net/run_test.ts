@@ -14,7 +14,6 @@ Deno.test("spore run --genesis --no-train serves its graph and stops cleanly", a
   const stopped = new Promise<void>((r) => stop = r);
   const run = runNode(
     { train: false, genesis: true, port: 0, host: "127.0.0.1", dataDir: dir, explorer: false },
-    {},
     { stopped, print: (l) => lines.push(l), tty: false, progressMs: 50 },
   );
   let peer;
@@ -56,7 +55,6 @@ Deno.test("research mode without a usable Python says why and falls back to sync
       explorer: false,
       python: "/nonexistent/python3",
     },
-    {},
     { stopped, print: (l) => lines.push(l), tty: false },
   );
   try {

@@ -1,0 +1,298 @@
+/**
+ * The node as a library: {@link startNode} composes every part a mode needs and returns one
+ * handle that stops them all. `spore run` (src/cli/run.ts) adds only flags, banner and progress
+ * output; tests start whole nodes through it without the CLI.
+ *
+ * Parts, in start order (closed in reverse): the data-dir lock, the log file, the identity, the
+ * trainer (research and verify-only), the {@link SporeNode} (stores and gossip network), the
+ * metrics, the verifier, the explorer and the research loop. The verifier needs the running node
+ * (to fetch code and broadcast) and receives the node's control events: it subscribes with
+ * {@link SporeNode.onControl} once it exists, and replays the control log at start for the
+ * events that came before.
+ * @module
+ */
+import { join } from "node:path";
+import {
+  dataPaths,
+  ensureIdentity,
+  loadConfig,
+  loadKnownPeers,
+  type SporeConfig,
+} from "./config.ts";
+import { SporeNode } from "./node.ts";
+import type { NodeEvent, NodeEventSource, Trainer } from "./node_types.ts";
+import type { KeyPair } from "./protocol/mod.ts";
+import type { NodeOptions } from "./node.ts";
+import { acquireDataDirLock } from "./ops/lock.ts";
+import { FileLogger, type Logger, type LogLevel } from "./ops/log.ts";
+import { NodeMetrics } from "./ops/node_metrics.ts";
+import { TrainingRuntime, TrainingSetupError } from "./training/mod.ts";
+import type { ProgressEvent } from "./training/runner.ts";
+import { ensureUserWorkspace, NoTrainer, RuntimeTrainer } from "./training/trainer.ts";
+import { Verifier, verifierSettings } from "./verify/mod.ts";
+import { type RunningExplorer, startExplorer } from "./explorer/server.ts";
+import { runResearch } from "./cli/research_run.ts";
+
+/** The mode a node runs in. */
+export type RunMode = "research" | "verify-only" | "sync-only";
+
+/** How to prepare the sandboxed training runtime (research and verify-only modes). */
+export interface TrainingOptions {
+  /** Python interpreter with torch (default: config.toml's, else $SPORE_PYTHON, python3). */
+  python?: string;
+  /** Train without bubblewrap. */
+  unsafeNoSandbox?: boolean;
+  /** Share of the device to use, 1-100. */
+  resource?: number;
+  /** Progress of each training run. */
+  onProgress?: (label: string, e: ProgressEvent) => void;
+}
+
+/** Everything {@link startNode} needs; only `dataDir` is required. */
+export interface StartNodeOptions {
+  dataDir: string;
+  /** Requested mode (default research); without a usable trainer it falls back to sync-only. */
+  mode?: RunMode;
+  /** config.toml's settings (default: read from `dataDir`). */
+  config?: SporeConfig;
+  /** Gossip address (default: the config's). */
+  host?: string;
+  port?: number;
+  /** Peers to dial (default: the config's); ignored with `genesis`. */
+  peers?: string[];
+  /** Start a new network: dial nobody (others may still connect). */
+  genesis?: boolean;
+  maxPeers?: number;
+  /** Log file detail (default info). */
+  logLevel?: LogLevel;
+  /** Serve the explorer on the config's web address (default true). */
+  explorer?: boolean;
+  /** Research mode stops after this many experiments. */
+  maxExperiments?: number;
+  training?: TrainingOptions;
+  /**
+   * Runs once the data dir is locked, before the training runtime is prepared (`spore run` asks
+   * there whether to install missing packages).
+   */
+  beforeTraining?: () => Promise<unknown>;
+  /** A ready trainer instead of the sandboxed runtime (tests); `timeBudget` goes with it. */
+  trainer?: Trainer;
+  timeBudget?: number;
+  /** Lines a person should see: workspace setup, mode fallback, research progress. */
+  say?: (line: string) => void;
+  /** Environment lookup for the verifier's settings (default: `Deno.env.get`). */
+  env?: (name: string) => string | undefined;
+  /** Network tuning (tests). */
+  network?: Pick<NodeOptions, "timing" | "limits" | "verifyWorkers" | "targetOutbound">;
+}
+
+/** A started node with every part of its mode; {@link RunningNode.close} stops them all. */
+export interface RunningNode extends AsyncDisposable {
+  /** The mode actually running (research or verify-only fall back to sync-only without torch). */
+  readonly mode: RunMode;
+  /** Why the requested mode fell back to sync-only, if it did. */
+  readonly fallbackReason?: string;
+  readonly keys: KeyPair;
+  /** True when this start created the node's identity. */
+  readonly newIdentity: boolean;
+  readonly config: SporeConfig;
+  readonly node: SporeNode;
+  readonly events: NodeEventSource;
+  readonly trainer: Trainer;
+  readonly verifier: Verifier;
+  readonly metrics: NodeMetrics;
+  readonly explorer?: RunningExplorer;
+  readonly log: Logger;
+  /**
+   * The research loop (research mode only): settles when it ends by itself (done or failed);
+   * {@link close} stops it first.
+   */
+  readonly research?: Promise<void>;
+  /** Stop the research loop, explorer, verifier, node, metrics, log and lock, in that order. */
+  close(): Promise<void>;
+}
+
+/**
+ * Start a node in `options.mode` on `options.dataDir`.
+ * @throws {DataDirLockedError} when another node holds the data dir.
+ * @throws {Deno.errors.AddrInUse} when the gossip port is taken.
+ */
+export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
+  const { dataDir } = options;
+  const say = options.say ?? (() => {});
+  const config = options.config ?? await loadConfig(dataDir);
+  // Undone in reverse order by close(), or right here when a later part fails to start.
+  await using stack = new AsyncDisposableStack();
+  const lock = acquireDataDirLock(dataDir);
+  stack.defer(() => lock.release());
+  const log = new FileLogger({ dir: dataPaths(dataDir).log, level: options.logLevel ?? "info" });
+  stack.defer(() => log.close());
+  const { keys, created } = await ensureIdentity(dataDir);
+
+  let mode: RunMode = options.mode ?? "research";
+  let trainer: Trainer = options.trainer ?? new NoTrainer("this node does not train (sync-only)");
+  let timeBudget = options.timeBudget;
+  let fallbackReason: string | undefined;
+  if (mode !== "sync-only" && !options.trainer) {
+    await options.beforeTraining?.();
+    try {
+      ({ trainer, timeBudget } = await prepareTrainer(dataDir, config, options.training, say));
+    } catch (e) {
+      if (!(e instanceof TrainingSetupError)) throw e;
+      log.warn("mode fallback", { mode, reason: e.message });
+      fallbackReason = e.message;
+      mode = "sync-only";
+    }
+  }
+
+  const genesis = options.genesis === true;
+  const peers = genesis ? [] : options.peers ?? config.peer;
+  const settings = verifierSettings(config, options.env ?? ((n) => Deno.env.get(n)));
+  const node = await SporeNode.start({
+    dataDir,
+    keys,
+    host: options.host ?? config.host,
+    port: options.port ?? config.port,
+    peers,
+    bootstrap: genesis ? [] : config.bootstrap,
+    knownPeers: genesis ? [] : await loadKnownPeers(dataDir),
+    maxPeers: options.maxPeers ?? config.max_peers,
+    genesis,
+    acceptUnsigned: settings.acceptUnsigned,
+    ...options.network,
+  });
+  // Metrics attach right after start: only a dial's first hello can precede them.
+  const metrics = new NodeMetrics({ log });
+  metrics.attach(node, dataDir);
+  stack.defer(() => metrics.close());
+  stack.defer(async () => {
+    await node.close();
+    log.info("node stopped", { ...node.stats() });
+  });
+  node.events.on((e) => logNodeEvent(log, e));
+
+  const verifier = Verifier.open(dataDir, {
+    nodeId: keys.nodeId,
+    seed: keys.seed,
+    graph: node.stores.graph,
+    reputation: node.stores.reputation,
+    control: node.stores.control,
+    trainer,
+    fetchCode: (cid) => node.fetchArtifact(cid),
+    broadcast: (ev) => node.broadcastControl(ev).then(() => undefined),
+    ...settings,
+    spotCheckRate: mode === "sync-only" ? 0 : settings.spotCheckRate,
+    log: (lvl, msg) => log.log(lvl, msg, { part: "verify" }),
+  });
+  stack.defer(() => verifier.close());
+  stack.defer(node.onControl(verifier));
+  await verifier.start();
+  node.events.on((e) => {
+    if (e.kind === "experiment") verifier.onRecord(e.record, e.source);
+  });
+
+  let explorer: RunningExplorer | undefined;
+  if (options.explorer !== false) {
+    const ex = explorer = await startExplorer(node, {
+      host: config.web_host,
+      port: config.web_port,
+      metrics,
+    });
+    // A failed explorer close must not keep the node's records from being stored.
+    stack.defer(() => ex.close().catch(() => {}));
+  }
+  log.info("node started", { node_id: keys.nodeId, port: node.port, mode, peers });
+
+  let research: Promise<void> | undefined;
+  if (mode === "research") {
+    const stop = new AbortController();
+    const loop = research = runResearch({
+      node,
+      trainer,
+      keys,
+      dataDir,
+      maxExperiments: options.maxExperiments,
+      signal: stop.signal,
+      timeBudget,
+      log: (line) => {
+        say(line);
+        log.info(line, { part: "research" });
+      },
+    });
+    // Its failure reaches whoever awaits `research`; closing only waits for it to end.
+    stack.defer(async () => {
+      stop.abort();
+      await loop.catch(() => {});
+    });
+  }
+
+  const parts = stack.move();
+  const close = () => parts.disposeAsync();
+  return {
+    mode,
+    fallbackReason,
+    keys,
+    newIdentity: created,
+    config,
+    node,
+    events: node.events,
+    trainer,
+    verifier,
+    metrics,
+    explorer,
+    log,
+    research,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * Copy the workspace into the data dir and prepare the sandboxed runtime (python, torch,
+ * sandbox, data), saying what it does.
+ * @throws {TrainingSetupError} when this machine cannot train.
+ */
+export async function prepareTrainer(
+  dataDir: string,
+  config: SporeConfig,
+  training: TrainingOptions = {},
+  say: (line: string) => void = () => {},
+): Promise<{ trainer: Trainer; timeBudget: number }> {
+  const workspaceDir = join(dataDir, "workspace");
+  const copied = await ensureUserWorkspace(workspaceDir);
+  if (copied.length) say(`workspace: copied ${copied.join(", ")} to ${workspaceDir}`);
+  say("preparing training (python, torch, sandbox, data)...");
+  const runtime = await TrainingRuntime.create({
+    dataDir,
+    python: training.python ?? config.python,
+    unsafeNoSandbox: training.unsafeNoSandbox,
+    workspaceSourceDir: workspaceDir,
+  });
+  const trainer = new RuntimeTrainer(runtime, {
+    resource: training.resource,
+    workspaceDir,
+    onProgress: training.onProgress,
+  });
+  return { trainer, timeBudget: trainer.timeBudget };
+}
+
+function logNodeEvent(log: Logger, e: NodeEvent): void {
+  switch (e.kind) {
+    case "peer":
+      log.info(`peer ${e.state}`, { address: e.address, node_id: e.nodeId });
+      return;
+    case "experiment":
+      log.debug("experiment stored", {
+        id: e.record.id,
+        source: e.source,
+        status: e.record.status,
+      });
+      return;
+    case "control":
+      log.info("control event", { type: e.event.type, event_id: e.event.payload.event_id });
+      return;
+    case "profile":
+      log.debug("profile stored", { node_id: e.profile.node_id });
+      return;
+  }
+}
