@@ -37,6 +37,39 @@ export interface SporeConfig {
   spot_check_rate?: number;
   web_host: string;
   web_port: number;
+  /**
+   * Problems that do not stop the node, for the banner and `spore doctor` (a misspelt key is
+   * ignored, so it must at least be said). Not a TOML key.
+   */
+  warnings?: string[];
+}
+
+/** Keys the Python node writes to config.toml; kept and never warned about. */
+const PYTHON_CONFIG_KEYS = ["host", "port", "data_dir", "peer"];
+
+/** The closest known key to `key` (edit distance at most 2), for "did you mean". */
+function closestKey(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance (short strings: config keys). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 /** Resolve the data dir: `--data-dir` flag, else `SPORE_HOME`, else `~/.spore`. */
@@ -120,12 +153,9 @@ function checkPeers(path: string, key: string, peers: string[]): void {
   }
 }
 
-/** Read `<data>/config.toml` (absent means defaults). Throws ConfigError with file and line. */
-export async function loadConfig(dataDir: string): Promise<SporeConfig> {
-  const path = dataPaths(dataDir).config;
-  const text = await readTextOrUndefined(path);
-  const raw = text === undefined ? {} : parseTomlFile(path, text);
-  const cfg: SporeConfig = {
+/** The configuration of a data dir without config.toml. */
+export function defaultConfig(dataDir: string): SporeConfig {
+  return {
     host: "0.0.0.0",
     port: DEFAULT_PORT,
     data_dir: dataDir,
@@ -135,6 +165,14 @@ export async function loadConfig(dataDir: string): Promise<SporeConfig> {
     web_host: "127.0.0.1",
     web_port: DEFAULT_WEB_PORT,
   };
+}
+
+/** Read `<data>/config.toml` (absent means defaults). Throws ConfigError with file and line. */
+export async function loadConfig(dataDir: string): Promise<SporeConfig> {
+  const path = dataPaths(dataDir).config;
+  const text = await readTextOrUndefined(path);
+  const raw = text === undefined ? {} : parseTomlFile(path, text);
+  const cfg = defaultConfig(dataDir);
   const kinds: Record<string, "string" | "integer" | "number" | "string[]"> = {
     host: "string",
     port: "integer",
@@ -147,9 +185,19 @@ export async function loadConfig(dataDir: string): Promise<SporeConfig> {
     web_host: "string",
     web_port: "integer",
   };
+  const warnings: string[] = [];
   for (const [key, value] of Object.entries(raw)) {
     const kind = kinds[key];
-    if (!kind) continue; // unknown keys are kept by the file, ignored here
+    if (!kind) {
+      // Unknown keys stay in the file (another version may use them) but are ignored here.
+      const known = [...new Set([...Object.keys(kinds), ...PYTHON_CONFIG_KEYS])];
+      const guess = closestKey(key, known);
+      warnings.push(
+        `${path}: unknown key "${key}" is ignored` +
+          (guess ? ` (did you mean "${guess}"?)` : `; known keys: ${known.join(", ")}`),
+      );
+      continue;
+    }
     expectType(path, key, value, kind);
     (cfg as unknown as Record<string, unknown>)[key] = value;
   }
@@ -164,6 +212,7 @@ export async function loadConfig(dataDir: string): Promise<SporeConfig> {
     throw new ConfigError(`${path}: "spot_check_rate" must be between 0 and 1`);
   }
   cfg.data_dir = dataDir;
+  if (warnings.length) cfg.warnings = warnings;
   return cfg;
 }
 
@@ -182,6 +231,22 @@ export async function updateConfig(dataDir: string, changes: Partial<SporeConfig
   }
   await Deno.mkdir(dataDir, { recursive: true });
   await atomicWrite(path, stringifyToml(raw) + "\n");
+}
+
+/**
+ * Write config.toml with its defaults when the data dir has none, so the user has a file to edit
+ * (the keys a Python node writes: host, port, data_dir, peer). Returns whether it wrote one.
+ */
+export async function ensureConfigFile(dataDir: string): Promise<boolean> {
+  if (await readTextOrUndefined(dataPaths(dataDir).config) !== undefined) return false;
+  const cfg = await loadConfig(dataDir);
+  await updateConfig(dataDir, {
+    host: cfg.host,
+    port: cfg.port,
+    data_dir: dataDir,
+    peer: cfg.peer,
+  });
+  return true;
 }
 
 /** Write a file via a temporary sibling and rename, so a crash never leaves it half-written. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   ConfigError,
+  ensureConfigFile,
   ensureIdentity,
   loadConfig,
   loadIdentity,
@@ -134,5 +135,36 @@ Deno.test("llm.toml is written 0600 and read back; known_peer skips junk lines",
       "1.2.3.4:7470\ngarbage\n\n1.2.3.4:7470\nh.example:1\n",
     );
     assert.deepEqual(await loadKnownPeers(dir), ["1.2.3.4:7470", "h.example:1"]);
+  });
+});
+
+Deno.test("config.toml: a misspelt key is named with the key it probably meant", async () => {
+  await withTemp(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/config.toml`,
+      "prot = 7471\nmax_peer = 9\nzzzzzz = 1\nport = 7472\n",
+    );
+    const c = await loadConfig(dir);
+    assert.equal(c.port, 7472);
+    const w = c.warnings ?? [];
+    assert.equal(w.length, 3, w.join("\n"));
+    assert.match(w[0]!, /unknown key "prot" is ignored \(did you mean "port"\?\)/);
+    assert.match(w[1]!, /unknown key "max_peer" is ignored \(did you mean "max_peers"\?\)/);
+    assert.match(w[2]!, /unknown key "zzzzzz" is ignored; known keys: .*web_port/);
+    await Deno.writeTextFile(`${dir}/config.toml`, 'host = "127.0.0.1"\n');
+    assert.equal((await loadConfig(dir)).warnings, undefined);
+  });
+});
+
+Deno.test("config.toml: written with its defaults when missing, never over an existing one", async () => {
+  await withTemp(async (dir) => {
+    assert.equal(await ensureConfigFile(dir), true);
+    const text = await Deno.readTextFile(`${dir}/config.toml`);
+    assert.match(text, /port = 7470/);
+    assert.match(text, /host = "0\.0\.0\.0"/);
+    assert.match(text, /peer = \[\s*\]/);
+    await Deno.writeTextFile(`${dir}/config.toml`, "port = 7999\n");
+    assert.equal(await ensureConfigFile(dir), false);
+    assert.equal(await Deno.readTextFile(`${dir}/config.toml`), "port = 7999\n");
   });
 });

@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { dataPaths } from "../config.ts";
 import { selfCommand } from "../ops/launch.ts";
 import { isDataDirLocked, readPid } from "../ops/lock.ts";
-import { tailLog } from "../ops/log.ts";
-import { type CommonOptions, dataDirOf, positiveInt, withDataDir } from "./common.ts";
+import { formatLogLine, tailLog } from "../ops/log.ts";
+import { type CommonOptions, dataDirOf, positiveInt, withDataDir, withJson } from "./common.ts";
 import { UserError } from "./errors.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -225,22 +225,27 @@ export function registerDaemon(program: Command): void {
     .description("show the node log")
     .option("-n, --lines <n>", "lines to show", positiveInt("--lines"), 50)
     .option("-f, --follow", "keep printing new lines");
-  withDataDir(log).action(async (opts: CommonOptions & { lines: number; follow?: boolean }) => {
-    const dir = dataPaths(dataDirOf(opts)).log;
-    const lines = await tailLog(dir, opts.lines);
-    if (lines.length === 0 && !opts.follow) {
-      throw new UserError(
-        `no log yet in ${dir}. Start the node with \`spore run\` or \`spore start\`.`,
-      );
-    }
-    for (const l of lines) console.log(l);
-    if (opts.follow) await follow(join(dir, "spore.log"));
-  });
+  withJson(withDataDir(log)).action(
+    async (opts: CommonOptions & { lines: number; follow?: boolean }) => {
+      const dir = dataPaths(dataDirOf(opts)).log;
+      const lines = await tailLog(dir, opts.lines);
+      if (lines.length === 0 && !opts.follow) {
+        throw new UserError(
+          `no log yet in ${dir}. Start the node with \`spore run\` or \`spore start\`.`,
+        );
+      }
+      // --json: the stored JSON lines as they are, for scripts.
+      const show = opts.json ? (l: string) => l : formatLogLine;
+      for (const l of lines) console.log(show(l));
+      if (opts.follow) await follow(join(dir, "spore.log"), show);
+    },
+  );
 }
 
-async function follow(path: string): Promise<never> {
+async function follow(path: string, show: (line: string) => string): Promise<never> {
   let offset = await Deno.stat(path).then((s) => s.size).catch(() => 0);
   const dec = new TextDecoder();
+  let partial = ""; // a line the node has not finished writing yet
   for (;;) {
     await sleep(500);
     const size = await Deno.stat(path).then((s) => s.size).catch(() => 0);
@@ -257,6 +262,8 @@ async function follow(path: string): Promise<never> {
     }
     f.close();
     offset += read;
-    await Deno.stdout.write(new TextEncoder().encode(dec.decode(buf.subarray(0, read))));
+    const lines = (partial + dec.decode(buf.subarray(0, read), { stream: true })).split("\n");
+    partial = lines.pop() ?? "";
+    for (const l of lines) if (l !== "") console.log(show(l));
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { join } from "node:path";
-import { loadConfig, type SporeConfig } from "../config.ts";
+import { ConfigError, defaultConfig, loadConfig, type SporeConfig } from "../config.ts";
 import {
   checkPreparedData,
   detectNvidiaGpus,
@@ -195,6 +195,28 @@ function checkPort(
   }
 }
 
+/** Load config.toml: a file that does not load is a failed check, and the defaults are used. */
+export async function checkConfig(dataDir: string): Promise<[Check, SporeConfig]> {
+  const name = "config.toml";
+  try {
+    const config = await loadConfig(dataDir);
+    const warnings = config.warnings ?? [];
+    if (warnings.length === 0) return [{ name, status: "ok", detail: "loads", fix: "" }, config];
+    return [{
+      name,
+      status: "warn",
+      detail: `${warnings.length} ignored key(s)`,
+      fix: warnings.join("\n"),
+    }, config];
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    return [
+      { name, status: "fail", detail: "does not load (defaults used below)", fix: e.message },
+      defaultConfig(dataDir),
+    ];
+  }
+}
+
 /** Run every check (exported for tests). */
 export async function runDoctor(
   dataDir: string,
@@ -230,13 +252,14 @@ export function registerDoctor(program: Command): void {
     );
   withJson(withDataDir(cmd)).action(async (opts: DoctorOptions) => {
     const dataDir = dataDirOf(opts);
-    const config = await loadConfig(dataDir);
+    // A broken config.toml is one failed check, not the end of the report.
+    const [configCheck, config] = await checkConfig(dataDir);
     if (opts.fix) {
       // With --json the installer's lines go to stderr so stdout stays one JSON document.
       const print = opts.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
       await offerResearchPackages({ print }, opts.python ?? config.python);
     }
-    const checks = await runDoctor(dataDir, config, { python: opts.python });
+    const checks = [configCheck, ...await runDoctor(dataDir, config, { python: opts.python })];
     if (opts.json) {
       printJson({ ok: checks.every((c) => c.status !== "fail"), checks });
     } else {

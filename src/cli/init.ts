@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import {
-  dataPaths,
+  ensureConfigFile,
   ensureIdentity,
   loadConfig,
   loadIdentity,
@@ -57,14 +57,8 @@ export function registerInit(program: Command): void {
     const peer = opts.peer ? checkPeerArgs(opts.peer) : undefined;
     await loadConfig(dataDir); // refuse to touch a broken config.toml
     const { keys, created } = await ensureIdentity(dataDir);
-    const paths = dataPaths(dataDir);
-    let configExists = true;
-    try {
-      await Deno.stat(paths.config);
-    } catch {
-      configExists = false;
-    }
-    if (!configExists || port !== undefined || opts.host !== undefined || peer !== undefined) {
+    await ensureConfigFile(dataDir);
+    if (port !== undefined || opts.host !== undefined || peer !== undefined) {
       const cfg = await loadConfig(dataDir);
       await updateConfig(dataDir, {
         host: opts.host ?? cfg.host,

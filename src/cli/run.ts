@@ -6,7 +6,13 @@
  * @module
  */
 import { type Command, Option } from "commander";
-import { loadConfig, resolveDataDir, type SporeConfig } from "../config.ts";
+import {
+  dataPaths,
+  ensureConfigFile,
+  loadConfig,
+  resolveDataDir,
+  type SporeConfig,
+} from "../config.ts";
 import { type RunMode, type RunningNode, startNode } from "../app.ts";
 import type { Trainer } from "../node_types.ts";
 import { type LogLevel, parseLogLevel } from "../ops/log.ts";
@@ -151,6 +157,10 @@ export async function runNode(opts: RunOptions, control: RunControl = {}): Promi
   const stopped = control.stopped ?? signal!.stopped;
   let app: RunningNode;
   try {
+    if (await ensureConfigFile(dataDir)) {
+      print(`config: wrote the defaults to ${dataPaths(dataDir).config}`);
+    }
+    for (const w of config.warnings ?? []) print(style("yellow", `config: ${w}`));
     app = await startNode({
       dataDir,
       config,

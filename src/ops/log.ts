@@ -149,3 +149,25 @@ export async function tailLog(dir: string, n: number): Promise<string[]> {
   }
   return lines.slice(-n);
 }
+
+/**
+ * One log line for a person: `2026-12-01 09:12:03.123 WARN  message key=value ...`. A line that
+ * is not a JSON entry of ours (a crash message, a foreign line) is shown as it is.
+ */
+export function formatLogLine(line: string): string {
+  let entry: unknown;
+  try {
+    entry = JSON.parse(line);
+  } catch (e) {
+    if (e instanceof SyntaxError) return line;
+    throw e;
+  }
+  if (entry === null || typeof entry !== "object" || Array.isArray(entry)) return line;
+  const { ts, level, msg, ...fields } = entry as Record<string, unknown>;
+  if (typeof ts !== "string" || typeof level !== "string" || typeof msg !== "string") return line;
+  const when = ts.replace("T", " ").replace(/Z$/, "");
+  const rest = Object.entries(fields).map(([k, v]) =>
+    `${k}=${typeof v === "string" && !/\s/.test(v) ? v : JSON.stringify(v)}`
+  );
+  return [when, level.toUpperCase().padEnd(5), msg, ...rest].join(" ");
+}

@@ -154,3 +154,21 @@ Deno.test("every command has generated --help", async () => {
     assert.match(h.out, new RegExp(`Usage: spore ${name}`));
   }
 });
+
+Deno.test("doctor reports a broken config.toml as one failed check and goes on; version takes --data-dir", async () => {
+  await withTemp(async (dir) => {
+    await Deno.writeTextFile(`${dir}/config.toml`, "port = [\n");
+    const r = await spore("doctor", "--json", "--data-dir", dir);
+    assert.equal(r.code, 1);
+    const report = JSON.parse(r.out);
+    const config = report.checks.find((c: { name: string }) => c.name === "config.toml");
+    assert.equal(config.status, "fail");
+    assert.match(config.fix, /config\.toml:\d+:\d+: invalid TOML/);
+    assert.ok(report.checks.length > 3, "the other checks still ran");
+    assert.equal(await Deno.readTextFile(`${dir}/config.toml`), "port = [\n");
+
+    const v = await spore("version", "--json", "--data-dir", dir);
+    assert.equal(v.code, 0, v.err);
+    assert.equal(JSON.parse(v.out).data_dir, dir);
+  });
+});

@@ -132,20 +132,27 @@ Deno.test("daemon: start, refuse a second start, log -n, stop cleanly", async ()
     assert.match(second.stderr, /spore stop --data-dir/);
     assert.equal(pidFile(dir), pid, "the refused start must not touch the pid file");
 
-    const log = await spore(["log", "-n", "1", "--data-dir", dir]);
+    const log = await spore(["log", "-n", "1", "--json", "--data-dir", dir]);
     assert.equal(log.code, 0, log.stderr);
     const lines = log.stdout.trim().split("\n");
     assert.equal(lines.length, 1);
-    const entry = JSON.parse(lines[0]);
+    const entry = JSON.parse(lines[0]!);
     assert.equal(entry.msg, "node started");
     assert.equal(entry.port, port);
+    const readable = await spore(["log", "-n", "1", "--data-dir", dir]);
+    assert.match(
+      readable.stdout.trim(),
+      new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} INFO  node started .*port=${port}`,
+      ),
+    );
 
     const stop = await spore(["stop", "--data-dir", dir]);
     assert.equal(stop.code, 0, stop.stderr);
     assert.equal(stop.stdout.trim(), `Stopped node (pid ${pid}).`);
     assert.equal(alive(pid), false);
     assert.equal(pidFile(dir), undefined, "a clean stop removes the pid file");
-    const tail = await spore(["log", "-n", "2", "--data-dir", dir]);
+    const tail = await spore(["log", "-n", "2", "--json", "--data-dir", dir]);
     assert.equal(JSON.parse(tail.stdout.trim().split("\n").at(-1)!).msg, "node stopped");
     const console = await consoleSays(dir, /the node exited with status 0\n/);
     assert.match(console, /stopped\. 0 records stored this run/);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FileLogger, parseLogLevel, tailLog } from "../../src/ops/log.ts";
+import { FileLogger, formatLogLine, parseLogLevel, tailLog } from "../../src/ops/log.ts";
 
 Deno.test("log lines are JSON with level filtering", async () => {
   const dir = await Deno.makeTempDir();
@@ -45,4 +45,26 @@ Deno.test("the log rotates at the size limit and keeps only the configured count
 Deno.test("log levels parse with a clear error", () => {
   assert.equal(parseLogLevel("DEBUG"), "debug");
   assert.throws(() => parseLogLevel("loud"), /must be one of debug, info, warn, error/);
+});
+
+Deno.test("spore log shows entries as readable lines, foreign lines as they are", () => {
+  assert.equal(
+    formatLogLine(
+      JSON.stringify({
+        ts: "2026-12-01T09:12:03.123Z",
+        level: "warn",
+        msg: "dial failed",
+        address: "peer.example:7470",
+        error: "dns: no such host",
+        attempt: 3,
+      }),
+    ),
+    '2026-12-01 09:12:03.123 WARN  dial failed address=peer.example:7470 error="dns: no such host" attempt=3',
+  );
+  assert.equal(
+    formatLogLine("spore: the node exited with status 137"),
+    "spore: the node exited with status 137",
+  );
+  assert.equal(formatLogLine("[1,2]"), "[1,2]");
+  assert.equal(formatLogLine('{"msg":"no ts"}'), '{"msg":"no ts"}');
 });
