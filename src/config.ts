@@ -35,6 +35,12 @@ export interface SporeConfig {
   python?: string;
   max_peers: number;
   spot_check_rate?: number;
+  /** A research workspace (`--workspace`): a directory with prepare.py and train.py. */
+  workspace?: string;
+  /** The `dataset_cid` of that workspace's data (`--dataset-cid`). */
+  dataset_cid?: string;
+  /** Where that workspace's prepared data is on this machine (`--data-cache`). */
+  data_cache?: string;
   web_host: string;
   web_port: number;
   /**
@@ -182,6 +188,9 @@ export async function loadConfig(dataDir: string): Promise<SporeConfig> {
     python: "string",
     max_peers: "integer",
     spot_check_rate: "number",
+    workspace: "string",
+    dataset_cid: "string",
+    data_cache: "string",
     web_host: "string",
     web_port: "integer",
   };

@@ -16,10 +16,16 @@ import {
 } from "../training/mod.ts";
 import { type CommonOptions, dataDirOf, positiveInt, withDataDir, withJson } from "./common.ts";
 import { UserError } from "./errors.ts";
+import {
+  describeWorkspace,
+  resolveWorkspaceOption,
+  withWorkspaceOptions,
+  type WorkspaceOptions,
+} from "./workspace_options.ts";
 import { printJson, safeText, style, table } from "./output.ts";
 
 /** Options of `spore train`. */
-export interface TrainOptions extends CommonOptions {
+export interface TrainOptions extends CommonOptions, WorkspaceOptions {
   timeBudget?: number;
   maxSteps?: number;
   resource?: number;
@@ -78,8 +84,11 @@ function progressPrinter(): (e: ProgressEvent) => void {
   };
 }
 
-async function readCode(file: string | undefined): Promise<{ path: string; code: Uint8Array }> {
-  const path = file ?? join(bundledWorkspaceDir(), "train.py");
+async function readCode(
+  file: string | undefined,
+  workspaceDir = bundledWorkspaceDir(),
+): Promise<{ path: string; code: Uint8Array }> {
+  const path = file ?? join(workspaceDir, "train.py");
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(path);
@@ -110,6 +119,7 @@ export function resultJson(
     sandboxed: rt.sandbox !== null,
     wall_seconds: Number(r.wallSeconds.toFixed(1)),
     compile_retried: r.compileRetried,
+    compile_disabled: rt.compileDisabled,
   };
   if (!r.ok) return { ok: false, status: "crash", kind: r.kind, reason: r.reason, ...common };
   return {
@@ -151,10 +161,15 @@ export function registerTrain(program: Command): void {
         false,
       ),
     );
-  withJson(withDataDir(cmd)).action(async (file: string | undefined, opts: TrainOptions) => {
+  withJson(withDataDir(withWorkspaceOptions(cmd))).action(async (
+    file: string | undefined,
+    opts: TrainOptions,
+  ) => {
     const dataDir = dataDirOf(opts);
     const config = await loadConfig(dataDir);
-    const { path, code } = await readCode(file);
+    const ws = await resolveWorkspaceOption(opts, config, dataDir);
+    if (ws && !opts.json) console.error(style("dim", `workspace ${describeWorkspace(ws)}`));
+    const { path, code } = await readCode(file, ws?.dir);
     const codeCid = sha256Hex(code);
     if (!opts.json) console.error(style("dim", "checking python, torch, sandbox and data..."));
     let rt: TrainingRuntime;
@@ -164,10 +179,16 @@ export function registerTrain(program: Command): void {
         python: opts.python ?? config.python,
         unsafeNoSandbox: opts.unsafeNoSandbox,
         dataset: Deno.env.get("SPORE_DATASET"),
+        workspaceSourceDir: ws?.dir,
+        foreign: ws && !ws.embedded ? ws : undefined,
       });
     } catch (e) {
       if (e instanceof TrainingSetupError) throw new UserError(e.message);
       throw e;
+    }
+    const compile = rt.compile;
+    if (compile.disabled && compile.why && !opts.json) {
+      console.error(style("dim", `torch.compile off: ${compile.why}`));
     }
     if (!rt.sandbox && !opts.json) {
       console.error(style("yellow", "warning: running WITHOUT a sandbox (--unsafe-no-sandbox)"));

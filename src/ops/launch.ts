@@ -26,6 +26,8 @@ export const NODE_ENV_VARS: readonly string[] = [
   "SPORE_SPOT_CHECK_RATE",
   "SPORE_CHALLENGE_TIMEOUT",
   "SPORE_ACCEPT_UNSIGNED_CONTROL",
+  // Passed on to train.py (the Python node's switch for torch.compile).
+  "SPORE_DISABLE_COMPILE",
   "CUDA_VISIBLE_DEVICES",
 ];
 

@@ -16,3 +16,4 @@ export * from "./gpu.ts";
 export * from "./address.ts";
 export * from "./fields.ts";
 export * from "./limits.ts";
+export * from "./research_class.ts";

@@ -68,6 +68,21 @@ export interface GraphOpenOptions {
   checkpoint?: CheckpointerOptions;
 }
 
+/** One research class in the graph (PROTOCOL.md section 7), for grouped views. */
+export interface ClassSummary {
+  datasetCid: string;
+  prepareCid: string;
+  /** Records of the class. */
+  count: number;
+  /** Of which on the frontier. */
+  frontierSize: number;
+  /** Lowest frontier val_bpb of the class (any GPU class), or null. */
+  bestValBpb: number | null;
+}
+
+/** Most classes a grouped view lists (the rest are summed up by the caller as "other"). */
+export const MAX_CLASSES = 100;
+
 /** One record with its local insertion sequence number. */
 export interface SeqRecord {
   seq: number;
@@ -109,6 +124,16 @@ const GRAPH_SQL = {
   frontier: `${SELECT_RECORD} WHERE frontier = 1 ORDER BY val_bpb, id LIMIT ?`,
   frontierClass:
     `${SELECT_RECORD} WHERE frontier = 1 AND gpu_class = ? ORDER BY val_bpb, id LIMIT ?`,
+  frontierResearch: `${SELECT_RECORD} WHERE frontier = 1 AND dataset_cid = ? AND prepare_cid = ? ` +
+    "ORDER BY val_bpb, id LIMIT ?",
+  frontierResearchGpu:
+    `${SELECT_RECORD} WHERE frontier = 1 AND dataset_cid = ? AND prepare_cid = ? ` +
+    "AND gpu_class = ? ORDER BY val_bpb, id LIMIT ?",
+  datasetsOf: "SELECT dataset_cid AS d, COUNT(*) AS n FROM experiment WHERE prepare_cid = ? " +
+    "GROUP BY dataset_cid ORDER BY n DESC, dataset_cid LIMIT 16",
+  classes: "SELECT dataset_cid AS d, prepare_cid AS p, COUNT(*) AS n, SUM(frontier) AS f, " +
+    "MIN(CASE WHEN frontier = 1 THEN val_bpb END) AS best FROM experiment " +
+    "GROUP BY dataset_cid, prepare_cid ORDER BY n DESC, d, p LIMIT ?",
   recent: `${SELECT_RECORD} ORDER BY timestamp DESC, rowid DESC LIMIT ? OFFSET ?`,
   byNode: `${SELECT_RECORD} WHERE node_id = ? ORDER BY timestamp DESC, rowid DESC LIMIT ? OFFSET ?`,
   // Seq numbers are dense (1..n, append-only graph), so the count needs no table scan;
@@ -250,6 +275,50 @@ export class GraphStore {
       ? rows(this.#s.frontier, n)
       : rows(this.#s.frontierClass, normalizeGpuClass(gpuClass), n);
     return found.map(rowToRecord);
+  }
+
+  /**
+   * Frontier records of one research class (PROTOCOL.md section 7), val_bpb ascending,
+   * optionally within one GPU class too.
+   */
+  frontierOfClass(
+    cls: { datasetCid: string; prepareCid: string },
+    gpuClass?: string,
+    limit = MAX_PAGE,
+  ): ExperimentRecord[] {
+    const n = pageValue(limit, "limit", MAX_PAGE);
+    const found = gpuClass === undefined
+      ? rows(this.#s.frontierResearch, cls.datasetCid, cls.prepareCid, n)
+      : rows(
+        this.#s.frontierResearchGpu,
+        cls.datasetCid,
+        cls.prepareCid,
+        normalizeGpuClass(gpuClass),
+        n,
+      );
+    return found.map(rowToRecord);
+  }
+
+  /**
+   * The `dataset_cid`s records with this `prepare_cid` carry, most common first (at most 16):
+   * how a workspace whose prepare.py names no dataset learns the one the network uses.
+   */
+  datasetsOfPrepare(prepareCid: string): { datasetCid: string; count: number }[] {
+    return this.#s.datasetsOf.all(prepareCid).map((r) => ({
+      datasetCid: String(r.d),
+      count: Number(r.n),
+    }));
+  }
+
+  /** Research classes in the graph, largest first (at most {@link MAX_CLASSES}). */
+  classes(): ClassSummary[] {
+    return this.#s.classes.all(MAX_CLASSES).map((r) => ({
+      datasetCid: String(r.d),
+      prepareCid: String(r.p),
+      count: Number(r.n),
+      frontierSize: Number(r.f ?? 0),
+      bestValBpb: r.best === null || r.best === undefined ? null : Number(r.best),
+    }));
   }
 
   /** The frontier record with the lowest val_bpb (optionally within one GPU class). */

@@ -78,6 +78,8 @@ export const ARRAY_STATEMENTS = [
   "roots",
   "frontier",
   "frontierClass",
+  "frontierResearch",
+  "frontierResearchGpu",
   "recent",
   "byNode",
   "search",

@@ -12,9 +12,11 @@ import { ReputationStore } from "./reputation.ts";
 
 export { StoreError } from "./errors.ts";
 export {
+  type ClassSummary,
   type GraphOpenOptions,
   type GraphStats,
   GraphStore,
+  MAX_CLASSES,
   PYTHON_EXPERIMENT_DDL,
   type SeqRecord,
 } from "./graph.ts";

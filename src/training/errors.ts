@@ -10,7 +10,9 @@ export type SetupProblem =
   | "bwrap_missing"
   | "sandbox_failed"
   | "data_failed"
-  | "workspace_missing";
+  | "workspace_missing"
+  | "data_missing"
+  | "class_unknown";
 
 /** Training cannot run on this machine as configured; `message` says how to fix it. */
 export class TrainingSetupError extends Error {

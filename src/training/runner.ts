@@ -6,13 +6,19 @@
  */
 import { classifyRun, type CrashKind, type RunExit } from "./classify.ts";
 import {
+  lastErrorLine,
   looksLikeCompileFailure,
   parseProgressLine,
   type TrainMetrics,
   type TrainProgress,
 } from "./parse.ts";
 import type { PythonInfo } from "./python.ts";
-import { buildSandboxArgs, DEFAULT_MAX_PROCESSES, type SystemEntry } from "./sandbox.ts";
+import {
+  buildSandboxArgs,
+  DEFAULT_MAX_PROCESSES,
+  type HomeBind,
+  type SystemEntry,
+} from "./sandbox.ts";
 
 /** Host facts the sandbox needs, gathered once per node. */
 export interface SandboxContext {
@@ -44,8 +50,10 @@ export interface TrainRunOptions {
   python: PythonInfo;
   /** Directory holding train.py, prepare.py, batching.py; the run may write here. */
   workspaceDir: string;
-  /** Prepared data (SPORE_CACHE_DIR), read-only to the run. */
-  dataDir: string;
+  /** Prepared data (SPORE_CACHE_DIR), read-only to the run; none for a foreign workspace. */
+  dataDir?: string;
+  /** Read-only data the script finds under its home (a foreign workspace's cache). */
+  homeBinds?: HomeBind[];
   /** `null` runs Python directly: only for the user's own trusted code (--unsafe-no-sandbox). */
   sandbox: SandboxContext | null;
   /** For a root node: the unprivileged uid this run drops to (must own the workspace). */
@@ -76,7 +84,14 @@ export interface TrainRunOptions {
 
 /** What a run produced. */
 export type TrainResult =
-  & { log: string; wallSeconds: number; compileRetried: boolean; timeoutSeconds: number }
+  & {
+    log: string;
+    wallSeconds: number;
+    compileRetried: boolean;
+    timeoutSeconds: number;
+    /** Set when the first attempt crashed in torch.compile: its error line. */
+    compileFailure?: string;
+  }
   & ({ ok: true; metrics: TrainMetrics } | { ok: false; kind: CrashKind; reason: string });
 
 const MAX_LINE = 64 * 1024;
@@ -118,7 +133,7 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainResult> {
   if (first.ok || opts.disableCompile || first.kind !== "exit") return first;
   if (!looksLikeCompileFailure(first.log)) return first;
   const second = await runOnce({ ...opts, disableCompile: true }, true);
-  return { ...second, compileRetried: true };
+  return { ...second, compileRetried: true, compileFailure: lastErrorLine(first.log) };
 }
 
 function trainEnv(opts: TrainRunOptions): Record<string, string> {
@@ -126,7 +141,10 @@ function trainEnv(opts: TrainRunOptions): Record<string, string> {
   if (opts.overrideTimeBudget) env.SPORE_TIME_BUDGET = String(opts.timeBudgetSeconds);
   if (opts.maxSteps !== undefined) env.SPORE_MAX_STEPS = String(opts.maxSteps);
   if (opts.resource !== undefined) env.SPORE_RESOURCE = String(opts.resource);
-  if (opts.disableCompile) env.SPORE_DISABLE_COMPILE = "1";
+  // The user's SPORE_DISABLE_COMPILE=1 reaches train.py as the Python node passes it on.
+  if (opts.disableCompile || Deno.env.get("SPORE_DISABLE_COMPILE") === "1") {
+    env.SPORE_DISABLE_COMPILE = "1";
+  }
   if (opts.dataset) env.SPORE_DATASET = opts.dataset;
   const cuda = Deno.env.get("CUDA_VISIBLE_DEVICES");
   if (cuda !== undefined) env.CUDA_VISIBLE_DEVICES = cuda;
@@ -147,11 +165,14 @@ function commandFor(
       clearEnv: true,
       env: {
         PATH: Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
-        HOME: Deno.env.get("HOME") ?? opts.workspaceDir,
+        // Home binds are links in the run's workspace (see linkHomeBinds), which is then home.
+        HOME: opts.homeBinds?.length
+          ? opts.workspaceDir
+          : Deno.env.get("HOME") ?? opts.workspaceDir,
         LANG: "C.UTF-8",
         TMPDIR: `${opts.workspaceDir}/.tmp`,
         ...env,
-        SPORE_CACHE_DIR: opts.dataDir,
+        ...(opts.dataDir !== undefined ? { SPORE_CACHE_DIR: opts.dataDir } : {}),
         PYTHONUNBUFFERED: "1",
       },
     };
@@ -163,6 +184,7 @@ function commandFor(
       bwrap: s.bwrap,
       workspaceDir: opts.workspaceDir,
       dataDir: opts.dataDir,
+      homeBinds: opts.homeBinds,
       python: opts.python.realPath,
       pythonRoots: opts.python.roots,
       hiddenPaths: s.hiddenPaths,

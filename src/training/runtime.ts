@@ -19,6 +19,16 @@ import { compileDisabledByDefault, deviceFromTorch, type DeviceInfo } from "./gp
 import { prepareData, type PreparedData } from "./data.ts";
 import { TrainingQueue } from "./queue.ts";
 import { createRunWorkspace } from "./workspace.ts";
+import { dataCacheProblem, type ResolvedWorkspace } from "./research_workspace.ts";
+import {
+  type CompileCrash,
+  type CompilePolicy,
+  compilePolicy,
+  readCompileCrash,
+  rememberCompileCrash,
+} from "./compile_policy.ts";
+import { TrainingSetupError } from "./errors.ts";
+import type { HomeBind } from "./sandbox.ts";
 import {
   type ProgressEvent,
   runTraining,
@@ -40,7 +50,17 @@ export interface RuntimeOptions {
   dataset?: string;
   /** Source of prepare.py/batching.py (default bundled workspace). */
   workspaceSourceDir?: string;
+  /**
+   * A foreign workspace (`--workspace` with its own prepare.py): its files are the run's, its class
+   * is the records', its prepare.py is never run, and its home cache is bound read-only.
+   */
+  foreign?: ResolvedWorkspace;
   maxProcesses?: number;
+  /**
+   * Override the device's compile default (gpu.ts): tests on a CPU host, where compile is always
+   * off, use it to exercise the crash memory a GPU host relies on.
+   */
+  deviceCompileDisabled?: boolean;
   /** Parent for per-run temp workspaces (default system temp dir). */
   runParentDir?: string;
   exec?: Exec;
@@ -65,6 +85,7 @@ export interface TrainJob {
 /** Ready-to-use training runtime. */
 export class TrainingRuntime {
   readonly queue = new TrainingQueue();
+  #compileCrash: CompileCrash | undefined;
 
   private constructor(
     readonly python: PythonInfo,
@@ -72,13 +93,18 @@ export class TrainingRuntime {
     readonly data: PreparedData,
     readonly sandbox: SandboxContext | null,
     private readonly opts: RuntimeOptions,
-  ) {}
+    compileCrash: CompileCrash | undefined,
+  ) {
+    this.#compileCrash = compileCrash;
+  }
 
   /**
    * Discover everything and prepare the data. Throws `TrainingSetupError` with an actionable
    * message for a missing Python, torch, bwrap or a sandbox that cannot start.
    */
   static async create(opts: RuntimeOptions): Promise<TrainingRuntime> {
+    // A foreign workspace's data is checked first: it costs nothing and needs the user's step.
+    const foreign = opts.foreign ? await foreignData(opts.foreign) : undefined;
     const python = await findPython({ explicit: opts.python, exec: opts.exec });
     const sandbox = opts.unsafeNoSandbox ? null : await probeSandbox({
       bwrap: await findBwrap(opts.exec),
@@ -87,38 +113,59 @@ export class TrainingRuntime {
       maxProcesses: opts.maxProcesses,
       exec: opts.exec,
     });
-    const cacheDir = opts.cacheDir ?? Deno.env.get("SPORE_CACHE_DIR") ??
-      join(opts.dataDir, "cache");
-    const data = await prepareData({
+    const data = foreign ?? await prepareData({
       python: python.path,
-      cacheDir,
+      cacheDir: opts.cacheDir ?? Deno.env.get("SPORE_CACHE_DIR") ?? join(opts.dataDir, "cache"),
       dataset: opts.dataset,
       sourceDir: opts.workspaceSourceDir,
       exec: opts.exec,
     });
-    return new TrainingRuntime(python, deviceFromTorch(python.torch), data, sandbox, opts);
+    const crash = await readCompileCrash(opts.dataDir);
+    return new TrainingRuntime(python, deviceFromTorch(python.torch), data, sandbox, opts, crash);
   }
 
-  /** Whether runs start with torch.compile disabled on this device. */
+  /** Whether runs start with torch.compile disabled, and why (for the banner). */
+  get compile(): CompilePolicy {
+    return compilePolicy({
+      deviceDefault: this.opts.deviceCompileDisabled ?? compileDisabledByDefault(this.python.torch),
+      env: Deno.env.get("SPORE_DISABLE_COMPILE"),
+      crash: this.#compileCrash,
+    });
+  }
+
+  /** Whether runs start with torch.compile disabled. */
   get compileDisabled(): boolean {
-    return compileDisabledByDefault(this.python.torch);
+    return this.compile.disabled;
+  }
+
+  /** The data a foreign workspace's script finds under its home. */
+  get #homeBinds(): HomeBind[] | undefined {
+    const f = this.opts.foreign;
+    if (!f?.homeCache || !f.dataCache) return undefined;
+    return [{ host: f.dataCache, rel: f.homeCache }];
   }
 
   /** Queue a job; it runs after every earlier job, in a fresh workspace that is then removed. */
   train(job: TrainJob): Promise<TrainResult> {
     return this.queue.run(job.label ?? "train", async () => {
       const uid = this.sandbox?.asRoot ? pickSandboxUid() : undefined;
+      const foreign = this.opts.foreign;
+      const homeBinds = this.#homeBinds;
       const ws = await createRunWorkspace({
         trainPy: job.code,
-        sourceDir: this.opts.workspaceSourceDir,
+        sourceDir: foreign?.dir ?? this.opts.workspaceSourceDir,
         parentDir: this.opts.runParentDir,
         chownTo: uid,
+        batchingOptional: foreign !== undefined,
+        homeBinds,
+        linkHomeBinds: this.sandbox === null,
       });
       try {
-        return await runTraining({
+        const result = await runTraining({
           python: this.python,
           workspaceDir: ws.dir,
-          dataDir: this.data.cacheDir,
+          dataDir: foreign ? undefined : this.data.cacheDir,
+          homeBinds,
           sandbox: this.sandbox,
           sandboxUid: uid,
           timeBudgetSeconds: job.timeBudgetSeconds ?? this.data.timeBudget,
@@ -132,11 +179,31 @@ export class TrainingRuntime {
           onLine: job.onLine,
           signal: job.signal,
         });
+        if (result.compileFailure !== undefined && this.#compileCrash === undefined) {
+          this.#compileCrash = await rememberCompileCrash(this.opts.dataDir, result.compileFailure);
+        }
+        return result;
       } finally {
         await ws.dispose();
       }
     });
   }
+}
+
+/**
+ * The prepared-data identity of a foreign workspace, from its resolved class; its data must
+ * already be where its prepare.py looks (the node never runs a foreign prepare.py).
+ */
+async function foreignData(ws: ResolvedWorkspace): Promise<PreparedData> {
+  const problem = await dataCacheProblem(ws, ws.dataCache);
+  if (problem) throw new TrainingSetupError("data_missing", problem);
+  return {
+    dataset: ws.researchClass.datasetCid,
+    datasetCid: ws.researchClass.datasetCid,
+    prepareCid: ws.researchClass.prepareCid,
+    cacheDir: ws.dataCache ?? "",
+    timeBudget: ws.timeBudget,
+  };
 }
 
 /** What {@link probeSandbox} needs: the bwrap binary found and the Python it will run. */

@@ -68,8 +68,13 @@ export interface SandboxSpec {
   bwrap: string;
   /** Host directory bound read-write at /workspace. */
   workspaceDir: string;
-  /** Host directory with the prepared data, bound read-only at /data. */
-  dataDir: string;
+  /** Host directory with the prepared data, bound read-only at /data (none: no /data). */
+  dataDir?: string;
+  /**
+   * Host directories bound read-only under the sandbox's home (/workspace), at the path relative
+   * to it where the script looks (a foreign workspace's `~/.cache/autoresearch`).
+   */
+  homeBinds?: HomeBind[];
   /** Absolute interpreter path (as seen on the host, bound at the same path). */
   python: string;
   /** Interpreter install roots outside the system dirs, bound read-only at the same path. */
@@ -89,6 +94,19 @@ export interface SandboxSpec {
   asRoot: boolean;
   /** Uid/gid a root node drops to (default NOBODY_ID); must own the workspace. */
   runUid?: number;
+}
+
+/** A read-only bind under the sandbox's home directory. */
+export interface HomeBind {
+  host: string;
+  /** Path below the home, e.g. `.cache/autoresearch` (plain segments only). */
+  rel: string;
+}
+
+/** Whether `rel` is a plain relative path (no `..`, no absolute path, no odd characters). */
+export function isPlainRelPath(rel: string): boolean {
+  const parts = rel.split("/");
+  return parts.length > 0 && parts.every((p) => /^[\w.-]+$/.test(p) && p !== "." && p !== "..");
 }
 
 /** Largest file a run may write (a runaway log or checkpoint must not fill the disk). */
@@ -176,7 +194,11 @@ export function buildSandboxArgs(spec: SandboxSpec): string[] {
   for (const d of spec.gpuDevices) a.push("--dev-bind", d, d);
   if (spec.gpuDevices.length > 0) a.push("--ro-bind-try", "/sys", "/sys");
   a.push("--bind", spec.workspaceDir, SANDBOX_WORKSPACE);
-  a.push("--ro-bind", spec.dataDir, SANDBOX_DATA);
+  if (spec.dataDir !== undefined) a.push("--ro-bind", spec.dataDir, SANDBOX_DATA);
+  for (const b of spec.homeBinds ?? []) {
+    if (!isPlainRelPath(b.rel)) throw new RangeError(`home bind path ${b.rel} is not plain`);
+    a.push("--ro-bind", b.host, `${SANDBOX_WORKSPACE}/${b.rel}`);
+  }
   a.push("--chdir", SANDBOX_WORKSPACE, "--clearenv");
   const env: Record<string, string> = {
     PATH: "/usr/local/bin:/usr/bin:/bin",
@@ -188,8 +210,8 @@ export function buildSandboxArgs(spec: SandboxSpec): string[] {
     PYTHONDONTWRITEBYTECODE: "1",
     PYTHONNOUSERSITE: "1",
     ...spec.env,
-    SPORE_CACHE_DIR: SANDBOX_DATA,
   };
+  if (spec.dataDir !== undefined) env.SPORE_CACHE_DIR = SANDBOX_DATA;
   for (const [k, v] of Object.entries(env)) a.push("--setenv", k, v);
   a.push(
     "--",

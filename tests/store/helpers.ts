@@ -41,6 +41,8 @@ export interface RecordSpec {
   hypothesis?: string;
   key?: number;
   depth?: number;
+  dataset_cid?: string;
+  prepare_cid?: string;
 }
 
 let counter = 0;
@@ -55,8 +57,8 @@ export function makeRecord(spec: RecordSpec = {}): ExperimentRecord {
     depth: spec.depth ?? 0,
     code_cid: "0".repeat(64),
     diff: "",
-    dataset_cid: "climbmix-400b-shuffle",
-    prepare_cid: "ab".repeat(32),
+    dataset_cid: spec.dataset_cid ?? "climbmix-400b-shuffle",
+    prepare_cid: spec.prepare_cid ?? "ab".repeat(32),
     time_budget: 300,
     val_bpb: spec.val_bpb ?? 1.0,
     peak_vram_mb: 1024.5,

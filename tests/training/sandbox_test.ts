@@ -105,3 +105,33 @@ Deno.test("missing bwrap gives one actionable message", async () => {
   assert.ok(err.message.includes("--unsafe-no-sandbox"));
   assert.ok(err.message.endsWith(BWRAP_INSTALL_HINT));
 });
+
+Deno.test("sandbox: a foreign workspace's home cache is bound read-only where the script looks", () => {
+  const spec = {
+    ...SPEC,
+    dataDir: undefined,
+    homeBinds: [{ host: "/home/u/.cache/autoresearch", rel: ".cache/autoresearch" }],
+  };
+  const a = buildSandboxArgs(spec);
+  const b = binds(a);
+  // The bind comes after the workspace's (a mount below it) and is the only one of the cache.
+  const ws = b.findIndex(([, , dest]) => dest === "/workspace");
+  const cache = b.findIndex(([, src]) => src === "/home/u/.cache/autoresearch");
+  assert.ok(ws >= 0 && cache > ws);
+  assert.deepEqual(b[cache], [
+    "--ro-bind",
+    "/home/u/.cache/autoresearch",
+    "/workspace/.cache/autoresearch",
+  ]);
+  // HOME is /workspace, so `~/.cache/autoresearch` is the bind; no /data without prepared data.
+  assert.ok(a.join(" ").includes("--setenv HOME /workspace"));
+  assert.ok(!b.some(([, , dest]) => dest === "/data"));
+  assert.ok(!a.includes("SPORE_CACHE_DIR"));
+  for (const rel of ["../etc", "/etc", ".cache/../..", "a b"]) {
+    assert.throws(
+      () => buildSandboxArgs({ ...spec, homeBinds: [{ host: "/x", rel }] }),
+      RangeError,
+      rel,
+    );
+  }
+});

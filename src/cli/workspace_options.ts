@@ -1,0 +1,104 @@
+/**
+ * `--workspace DIR`, `--dataset-cid NAME` and `--data-cache DIR` (and their config.toml keys), shared
+ * by `spore run`, `spore train` and `spore doctor`: which research workspace, hence which research
+ * class, the node trains in.
+ * @module
+ */
+import type { Command } from "commander";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import type { SporeConfig } from "../config.ts";
+import { GraphStore, storePaths } from "../store/mod.ts";
+import { TrainingSetupError } from "../training/errors.ts";
+import { type ResolvedWorkspace, resolveWorkspace } from "../training/research_workspace.ts";
+import { UserError } from "./errors.ts";
+
+/** The parsed options. */
+export interface WorkspaceOptions {
+  workspace?: string;
+  datasetCid?: string;
+  dataCache?: string;
+}
+
+/** Add the three options to `cmd`. */
+export function withWorkspaceOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--workspace <dir>",
+      "research workspace with prepare.py and train.py, e.g. an autoresearch checkout " +
+        "(default: config `workspace`, else the embedded one)",
+    )
+    .option(
+      "--dataset-cid <name>",
+      "dataset_cid of that workspace's data (default: config, else what the graph's records " +
+        "with its prepare.py carry)",
+    )
+    .option(
+      "--data-cache <dir>",
+      "where that workspace's prepared data is (default: where its prepare.py looks, e.g. " +
+        "~/.cache/autoresearch)",
+    );
+}
+
+/** The workspace dir from the flag or config, or undefined for the embedded workspace. */
+export function workspaceDirOf(opts: WorkspaceOptions, config: SporeConfig): string | undefined {
+  const dir = opts.workspace ?? config.workspace;
+  return dir === undefined ? undefined : resolve(dir);
+}
+
+/**
+ * Resolve `--workspace` (or config `workspace`): undefined without one. `graph` answers the
+ * dataset question when neither flag nor config does; by default the data dir's graph is read
+ * (not created) for it.
+ * @throws UserError saying what is wrong and how to fix it.
+ */
+export async function resolveWorkspaceOption(
+  opts: WorkspaceOptions,
+  config: SporeConfig,
+  dataDir: string,
+  graph?: Pick<GraphStore, "datasetsOfPrepare">,
+): Promise<ResolvedWorkspace | undefined> {
+  const dir = workspaceDirOf(opts, config);
+  if (dir === undefined) {
+    if (opts.datasetCid !== undefined || opts.dataCache !== undefined) {
+      throw new UserError("--dataset-cid and --data-cache need --workspace DIR");
+    }
+    return undefined;
+  }
+  try {
+    return await resolveWorkspace({
+      dir,
+      datasetCid: opts.datasetCid,
+      configDatasetCid: config.dataset_cid,
+      dataCache: opts.dataCache ?? config.data_cache,
+      graphDatasets: (prepareCid) =>
+        graph ? graph.datasetsOfPrepare(prepareCid) : graphDatasets(dataDir, prepareCid),
+    });
+  } catch (e) {
+    if (e instanceof TrainingSetupError) throw new UserError(e.message);
+    throw e;
+  }
+}
+
+/** What the data dir's graph says about a prepare_cid; nothing when there is no graph yet. */
+function graphDatasets(dataDir: string, prepareCid: string) {
+  const path = storePaths(dataDir).graph;
+  if (!existsSync(path)) return [];
+  const graph = GraphStore.open(path, { backgroundCheckpoint: false });
+  try {
+    return graph.datasetsOfPrepare(prepareCid);
+  } finally {
+    graph.close();
+  }
+}
+
+/** One line describing a resolved workspace, for banners and `spore train`. */
+export function describeWorkspace(ws: ResolvedWorkspace): string {
+  const cls = ws.embedded
+    ? "embedded prepare.py"
+    : `dataset ${ws.researchClass.datasetCid} (from ${ws.datasetSource}), prepare ${
+      ws.prepareCid.slice(0, 12)
+    }`;
+  const data = ws.dataCache ? `, data ${ws.dataCache} -> ~/${ws.homeCache}` : "";
+  return `${ws.dir} (${cls}${data})`;
+}
