@@ -13,6 +13,7 @@ import {
   parseMessage,
   type WireMessage,
 } from "../protocol/mod.ts";
+import type { PeerInfo } from "../node_types.ts";
 
 /** Limits and timeouts of one connection (milliseconds and bytes). */
 export interface ConnectionLimits {
@@ -51,6 +52,8 @@ export interface ConnectionEvents {
   onInvalid?(conn: Connection, reason: string): void;
   /** The connection closed; called once. */
   onClose(conn: Connection, reason: string): void;
+  /** A text message was queued by {@link Connection.send} (for traffic counters). */
+  onSent?(conn: Connection, json: string): void;
 }
 
 interface DrainWaiter {
@@ -148,6 +151,17 @@ export class Connection {
     return `${h}:${this.remotePort}`;
   }
 
+  /** The peer as status displays and control handlers see it. */
+  get info(): PeerInfo {
+    return {
+      address: this.address,
+      nodeId: this.hello?.node_id,
+      agent: this.hello?.agent,
+      inbound: this.inbound,
+      connectedAt: this.connectedAt,
+    };
+  }
+
   /** Queue a message (JSON text of the envelope). False when closed or dropped as too slow. */
   send(json: string): boolean {
     if (this.#closed) return false;
@@ -157,7 +171,9 @@ export class Connection {
     } catch {
       return false; // over the frame cap: never sent, connection kept
     }
-    return this.sendFrame(frame);
+    const queued = this.sendFrame(frame);
+    if (queued) this.#events.onSent?.(this, json);
+    return queued;
   }
 
   /** Queue an encoded frame (shared between peers when relaying). */

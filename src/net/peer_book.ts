@@ -49,6 +49,8 @@ export class PeerBook {
   readonly #entries = new Map<string, Entry>();
   readonly #opts: PeerBookOptions;
   readonly #random: () => number;
+  /** Discovered addresses changed since {@link PeerBook.takeDiscoveredChanged} last said so. */
+  #discoveredChanged = false;
 
   constructor(opts: PeerBookOptions) {
     this.#opts = opts;
@@ -56,13 +58,24 @@ export class PeerBook {
     for (const a of opts.configured) this.add(a, "configured");
     if (opts.configured.length === 0) { for (const a of opts.bootstrap) this.add(a, "bootstrap"); }
     for (const a of opts.known) this.add(a, "discovered");
+    this.#discoveredChanged = false; // what was loaded needs no saving
+  }
+
+  /** True once after a new address was discovered: time to save `known_peer`. */
+  takeDiscoveredChanged(): boolean {
+    const changed = this.#discoveredChanged;
+    this.#discoveredChanged = false;
+    return changed;
   }
 
   /** Add an address; returns true when it was new. Invalid addresses are ignored. */
   add(text: string, source: AddressSource): boolean {
     const address = normalizeAddress(text);
     if (!address || this.#entries.has(address)) return false;
-    if (source === "discovered" && this.#countDiscovered() >= MAX_DISCOVERED) return false;
+    if (source === "discovered") {
+      if (this.#countDiscovered() >= MAX_DISCOVERED) return false;
+      this.#discoveredChanged = true;
+    }
     this.#entries.set(address, {
       address,
       source,

@@ -6,7 +6,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import type { NetObserver, NetworkStats } from "../net/network.ts";
+import type { NetObserver, NetworkStats } from "../net/mod.ts";
 import { storePaths } from "../store/mod.ts";
 import { CONTROL_TYPES, EXPERIMENT_STATUSES } from "../protocol/mod.ts";
 import type { Logger } from "./log.ts";

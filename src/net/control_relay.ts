@@ -1,0 +1,102 @@
+/**
+ * Control events on the wire (PROTOCOL.md section 8): deduplicate, log, hand to the local
+ * handler (verification) and relay to every other ready peer. Only authenticated events (signed
+ * by the acting node, or unsigned on a legacy network) enter the control log: the log keeps the
+ * first copy of an event id, so a forged copy logged first would block the genuine event
+ * forever. Others are still relayed once (deduplicated by their exact bytes), but never logged.
+ * @module
+ */
+import {
+  canonicalJson,
+  checkControlAuth,
+  CONTROL_FLOAT_KEYS,
+  CONTROL_TYPES,
+  type ControlEvent,
+  type ControlType,
+  envelopeRaw,
+  sha256Hex,
+} from "../protocol/mod.ts";
+import type { ControlLog } from "../store/mod.ts";
+import type { PeerInfo } from "../node_types.ts";
+import { LruSet } from "./lru.ts";
+
+/** Receives every new control event (the verification code fills this in). */
+export interface ControlHandler {
+  onControl(event: ControlEvent, from: PeerInfo | null): Promise<void>;
+}
+
+/** A handler that ignores control events (sync-only nodes). */
+export const NOOP_CONTROL_HANDLER: ControlHandler = { onControl: () => Promise.resolve() };
+
+/**
+ * Unauthenticated events remembered for relay deduplication. A flood of distinct forged events
+ * only evicts older entries: each is relayed at most once while remembered.
+ */
+const UNTRUSTED_SEEN = 4096;
+
+/** What the relay needs from a connection. */
+export interface RelayTarget {
+  send(json: string): boolean;
+}
+
+/** Options of a {@link ControlRelay}. */
+export interface ControlRelayOptions<P extends RelayTarget> {
+  log: ControlLog;
+  /** Legacy network switch: log unsigned events too (never badly signed ones). */
+  acceptUnsigned: boolean;
+  handler?: ControlHandler;
+  /** Peers that get relayed events (the sender is skipped). */
+  targets(): P[];
+  /** How a sending peer is described to the handler. */
+  describe(p: P): PeerInfo;
+  /** Called for every accepted event (node events, live views). */
+  onAccepted(event: ControlEvent): void;
+}
+
+/** Accepts, logs and relays control events. */
+export class ControlRelay<P extends RelayTarget> {
+  readonly #o: ControlRelayOptions<P>;
+  readonly #untrustedSeen = new LruSet(UNTRUSTED_SEEN);
+
+  constructor(o: ControlRelayOptions<P>) {
+    this.#o = o;
+  }
+
+  /**
+   * Dedupe, log, hand on (when `notify`) and relay `event` from `from` (null: created here).
+   * False when it was dropped or already seen.
+   */
+  async accept(event: ControlEvent, from: P | null, notify: boolean): Promise<boolean> {
+    if (!CONTROL_TYPES.includes(event.type as ControlType)) return false;
+    let json: string;
+    try {
+      json = envelopeRaw(event.type, canonicalJson(event.payload, CONTROL_FLOAT_KEYS));
+    } catch {
+      return false; // NaN or other values that cannot be re-encoded faithfully
+    }
+    const auth = await checkControlAuth(event);
+    const trusted = auth === "signed" || (auth === "unsigned" && this.#o.acceptUnsigned);
+    if (trusted) {
+      let seq: number | null;
+      try {
+        seq = this.#o.log.append(event.type, event.payload);
+      } catch {
+        return false; // oversized or unstorable: neither applied nor relayed
+      }
+      if (seq === null) return false;
+    } else {
+      const key = sha256Hex(json);
+      if (this.#untrustedSeen.has(key)) return false;
+      this.#untrustedSeen.add(key);
+    }
+    if (notify) {
+      const handler = this.#o.handler ?? NOOP_CONTROL_HANDLER;
+      // Not tracked for shutdown: a handler may run long (a verification rerun) and a trusted
+      // event is already logged, so nothing is lost by not waiting for it.
+      handler.onControl(event, from ? this.#o.describe(from) : null).catch(() => {});
+    }
+    this.#o.onAccepted(event);
+    for (const t of this.#o.targets()) if (t !== from) t.send(json);
+    return true;
+  }
+}

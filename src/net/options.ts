@@ -1,0 +1,105 @@
+/**
+ * What a {@link Network} is configured with and reports: options, timing knobs, the traffic
+ * observer and the counters. Kept apart from the network itself so the parts it is composed of
+ * (legacy sync, control relay, sync sessions) can share them without importing the network.
+ * @module
+ */
+import type { Stores } from "../store/mod.ts";
+import type { NodeEvent } from "../node_types.ts";
+import type { ConnectionLimits } from "./connection.ts";
+import type { BackoffPolicy } from "./backoff.ts";
+import type { ControlHandler } from "./control_relay.ts";
+
+/** Feature flag in `hello` for cursor-based incremental sync. */
+export const FEATURE_SEQ_SYNC = "seq_sync";
+
+/** Timing knobs (milliseconds). Tests shrink them. */
+export interface NetTiming {
+  /** Period of the housekeeping timer (timeouts, dialing, PEX). */
+  tickMs: number;
+  /** A peer that sent no `hello` within this long is a Python peer. */
+  helloWaitMs: number;
+  /** Send live sync marks to incremental-sync peers this often. */
+  markIntervalMs: number;
+  /** Ask peers for more peers this often. */
+  pexIntervalMs: number;
+  /** A dial that does not connect within this long fails. */
+  dialTimeoutMs: number;
+  backoff: BackoffPolicy;
+  artifactDeadlineMs: number;
+  artifactPerPeerMs: number;
+}
+
+/** Defaults for the public network. */
+export const DEFAULT_TIMING: NetTiming = {
+  tickMs: 1000,
+  helloWaitMs: 3000,
+  markIntervalMs: 5000,
+  pexIntervalMs: 120_000,
+  dialTimeoutMs: 10_000,
+  backoff: { baseMs: 1000, maxMs: 5 * 60_000 },
+  artifactDeadlineMs: 60_000,
+  artifactPerPeerMs: 10_000,
+};
+
+/**
+ * Records waiting for validation before reading from peers pauses. Enough that the validation
+ * worker keeps busy while the main thread commits a batch (1,024 left it idle: about 20% slower
+ * ingest and sync in scripts/bench/net.ts); each costs a few KB, and 2,048 put a node with
+ * 50,000 records above 150 MB resident.
+ */
+export const DEFAULT_MAX_PENDING = 1536;
+
+/** Options of {@link Network.start}. */
+export interface NetworkOptions {
+  nodeId: string;
+  stores: Stores;
+  /** Where `known_peer` and the sync state live. */
+  dataDir: string;
+  /** Listening address; `listen: false` runs without a server (PEX then advertises port 0). */
+  host: string;
+  port: number;
+  listen?: boolean;
+  peers: string[];
+  bootstrap: string[];
+  knownPeers: string[];
+  maxPeers: number;
+  /** Discovered peers are dialed up to this many outbound connections (default 8). */
+  targetOutbound?: number;
+  control?: ControlHandler;
+  /** Legacy network switch: log and sync unsigned control events too (never badly signed ones). */
+  acceptUnsigned?: boolean;
+  onEvent?: (e: NodeEvent) => void;
+  timing?: Partial<NetTiming>;
+  limits?: Partial<ConnectionLimits>;
+  /** Signature-check worker threads (default: cores - 1; 0 = in-thread). */
+  verifyWorkers?: number;
+  agent?: string;
+  /**
+   * Store received records from a worker thread's own connection (default: with 4+ cores;
+   * on fewer the extra thread only competes with validation and costs memory).
+   */
+  storeInWorker?: boolean;
+  /** Records buffered for validation before reading from peers pauses ({@link DEFAULT_MAX_PENDING}). */
+  maxPendingRecords?: number;
+}
+
+/**
+ * Optional observer of traffic, for metrics and the log; it never changes behaviour. `type` is
+ * a parsed message type or one of ours; `kind` is a small fixed set (safe as a metric label),
+ * `detail` the specific, possibly peer-supplied, reason.
+ */
+export interface NetObserver {
+  messageIn?(type: string): void;
+  messageOut?(type: string): void;
+  dropped?(kind: "invalid_message" | "invalid_record" | "store_failed", detail: string): void;
+}
+
+/** Counters for progress displays and tests. */
+export interface NetworkStats {
+  peers: number;
+  received: number;
+  stored: number;
+  duplicates: number;
+  invalid: number;
+}

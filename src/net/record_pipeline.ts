@@ -1,0 +1,75 @@
+/**
+ * The parts that turn received records into stored ones, composed: signature checks on worker
+ * threads ({@link RecordVerifier}), ordered batched ingest ({@link RecordIngest}) and the graph
+ * writer (this thread, or a worker thread's own SQLite connection).
+ * @module
+ */
+import type { GraphStore } from "../store/mod.ts";
+import { type GraphWriter, InlineGraphWriter, WorkerGraphWriter } from "./graph_writer.ts";
+import { type Ingested, RecordIngest } from "./ingest.ts";
+import { RecordVerifier } from "./verify_pool.ts";
+import { storeThreadsWanted } from "./threads.ts";
+
+/** Options of a {@link RecordPipeline}. */
+export interface RecordPipelineOptions<S> {
+  graph: GraphStore;
+  /** The graph database file, for the writer thread's own connection. */
+  graphPath: string;
+  /** Signature-check worker threads (default: cores - 1; 0 = in-thread). */
+  verifyWorkers?: number;
+  /** Store from a worker thread (default: with 4+ cores, see `storeThreadsWanted`). */
+  storeInWorker?: boolean;
+  /** Records buffered for validation before {@link RecordPipeline.submit} asks to pause. */
+  maxPending: number;
+  /** Called after each committed batch with the records that were new. */
+  onStored(batch: Ingested<S>[]): void;
+  /** A record was dropped, or a batch failed to store. */
+  onInvalid(reason: string): void;
+}
+
+/** Validation, ingest and storage of records, with one close. `S` identifies the source peer. */
+export class RecordPipeline<S> {
+  /** The ingest queue (submit, counters, markers, backpressure). */
+  readonly ingest: RecordIngest<S>;
+  readonly #verifier: RecordVerifier;
+  readonly #writer: GraphWriter;
+  readonly #maxPending: number;
+
+  constructor(o: RecordPipelineOptions<S>) {
+    this.#maxPending = o.maxPending;
+    this.#verifier = new RecordVerifier(o.verifyWorkers);
+    this.#writer = (o.storeInWorker ?? storeThreadsWanted())
+      ? new WorkerGraphWriter(o.graphPath, o.graph)
+      : new InlineGraphWriter(o.graph);
+    this.ingest = new RecordIngest<S>({
+      graph: o.graph,
+      writer: this.#writer,
+      validate: (raw) => this.#verifier.validate(raw),
+      onStored: o.onStored,
+      onInvalid: o.onInvalid,
+    });
+  }
+
+  /**
+   * Submit an untrusted record from `source`. Returns a promise when the validation queue is
+   * full: the caller stops reading from that peer until it resolves, so TCP pushes back on the
+   * sender.
+   */
+  submit(raw: unknown, source: S): Promise<void> | undefined {
+    this.ingest.submit(raw, source);
+    const max = this.#maxPending;
+    if (this.ingest.pending >= max) return this.ingest.whenBelow(max / 2);
+  }
+
+  /** Validate one untrusted record (shape, content id, signature). */
+  validate(raw: unknown): ReturnType<RecordVerifier["validate"]> {
+    return this.#verifier.validate(raw);
+  }
+
+  /** Store everything received, then stop the worker threads. */
+  async close(): Promise<void> {
+    await this.ingest.flush();
+    this.#verifier.close();
+    await this.#writer.close();
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Relaying what this node stores: every record and profile goes to each ready peer except the
+ * one it came from, and becomes a node event. Records are encoded once per record, and only
+ * when someone besides the source will get it.
+ * @module
+ */
+import {
+  encodeFrame,
+  envelope,
+  envelopeRaw,
+  type NodeProfile,
+  recordJson,
+  validateProfile,
+} from "../protocol/mod.ts";
+import type { ProfileStore } from "../store/mod.ts";
+import type { NodeEvent } from "../node_types.ts";
+import type { Ingested } from "./ingest.ts";
+
+/** What relaying needs from a connection. */
+export interface RelayPeer {
+  send(json: string): boolean;
+  sendFrame(frame: Uint8Array): boolean;
+}
+
+/** Options of a {@link Relay}. */
+export interface RelayOptions<P extends RelayPeer> {
+  profiles: ProfileStore;
+  /** Peers that get relayed messages. */
+  targets(): P[];
+  emit(e: NodeEvent): void;
+  /** A record from `source` was stored: fetch its code from there ahead of need. */
+  prefetch(codeCid: string, source: P): void;
+  /** A message was queued to a peer outside {@link RelayPeer.send} (traffic counters). */
+  sentFrame(type: string): void;
+}
+
+/** Relays stored records and profiles. */
+export class Relay<P extends RelayPeer> {
+  readonly #o: RelayOptions<P>;
+
+  constructor(o: RelayOptions<P>) {
+    this.#o = o;
+  }
+
+  /** A batch of records was stored (source null: created here). */
+  records(batch: Ingested<P>[]): void {
+    const targets = this.#o.targets();
+    for (const { record, source } of batch) {
+      this.#o.emit({ kind: "experiment", record, source: source ? "peer" : "local" });
+      let frame: Uint8Array | undefined;
+      for (const t of targets) {
+        if (t === source) continue;
+        frame ??= encodeFrame(envelopeRaw("experiment", recordJson(record)));
+        if (t.sendFrame(frame)) this.#o.sentFrame("experiment");
+      }
+      if (source) this.#o.prefetch(record.code_cid, source);
+    }
+  }
+
+  /** Store and relay a profile from `from` (null: ours); false when invalid or not newer. */
+  async profile(raw: unknown, from: P | null): Promise<boolean> {
+    const v = await validateProfile(raw);
+    if (!v.ok) return false;
+    let stored: boolean;
+    try {
+      stored = this.#o.profiles.upsert(v.value);
+    } catch {
+      return false;
+    }
+    if (!stored) return false;
+    const profile: NodeProfile = v.value;
+    this.#o.emit({ kind: "profile", profile });
+    const json = envelope("profile", profile);
+    for (const t of this.#o.targets()) if (t !== from) t.send(json);
+    return true;
+  }
+}
