@@ -74,11 +74,12 @@ async function checkDevice(py: PythonInfo | null, exec: Exec): Promise<Check> {
     };
   }
   const dev = deviceFromTorch(py.torch);
-  if (dev.kind === "cpu" && smi.length > 0) {
+  const firstGpu = smi[0];
+  if (dev.kind === "cpu" && firstGpu !== undefined) {
     return {
       name: "device",
       status: "warn",
-      detail: `torch cannot use ${smi[0].name}: training runs on CPU`,
+      detail: `torch cannot use ${firstGpu.name}: training runs on CPU`,
       fix: "install a CUDA build of PyTorch (https://pytorch.org/get-started/locally/)",
     };
   }

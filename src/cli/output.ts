@@ -42,8 +42,9 @@ export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) =>
     Math.max(visibleWidth(h), ...rows.map((r) => visibleWidth(r[i] ?? "")))
   );
-  const line = (cells: string[]) =>
-    cells.map((c, i) => c + " ".repeat(widths[i] - visibleWidth(c))).join("  ").trimEnd();
+  // Cells beyond the header's columns get no padding.
+  const pad = (c: string, i: number) => " ".repeat(Math.max(0, (widths[i] ?? 0) - visibleWidth(c)));
+  const line = (cells: string[]) => cells.map((c, i) => c + pad(c, i)).join("  ").trimEnd();
   return [line(headers.map((h) => style("bold", h))), ...rows.map(line)].join("\n");
 }
 

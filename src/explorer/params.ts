@@ -90,7 +90,7 @@ export function parseQuery(raw: string | undefined): string {
 export function parseChoice<T extends string>(
   raw: string | undefined,
   name: string,
-  choices: readonly T[],
+  choices: readonly [T, ...T[]],
 ): T {
   if (raw === undefined || raw === "") return choices[0];
   if (!(choices as readonly string[]).includes(raw)) {

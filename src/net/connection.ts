@@ -303,13 +303,17 @@ export class Connection {
 
   /** Take queued frames up to a coalescing limit as one buffer: fewer syscalls per record. */
   #takeChunk(): Uint8Array {
-    if (this.#queue.length === 1 || this.#queue[0].length >= COALESCE_BYTES) {
-      return this.#queue.shift()!;
+    const first = this.#queue[0];
+    if (first === undefined) throw new RangeError("connection: no queued frame to take");
+    if (this.#queue.length === 1 || first.length >= COALESCE_BYTES) {
+      this.#queue.shift();
+      return first;
     }
     let n = 0;
     let k = 0;
-    while (k < this.#queue.length && n + this.#queue[k].length <= COALESCE_BYTES) {
-      n += this.#queue[k].length;
+    for (const f of this.#queue) {
+      if (n + f.length > COALESCE_BYTES) break;
+      n += f.length;
       k++;
     }
     const out = new Uint8Array(n);

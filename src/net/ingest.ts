@@ -166,7 +166,8 @@ export class RecordIngest<S> {
     let batch: Ingested<S>[] = [];
     try {
       for (;;) {
-        if (this.#head >= this.#queue.length) {
+        const item = this.#queue[this.#head];
+        if (item === undefined) {
           if (batch.length === 0) break;
           // Caught up: wait a moment for more before committing, so a stream is stored in a
           // few large transactions instead of many small ones.
@@ -175,7 +176,6 @@ export class RecordIngest<S> {
           this.#wake();
           continue;
         }
-        const item = this.#queue[this.#head];
         if (item.kind === "marker") {
           this.#advance();
           // It runs once the open batch commits: cutting the batch here would make frequent

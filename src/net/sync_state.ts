@@ -63,7 +63,7 @@ function newEpoch(): string {
 
 function trim<T>(rec: Record<string, T>): void {
   const keys = Object.keys(rec);
-  for (let i = 0; i < keys.length - MAX_ENTRIES; i++) delete rec[keys[i]];
+  for (const key of keys.slice(0, Math.max(0, keys.length - MAX_ENTRIES))) delete rec[key];
 }
 
 /** Cursors, watermarks and our epoch, saved to disk a moment after each change. */

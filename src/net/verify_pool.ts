@@ -113,7 +113,8 @@ export class RecordVerifier {
     const batch = this.#nextBatch++;
     this.#inflight.set(batch, cur);
     const req: VerifyRequest = { batch, records: cur.records };
-    this.#workers[this.#rr++ % this.#workers.length].postMessage(req);
+    // In range: the modulus of a non-empty list (checked above).
+    this.#workers[this.#rr++ % this.#workers.length]!.postMessage(req);
   }
 
   #settle(res: VerifyResponse): void {
@@ -134,10 +135,12 @@ export class RecordVerifier {
     if (this.#current) pending.push(this.#current);
     this.#current = null;
     for (const p of pending) {
+      // One resolver per record, pushed together.
       p.records.forEach((raw, i) => {
+        const resolve = p.resolvers[i]!;
         validateRecord(raw).then(
-          (v) => p.resolvers[i](v.ok ? null : v.reason),
-          () => p.resolvers[i]("validator failed"),
+          (v) => resolve(v.ok ? null : v.reason),
+          () => resolve("validator failed"),
         );
       });
     }

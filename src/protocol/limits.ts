@@ -65,14 +65,16 @@ export const MAX_PROFILE_FRAME_BYTES = 64 * 1024;
  */
 export const MAX_JSON_TOKENS = 16_384;
 
+/** {@link RECORD_TEXT_LIMITS} as pairs, listed once rather than on every record checked. */
+const TEXT_LIMITS = Object.entries(RECORD_TEXT_LIMITS);
+
 /**
  * Why a record's text fields exceed {@link RECORD_TEXT_LIMITS}, or null. Call after the shape
  * check (fields are strings or null).
  */
 export function recordTextTooLong(rec: Readonly<Record<string, unknown>>): string | null {
-  for (const field in RECORD_TEXT_LIMITS) {
+  for (const [field, max] of TEXT_LIMITS) {
     const v = rec[field];
-    const max = RECORD_TEXT_LIMITS[field];
     if (typeof v === "string" && v.length > max) {
       return `record too large: field "${field}" has ${v.length} characters (limit ${max})`;
     }

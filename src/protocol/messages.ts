@@ -75,14 +75,14 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 export const MAX_PEX_PEERS = 200;
 
 /** Largest frame body of each message type whose size is bounded below the frame cap. */
-const MAX_BODY_BYTES: Readonly<Record<string, number>> = {
-  experiment: MAX_RECORD_FRAME_BYTES,
-  profile: MAX_PROFILE_FRAME_BYTES,
-  challenge: MAX_CONTROL_BYTES,
-  challenge_response: MAX_CONTROL_BYTES,
-  verification: MAX_CONTROL_BYTES,
-  dispute: MAX_CONTROL_BYTES,
-};
+const MAX_BODY_BYTES: ReadonlyMap<string, number> = new Map([
+  ["experiment", MAX_RECORD_FRAME_BYTES],
+  ["profile", MAX_PROFILE_FRAME_BYTES],
+  ["challenge", MAX_CONTROL_BYTES],
+  ["challenge_response", MAX_CONTROL_BYTES],
+  ["verification", MAX_CONTROL_BYTES],
+  ["dispute", MAX_CONTROL_BYTES],
+]);
 
 /**
  * Parse and structurally validate one frame body. Never throws. Bodies with more JSON structure
@@ -104,7 +104,7 @@ export function parseMessage(body: Uint8Array): Validated<WireMessage> {
   }
   const { type, payload } = env as { type?: unknown; payload?: unknown };
   if (typeof type !== "string") return { ok: false, reason: "envelope has no string type" };
-  const max = Object.hasOwn(MAX_BODY_BYTES, type) ? MAX_BODY_BYTES[type] : Infinity;
+  const max = MAX_BODY_BYTES.get(type) ?? Infinity;
   if (body.length > max) {
     return { ok: false, reason: `${type} of ${body.length} bytes exceeds its limit of ${max}` };
   }

@@ -64,19 +64,20 @@ export function selectParent(
   childCount: (id: string) => number,
   opts: { graphSize: number; plateau: number; random: () => number },
 ): ParentChoice | undefined {
-  if (frontier.length === 0) return undefined;
-  if (frontier.length === 1 || opts.random() >= exploreRate(opts.graphSize, opts.plateau)) {
-    return { parent: frontier[0], mode: "exploit" };
+  const [best, ...others] = frontier;
+  if (best === undefined) return undefined;
+  const last = others.at(-1);
+  if (last === undefined || opts.random() >= exploreRate(opts.graphSize, opts.plateau)) {
+    return { parent: best, mode: "exploit" };
   }
-  const others = frontier.slice(1);
-  const weights = others.map((r) => 1 / (1 + childCount(r.id)) ** 2);
-  const total = weights.reduce((a, b) => a + b, 0);
+  const weighted = others.map((r) => ({ r, w: 1 / (1 + childCount(r.id)) ** 2 }));
+  const total = weighted.reduce((a, { w }) => a + w, 0);
   let x = opts.random() * total;
-  for (let i = 0; i < others.length; i++) {
-    x -= weights[i];
-    if (x < 0) return { parent: others[i], mode: "explore" };
+  for (const { r, w } of weighted) {
+    x -= w;
+    if (x < 0) return { parent: r, mode: "explore" };
   }
-  return { parent: others[others.length - 1], mode: "explore" };
+  return { parent: last, mode: "explore" };
 }
 
 /** Gather the context for proposing a child of `parent`. */

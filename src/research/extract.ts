@@ -38,7 +38,7 @@ function labelled(text: string, label: string): string | undefined {
     "im",
   );
   const m = re.exec(text);
-  return m ? m[1].replace(/[*_`]+$/g, "") : undefined;
+  return m?.[1]?.replace(/[*_`]+$/g, "");
 }
 
 /**
@@ -50,8 +50,9 @@ export function parseReply(reply: string): ParsedReply {
   let python: string | undefined;
   let plain: string | undefined;
   for (const m of text.matchAll(FENCE)) {
-    const lang = m[3].toLowerCase();
-    const body = m[4];
+    // Groups 3 and 4 are not optional (they may match empty text): a match sets both.
+    const lang = m[3]!.toLowerCase();
+    const body = m[4]!;
     if (lang === "python" || lang === "py" || lang === "python3") {
       if (python === undefined || body.length > python.length) python = body;
     } else if (lang === "") {

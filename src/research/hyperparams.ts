@@ -28,15 +28,16 @@ export function readHyperparams(
 ): Map<string, Hyperparam> {
   const out = new Map<string, Hyperparam>();
   const scope: Record<string, number> = { ...known };
-  const lines = code.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const m = ASSIGN.exec(lines[i].replace(/\r$/, ""));
+  for (const [i, line] of code.split("\n").entries()) {
+    const m = ASSIGN.exec(line.replace(/\r$/, ""));
     if (!m) continue;
-    const expr = m[3].trim();
+    // Groups 1 and 3 are not optional: a match sets both.
+    const name = m[1]!;
+    const expr = m[3]!.trim();
     const value = evaluate(expr, scope);
-    if (value !== undefined) scope[m[1]] = value;
-    else delete scope[m[1]];
-    out.set(m[1], { name: m[1], line: i, expr, value });
+    if (value !== undefined) scope[name] = value;
+    else delete scope[name];
+    out.set(name, { name, line: i, expr, value });
   }
   return out;
 }
@@ -46,8 +47,10 @@ export function replaceHyperparam(code: string, name: string, expr: string): str
   const param = readHyperparams(code).get(name);
   if (!param) return undefined;
   const lines = code.split("\n");
-  const cr = lines[param.line].endsWith("\r") ? "\r" : "";
-  const m = ASSIGN.exec(lines[param.line].replace(/\r$/, ""))!;
+  // readHyperparams found `name` on this line of the same text, so the line exists and matches.
+  const line = lines[param.line]!;
+  const cr = line.endsWith("\r") ? "\r" : "";
+  const m = ASSIGN.exec(line.replace(/\r$/, ""))!;
   lines[param.line] = `${m[1]}${m[2]}${expr}${m[4]}${cr}`;
   return lines.join("\n");
 }
@@ -80,8 +83,8 @@ export function evaluate(
       const v = Number(t.replace(/_/g, ""));
       return Number.isFinite(v) ? v : fail();
     }
-    if (/^[A-Za-z_]/.test(t) && t in scope) return scope[t];
-    return fail();
+    const named = /^[A-Za-z_]/.test(t) && Object.hasOwn(scope, t) ? scope[t] : undefined;
+    return named ?? fail();
   };
   const unary = (): number => {
     if (peek() === "-") return pos++, -unary();
@@ -98,7 +101,7 @@ export function evaluate(
   };
   const product = (): number => {
     let v = unary();
-    while (["*", "/", "//", "%"].includes(peek())) {
+    while (["*", "/", "//", "%"].includes(peek() ?? "")) {
       const op = tokens[pos++];
       const r = unary();
       v = op === "*" ? v * r : op === "/" ? v / r : op === "//" ? Math.floor(v / r) : v % r;

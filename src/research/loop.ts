@@ -408,9 +408,8 @@ export class ResearchLoop {
     for (const [i, proposer] of proposers.entries()) {
       const result = await proposer.propose(ctx, this.#o.signal);
       if (this.#aborted()) return undefined;
-      const next = i + 1 < proposers.length
-        ? `; using ${proposers[i + 1].agentModel} for this experiment`
-        : "";
+      const fallback = proposers[i + 1];
+      const next = fallback ? `; using ${fallback.agentModel} for this experiment` : "";
       if (!result.ok) {
         this.#emit("skip", `${proposer.agentModel}: no usable proposal (${result.reason})${next}`);
         continue;

@@ -24,7 +24,12 @@ interface ParamSpec {
   why: [string, string];
 }
 
-const pick = <T>(xs: readonly T[], random: () => number): T => xs[Math.floor(random() * xs.length)];
+/** A random element of `xs` (non-empty; `random()` in [0, 1) keeps the index in range). */
+const pick = <T>(xs: readonly T[], random: () => number): T => {
+  const x = xs[Math.floor(random() * xs.length)];
+  if (x === undefined) throw new RangeError(`pick: no element (${xs.length} to pick from)`);
+  return x;
+};
 
 const step = (lo: number, hi: number, deltas: number[]) => (v: number, random: () => number) => {
   const n = v + pick(deltas, random);

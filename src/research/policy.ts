@@ -155,6 +155,11 @@ const FORBIDDEN_OS = [
   "posix_spawn\\w*",
 ];
 
+/** The first word of `s` (empty for blank text). */
+function firstWord(s: string): string {
+  return s.trim().split(/\s+/, 1)[0] ?? "";
+}
+
 /** Uses of processes, network, FFI or signals in `code` (comments and strings ignored). */
 export function forbiddenUses(code: string): string[] {
   const src = stripCommentsAndStrings(code);
@@ -163,7 +168,8 @@ export function forbiddenUses(code: string): string[] {
   for (
     const m of src.matchAll(/^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import|import[ \t]+([^\n;]+))/gm)
   ) {
-    const names = m[1] ? [m[1]] : m[2].split(",").map((s) => s.trim().split(/\s+/)[0]);
+    const [, from, imported = ""] = m; // one of the two alternatives matched
+    const names = from ? [from] : imported.split(",").map(firstWord);
     for (const name of names) {
       const root = name.split(".");
       const hit = root.find((part) => FORBIDDEN_MODULES.includes(part));
@@ -179,7 +185,7 @@ export function forbiddenUses(code: string): string[] {
     found.add(`calls os.${m[1]}`);
   }
   for (const m of src.matchAll(/from\s+os\s+import\s+([^\n;]+)/g)) {
-    for (const name of m[1].split(",").map((s) => s.trim().split(/\s+/)[0])) {
+    for (const name of (m[1] ?? "").split(",").map(firstWord)) {
       if (new RegExp(`^(${FORBIDDEN_OS.join("|")})$`).test(name)) found.add(`imports os.${name}`);
     }
   }

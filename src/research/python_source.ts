@@ -14,18 +14,19 @@ export function stripCommentsAndStrings(code: string): string {
   let i = 0;
   const n = code.length;
   while (i < n) {
-    const ch = code[i];
+    const ch = code.charAt(i);
     if (ch === "#") {
       while (i < n && code[i] !== "\n") i++;
       continue;
     }
     // A string prefix only counts at the start of a token (not inside a name like `attr"`).
-    const prev = i > 0 ? code[i - 1] : "";
+    const prev = code.charAt(i - 1); // "" at the start
     if ((ch === "'" || ch === '"' || /[rRbBuUfF]/.test(ch)) && !/[A-Za-z0-9_]/.test(prev)) {
       const m = /^([rRbBuUfF]{0,2})('''|"""|'|")/.exec(code.slice(i, i + 5));
       if (m) {
-        const isF = /[fF]/.test(m[1]);
-        const quote = m[2];
+        // Both groups are not optional (the prefix may be empty): a match sets both.
+        const isF = /[fF]/.test(m[1]!);
+        const quote = m[2]!;
         let j = i + m[0].length;
         while (j < n) {
           // Even in raw strings a backslash keeps the next quote from closing the literal.

@@ -31,13 +31,13 @@ export interface DeviceInfo {
 export function parseNvidiaSmi(csv: string): SmiGpu[] {
   const out: SmiGpu[] = [];
   for (const line of csv.split("\n")) {
-    const cols = line.split(",").map((c) => c.trim());
-    if (cols.length < 3 || !cols[0]) continue;
-    const mem = Number(cols[1]);
+    const [name, memText, driver] = line.split(",").map((c) => c.trim());
+    if (!name || driver === undefined) continue;
+    const mem = Number(memText);
     out.push({
-      name: cols[0].slice(0, 200),
+      name: name.slice(0, 200),
       memoryMb: Number.isFinite(mem) && mem >= 0 ? mem : 0,
-      driverVersion: cols[2].slice(0, 50),
+      driverVersion: driver.slice(0, 50),
     });
   }
   return out;

@@ -68,28 +68,28 @@ export function parseProgressLine(line: string): TrainProgress | null {
   return out;
 }
 
-const BLOCK_KEYS: Record<string, keyof TrainMetrics> = {
-  val_bpb: "valBpb",
-  training_seconds: "trainingSeconds",
-  peak_vram_mb: "peakVramMb",
-  num_steps: "numSteps",
-  num_parameters: "numParams",
-  num_params_M: "numParamsM",
-  total_seconds: "totalSeconds",
-  mfu_percent: "mfuPercent",
-  total_tokens_M: "totalTokensM",
-  depth: "depth",
-};
+/** Result-block keys and the metric each fills (a Map: a key such as `constructor` is no key). */
+const BLOCK_KEYS: ReadonlyMap<string, keyof TrainMetrics> = new Map([
+  ["val_bpb", "valBpb"],
+  ["training_seconds", "trainingSeconds"],
+  ["peak_vram_mb", "peakVramMb"],
+  ["num_steps", "numSteps"],
+  ["num_parameters", "numParams"],
+  ["num_params_M", "numParamsM"],
+  ["total_seconds", "totalSeconds"],
+  ["mfu_percent", "mfuPercent"],
+  ["total_tokens_M", "totalTokensM"],
+  ["depth", "depth"],
+]);
 
 /** Largest parameter count taken from `num_params_M` (a trillion: no real run comes near). */
 const MAX_PARAMS_M = 1e6;
 
 /** The step of the last progress line before line `end` (progress may be `\r`-joined). */
 function lastProgressStep(lines: string[], end: number): number | undefined {
-  for (let i = end - 1; i >= 0; i--) {
-    const parts = lines[i].split("\r");
-    for (let j = parts.length - 1; j >= 0; j--) {
-      const p = parseProgressLine(parts[j]);
+  for (const line of lines.slice(0, end).reverse()) {
+    for (const part of line.split("\r").reverse()) {
+      const p = parseProgressLine(part);
       if (p) return p.step;
     }
   }
@@ -104,19 +104,13 @@ function lastProgressStep(lines: string[], end: number): number | undefined {
  */
 export function parseResultBlock(log: string): TrainMetrics | null {
   const lines = log.split(/\r?\n/);
-  let start = -1;
-  for (let i = lines.length - 1; i >= 0; i--) {
-    if (lines[i].trim() === "---") {
-      start = i;
-      break;
-    }
-  }
+  const start = lines.findLastIndex((line) => line.trim() === "---");
   if (start < 0) return null;
   const got: Partial<Record<keyof TrainMetrics, number>> = {};
   for (const line of lines.slice(start + 1)) {
     const m = /^([A-Za-z_]+):\s*(\S+)\s*$/.exec(line.trim());
     if (!m) continue;
-    const key = BLOCK_KEYS[m[1]];
+    const key = BLOCK_KEYS.get(m[1]!); // group 1 is not optional
     const value = num(m[2]);
     if (key && value !== undefined) got[key] = value;
   }
@@ -160,12 +154,8 @@ export function looksLikeCompileFailure(log: string): boolean {
  */
 export function lastErrorLine(log: string, max = 300): string {
   const lines = log.split(/\r?\n/).map((l) => l.trimEnd()).filter((l) => l.trim() !== "");
-  for (let i = lines.length - 1; i >= 0; i--) {
-    if (/^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b/.test(lines[i])) {
-      return truncate(lines[i], max);
-    }
-  }
-  return truncate(lines.at(-1) ?? "", max);
+  const error = lines.findLast((l) => /^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b/.test(l));
+  return truncate(error ?? lines.at(-1) ?? "", max);
 }
 
 function truncate(s: string, max: number): string {

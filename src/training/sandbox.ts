@@ -31,7 +31,8 @@ export const SANDBOX_UID_SPAN = 800_000;
  * distinct ids cannot starve each other of processes, nor signal each other.
  */
 export function pickSandboxUid(): number {
-  return SANDBOX_UID_BASE + (crypto.getRandomValues(new Uint32Array(1))[0] % SANDBOX_UID_SPAN);
+  const [random] = crypto.getRandomValues(new Uint32Array(1));
+  return SANDBOX_UID_BASE + (random! % SANDBOX_UID_SPAN); // a 1-element array has index 0
 }
 /** Default cap on processes and threads inside one sandbox (torch needs a few dozen threads). */
 export const DEFAULT_MAX_PROCESSES = 256;

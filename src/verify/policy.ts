@@ -102,7 +102,8 @@ export function median(values: readonly number[]): number {
   if (values.length === 0) throw new RangeError("median of an empty list");
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  // In range: s is not empty, so 0 <= mid - 1 < mid < s.length when the length is even.
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** A resolved dispute. */
