@@ -43,6 +43,20 @@ export interface SyncMarkPayload extends SyncSeqPayload {
   done: boolean;
 }
 
+/**
+ * `announce` (extension, only to peers whose `hello` lists the `announce` feature): "I stored
+ * these records"; the receiver asks for the ones it lacks with `get_records`.
+ */
+export interface RecordIdsPayload {
+  ids: string[];
+}
+
+/**
+ * Most record ids in one `announce` or `get_records`: 66 bytes of JSON each, so a message stays
+ * under 70 KB and well inside the JSON token cap.
+ */
+export const MAX_RECORD_IDS = 1000;
+
 /** Every message this node understands. Unknown types parse to `{ type: "unknown" }`. */
 export type WireMessage =
   | { type: "experiment"; payload: unknown }
@@ -57,6 +71,8 @@ export type WireMessage =
   | { type: "hello"; payload: HelloPayload }
   | { type: "sync_seq"; payload: SyncSeqPayload }
   | { type: "sync_mark"; payload: SyncMarkPayload }
+  | { type: "announce"; payload: RecordIdsPayload }
+  | { type: "get_records"; payload: RecordIdsPayload }
   | ControlEvent
   | { type: "unknown"; payload: unknown; wireType: string };
 
@@ -140,6 +156,9 @@ function parsePayload(type: string, payload: unknown): Validated<WireMessage> {
     case "sync_seq":
     case "sync_mark":
       return parseSyncCursor(type, payload);
+    case "announce":
+    case "get_records":
+      return parseRecordIds(type, payload);
     default:
       return { ok: true, value: { type: "unknown", payload, wireType: type.slice(0, 64) } };
   }
@@ -153,6 +172,27 @@ function parsePex(payload: unknown): Validated<WireMessage> {
     ok: true,
     value: { type: "pex_response", payload: { peer: addrs.slice(0, MAX_PEX_PEERS) } },
   };
+}
+
+const RECORD_ID = /^[0-9a-f]{64}$/;
+
+function parseRecordIds(
+  type: "announce" | "get_records",
+  payload: unknown,
+): Validated<WireMessage> {
+  const ids = (payload as { ids?: unknown } | null)?.ids;
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_RECORD_IDS) {
+    return {
+      ok: false,
+      reason: `${type}: ids must be a list of 1 to ${MAX_RECORD_IDS} record ids`,
+    };
+  }
+  for (const id of ids) {
+    if (typeof id !== "string" || !RECORD_ID.test(id)) {
+      return { ok: false, reason: `${type}: every id must be 64 lowercase hex digits` };
+    }
+  }
+  return { ok: true, value: { type, payload: { ids: ids as string[] } } };
 }
 
 function parseSyncCursor(type: "sync_seq" | "sync_mark", payload: unknown): Validated<WireMessage> {

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { envelope, envelopeRaw, parseMessage, recordJson } from "../../src/protocol/mod.ts";
+import {
+  envelope,
+  envelopeRaw,
+  MAX_RECORD_IDS,
+  parseMessage,
+  recordJson,
+} from "../../src/protocol/mod.ts";
 import { vectors } from "./vectors.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -102,4 +108,27 @@ Deno.test("sync_seq and sync_mark (extension) parse to exact cursors and reject 
   }
   const noDone = parseMessage(enc(envelope("sync_mark", cursors)));
   assert.ok(!noDone.ok && noDone.reason.includes('"done"'));
+});
+
+Deno.test("announce and get_records carry 1 to MAX_RECORD_IDS lowercase hex record ids", () => {
+  const id = "ab".repeat(32);
+  for (const type of ["announce", "get_records"]) {
+    const ok = parseMessage(enc(envelope(type, { ids: [id, id] })));
+    assert.ok(ok.ok);
+    assert.deepEqual(ok.value, { type, payload: { ids: [id, id] } });
+    for (
+      const payload of [
+        {},
+        { ids: [] },
+        { ids: "x" },
+        { ids: [id.toUpperCase()] },
+        { ids: [id.slice(1)] },
+        { ids: [5] },
+        { ids: Array(MAX_RECORD_IDS + 1).fill(id) },
+      ]
+    ) {
+      const r = parseMessage(enc(envelope(type, payload)));
+      assert.equal(r.ok, false, JSON.stringify(payload).slice(0, 80));
+    }
+  }
 });
