@@ -128,7 +128,7 @@ export class Network {
       profiles: o.stores.profiles,
       targets: () => this.#readyConnections(),
       emit: (e) => this.#emit(e),
-      prefetch: (cid, source) => this.#fetcher.prefetch(cid, source),
+      prefetch: (cid, source, ts) => this.#fetcher.prefetch(cid, source, ts),
       sentFrame: (type) => this.#observer.messageOut?.(type),
     });
     this.#dialer = new Dialer(this.#t.dialTimeoutMs);
@@ -314,6 +314,7 @@ export class Network {
   #onClose(c: Connection): void {
     this.#conns.delete(c.id);
     this.#sessions.closed(c);
+    this.#fetcher.peerGone(c);
     const legacy = this.#legacy.closed(c);
     if (c.dialedAddress && !this.#closed) this.#book.disconnected(c.dialedAddress, Date.now());
     if (c.hello || legacy) {
@@ -423,6 +424,7 @@ export class Network {
     c.hello = hello;
     if (c.dialedAddress) this.#book.identified(c.dialedAddress, hello.node_id);
     this.#emit({ kind: "peer", state: "up", address: c.address, nodeId: hello.node_id });
+    this.#fetcher.peerReady(c);
     this.#sessions.begin(c, hello);
     c.send(envelope("pex_request", {}));
   }
@@ -431,6 +433,7 @@ export class Network {
   #startLegacy(c: Connection): void {
     this.#legacy.start(c);
     this.#emit({ kind: "peer", state: "up", address: c.address });
+    this.#fetcher.peerReady(c);
   }
 
   #onRecord(c: Connection, raw: unknown): void | Promise<void> {

@@ -28,8 +28,8 @@ export interface RelayOptions<P extends RelayPeer> {
   /** Peers that get relayed messages. */
   targets(): P[];
   emit(e: NodeEvent): void;
-  /** A record from `source` was stored: fetch its code from there ahead of need. */
-  prefetch(codeCid: string, source: P): void;
+  /** A record from `source` was stored: fetch its code from there ahead of need (newest first). */
+  prefetch(codeCid: string, source: P, timestamp: number): void;
   /** A message was queued to a peer outside {@link RelayPeer.send} (traffic counters). */
   sentFrame(type: string): void;
 }
@@ -53,7 +53,7 @@ export class Relay<P extends RelayPeer> {
         frame ??= encodeFrame(envelopeRaw("experiment", recordJson(record)));
         if (t.sendFrame(frame)) this.#o.sentFrame("experiment");
       }
-      if (source) this.#o.prefetch(record.code_cid, source);
+      if (source) this.#o.prefetch(record.code_cid, source, record.timestamp);
     }
   }
 

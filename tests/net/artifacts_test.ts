@@ -69,18 +69,35 @@ Deno.test("code fetch skips a peer that returns wrong bytes; callers share one f
   }
 });
 
-Deno.test("a fetch nobody can answer gives up with undefined", async () => {
+Deno.test("a fetch nobody can answer gives up with undefined at its deadline", async () => {
   const a = await startNode();
   const b = await startNode({ peers: [a.address] });
   try {
     await waitFor(() => b.node.peers().some((p) => p.nodeId), "link");
     const t0 = performance.now();
     assert.equal(await b.node.fetchArtifact("ab".repeat(32)), undefined);
-    assert.ok(performance.now() - t0 < 5000, "per-peer timeout, not a hang");
+    // FAST: 5 s deadline; it waits for new peers until then, and not much longer.
+    assert.ok(performance.now() - t0 < 5000 + 3000, "gave up at the deadline, not a hang");
     assert.equal(await b.node.fetchArtifact("../../etc/passwd"), undefined);
   } finally {
     await b.stop();
     await a.stop();
+  }
+});
+
+Deno.test("a fetch with no peer waits for one to connect before its deadline", async () => {
+  const holder = await startNode();
+  const code = new TextEncoder().encode("# only the late peer has this\n");
+  const cid = await holder.node.stores.artifacts.put(code);
+  const x = await startNode();
+  try {
+    const pending = x.node.fetchArtifact(cid);
+    await new Promise((r) => setTimeout(r, 300)); // exhausted: nobody is connected yet
+    x.node.network.connect(holder.address);
+    assert.deepEqual(await pending, code);
+  } finally {
+    await x.stop();
+    await holder.stop();
   }
 });
 

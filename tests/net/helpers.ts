@@ -50,7 +50,7 @@ export function fastSignRecord(payload: ExperimentPayload, keys: KeyPair): Exper
 export function makeRecords(
   n: number,
   keys: KeyPair = vectorKey(0),
-  opts: { t0?: number; tag?: string; codeCid?: string } = {},
+  opts: { t0?: number; tag?: string; codeCid?: string; codeCids?: string[] } = {},
 ): ExperimentRecord[] {
   const out: ExperimentRecord[] = [];
   const t0 = opts.t0 ?? 1_700_000_000;
@@ -60,7 +60,7 @@ export function makeRecords(
       version: 1,
       parent,
       depth: parent ? 1 : 0,
-      code_cid: opts.codeCid ?? "c".repeat(64),
+      code_cid: opts.codeCids?.[i] ?? opts.codeCid ?? "c".repeat(64),
       diff: `--- a\n+++ b\n@@ ${opts.tag ?? "r"} ${i} @@`,
       dataset_cid: "d".repeat(64),
       prepare_cid: "e".repeat(64),
