@@ -5,12 +5,16 @@
  * @module
  */
 import type { ExperimentRecord } from "../protocol/types.ts";
-import type { GraphStats } from "../store/mod.ts";
+import { inClass, type ResearchClass } from "../protocol/research_class.ts";
+import type { ClassSummary, GraphStats } from "../store/mod.ts";
 import { cleanLine } from "./extract.ts";
+import { RESULT_KEYS } from "./policy.ts";
 
 /** The graph queries the coordinator needs (a `GraphStore` satisfies it). */
 export interface GraphView {
   frontier(gpuClass?: string, limit?: number): ExperimentRecord[];
+  frontierOfClass(cls: ResearchClass, gpuClass?: string, limit?: number): ExperimentRecord[];
+  classes(): ClassSummary[];
   children(id: string): ExperimentRecord[];
   ancestors(id: string): ExperimentRecord[];
   stats(): GraphStats;
@@ -80,14 +84,38 @@ export function selectParent(
   return { parent: last, mode: "explore" };
 }
 
-/** Gather the context for proposing a child of `parent`. */
+/**
+ * The graph figures within research class `cls` (val_bpb of other classes is not comparable);
+ * publishers are counted over the whole graph.
+ */
+export function classStats(graph: GraphView, cls: ResearchClass): GraphStats {
+  const all = graph.stats();
+  const mine = graph.classes().find((c) =>
+    inClass(
+      { dataset_cid: c.datasetCid, prepare_cid: c.prepareCid },
+      cls,
+    )
+  );
+  return {
+    count: mine?.count ?? 0,
+    frontierSize: mine?.frontierSize ?? 0,
+    bestValBpb: mine?.bestValBpb ?? null,
+    nodes: all.nodes,
+  };
+}
+
+/**
+ * Gather the context for proposing a child of `parent`: frontier, insights and figures come from
+ * the parent's research class and our GPU class only.
+ */
 export function buildContext(
   graph: GraphView,
   parent: ExperimentRecord,
   parentCode: string,
   gpuClass: string,
 ): ResearchContext {
-  const frontier = graph.frontier(gpuClass, 20);
+  const cls = { datasetCid: parent.dataset_cid, prepareCid: parent.prepare_cid };
+  const frontier = graph.frontierOfClass(cls, gpuClass, 20);
   const lineage = new Set([parent.id, ...graph.ancestors(parent.id).map((r) => r.id)]);
   return {
     gpuClass,
@@ -100,7 +128,7 @@ export function buildContext(
     siblings: graph.children(parent.id).slice(-MAX_SIBLINGS),
     insights: frontier.filter((r) => !lineage.has(r.id) && r.description).slice(0, MAX_INSIGHTS),
     frontier: frontier.slice(0, MAX_FRONTIER),
-    stats: graph.stats(),
+    stats: classStats(graph, cls),
   };
 }
 
@@ -146,15 +174,22 @@ function diffExcerpt(diff: string, maxLines = 12): string {
   return lines.length ? `\n${lines.join("\n")}` : "";
 }
 
-/** System prompt: the task, the reply format and the rules the policy enforces. */
-export function systemPrompt(gpuClass: string): string {
+/**
+ * System prompt: the task, the reply format and the rules the policy enforces. The result lines
+ * and the CPU note follow the parent's train.py (any workspace's, not only ours).
+ */
+export function systemPrompt(gpuClass: string, parentCode = ""): string {
+  const printed = RESULT_KEYS.filter((k) =>
+    k === "val_bpb" || new RegExp(`print\\([^\\n]*\\b${k}:`).test(parentCode)
+  );
+  const keys = parentCode === "" ? [...RESULT_KEYS] : printed;
+  const cpuNote = gpuClass === "CPU" &&
+    (parentCode === "" || /^CPU_[A-Z0-9_]+\s*=/m.test(parentCode));
   return [
     "You are an ML researcher improving a small GPT training script, train.py.",
     "Each experiment trains under a fixed budget and is scored by val_bpb (validation bits per " +
     "byte; lower is better). Propose ONE focused change that you expect to lower val_bpb.",
-    `Runs happen on ${gpuClass} hardware${
-      gpuClass === "CPU" ? " (the CPU_* constants size the model)" : ""
-    }.`,
+    `Runs happen on ${gpuClass} hardware${cpuNote ? " (the CPU_* constants size the model)" : ""}.`,
     "",
     "Reply in exactly this format:",
     "Description: <one line saying what you changed>",
@@ -165,8 +200,9 @@ export function systemPrompt(gpuClass: string): string {
     "",
     "Rules (proposals breaking them are rejected):",
     "- Send the whole file, never a diff or an excerpt.",
-    '- Keep the final result block: print("---") then the val_bpb:, training_seconds:, ' +
-    "peak_vram_mb:, num_steps:, num_params_M:, num_parameters: lines.",
+    `- Keep the final result block: print("---") then the ${
+      keys.map((k) => `${k}:`).join(", ")
+    } lines.`,
     "- Do not use subprocess, socket, ctypes, multiprocessing, requests, urllib, signal, " +
     "os.kill/os.system, eval/exec/__import__; no network or file access beyond what train.py does.",
     "- Do not add torch.compile call sites.",

@@ -39,7 +39,7 @@ export class LlmProposer implements Proposer {
    * `{ ok: false }`; fatal ones (`auth`, `model`) and aborts are thrown.
    */
   async propose(ctx: ResearchContext, signal?: AbortSignal): Promise<ProposeResult> {
-    const system = systemPrompt(ctx.gpuClass);
+    const system = systemPrompt(ctx.gpuClass, ctx.parentCode);
     const messages: ChatMessage[] = [{ role: "user", content: userPrompt(ctx) }];
     const repairs: RepairKind[] = [];
     while (true) {

@@ -7,6 +7,7 @@
 import type { NodeHandle, TrainEnvironment, Trainer, TrainOutcome } from "../node_types.ts";
 import type { KeyPair } from "../protocol/crypto.ts";
 import { normalizeGpuClass } from "../protocol/gpu.ts";
+import { classLabel } from "../protocol/research_class.ts";
 import { sha256Hex } from "../protocol/hash.ts";
 import type { ExperimentRecord } from "../protocol/types.ts";
 import { buildContext, nearDuplicate, selectParent } from "./coordinator.ts";
@@ -184,24 +185,30 @@ export class ResearchLoop {
    * prepare.py is not comparable, so such records are never parents here.
    */
   #frontier(limit: number): ExperimentRecord[] {
-    return this.#o.node.stores.graph.frontier(this.#gpuClass, 200).filter((r) =>
-      r.dataset_cid === this.#workspace.datasetCid && r.prepare_cid === this.#workspace.prepareCid
-    ).slice(0, limit);
+    return this.#o.node.stores.graph.frontierOfClass(this.#workspace, this.#gpuClass, limit);
+  }
+
+  /** Our research class for messages (named classes are the CLI's business: cids here). */
+  #classLabel(): string {
+    return classLabel(this.#workspace);
   }
 
   /** Where research starts: the best frontier code of our GPU class, else our own baseline. */
   async #start(): Promise<State> {
     const frontier = this.#frontier(3);
     if (frontier.length === 0) {
-      this.#emit("info", `no ${this.#gpuClass} experiments in the graph: running the baseline`);
+      this.#emit(
+        "info",
+        `no ${this.#gpuClass} frontier in research class ${this.#classLabel()}: running the baseline`,
+      );
       return await this.#runBaseline();
     }
     for (const rec of frontier) {
       this.#emit(
         "info",
-        `fetching the code of frontier ${rec.id.slice(0, 12)} (val_bpb ${
+        `fetching the best known frontier code: ${rec.id.slice(0, 12)} (val_bpb ${
           rec.val_bpb.toFixed(6)
-        })...`,
+        }, class ${this.#classLabel()})...`,
       );
       const code = await this.#code(rec);
       if (code !== undefined) {

@@ -8,6 +8,7 @@ import { sha256Hex } from "../protocol/hash.ts";
 import type { ResearchContext } from "./coordinator.ts";
 import { readHyperparams, replaceHyperparam } from "./hyperparams.ts";
 import { policyViolations } from "./policy.ts";
+import { stripCommentsAndStrings } from "./python_source.ts";
 import type { Proposal, Proposer, ProposeResult } from "./proposal.ts";
 
 /** `agent_model` of mutator records. */
@@ -58,7 +59,9 @@ function formatFloat(v: number): string {
 
 /** Token counts stay in `k * MAX_SEQ_LEN` form when the file wrote them so. */
 function formatTokens(v: number, oldExpr: string): string {
-  return /MAX_SEQ_LEN/.test(oldExpr) && v % 256 === 0 ? `${v / 256} * MAX_SEQ_LEN` : String(v);
+  return /MAX_SEQ_LEN/.test(oldExpr) && v % 256 === 0
+    ? `${v / 256} * MAX_SEQ_LEN`
+    : formatInt(v, oldExpr);
 }
 
 const tokens = (lo: number, hi: number) => (v: number, random: () => number) => {
@@ -167,9 +170,120 @@ const GPU_SPECS: ParamSpec[] = [
   },
 ];
 
-/** The constants the mutator may change on a GPU class. */
-export function mutableParams(gpuClass: string): readonly ParamSpec[] {
-  return [...(gpuClass === "CPU" ? CPU_SPECS : GPU_SPECS), ...SHARED];
+/**
+ * Constants never changed: seeds, budgets and step counts (changing them buys compute or luck,
+ * not a better recipe), evaluation and logging knobs, the data's shape, and micro-batch sizes
+ * (memory only: gradient accumulation keeps the math).
+ */
+const NEVER =
+  /(^|_)(SEED|STEPS|ITERS|ITERATIONS)$|TIME|BUDGET|EVAL|LOG|PRINT|SAVE|CHECKPOINT|VERBOSE|DEBUG|INTERVAL|EVERY|SEQ_LEN|VOCAB|DEVICE_BATCH/;
+
+/** Names of fractions that may start from 0 (warmup ratio 0.0 is a common default). */
+const FRACTION_NAME = /RATIO|FRAC|FRACTION|DROPOUT|PROB/;
+
+const isPowerOfTwo = (v: number) => Number.isInteger(v) && v >= 1 && (v & (v - 1)) === 0;
+
+/** Largest value a generic integer constant may take (sizes beyond are no 5-minute run). */
+const MAX_GENERIC_INT = 2 ** 31;
+
+/** Writes integers in the file's own style: `2**k` stays a power-of-two expression. */
+function formatInt(v: number, oldExpr: string): string {
+  if (/^2\s*\*\*\s*\d+$/.test(oldExpr) && isPowerOfTwo(v)) {
+    const spaced = /\s\*\*\s/.test(oldExpr);
+    return `2${spaced ? " ** " : "**"}${Math.log2(v)}`;
+  }
+  return String(v);
+}
+
+/**
+ * A spec for a constant of any train.py, from its value alone: integers stay integers (powers of
+ * two stay powers of two, small counts move by 1 or 2, large ones by about a quarter), floats in
+ * (0, 1) stay there, other positive floats scale by 0.5-2; negative values and zeros (bar
+ * fractions) are left alone.
+ */
+export function genericSpec(name: string, value: number, expr: string): ParamSpec | undefined {
+  if (NEVER.test(name) || !Number.isFinite(value) || value < 0) return undefined;
+  const literalFloat = /[.eE]/.test(expr) && !/^0[xX]/.test(expr);
+  const why: [string, string] = [
+    `a lower ${name} may suit the budget better`,
+    `a higher ${name} may help`,
+  ];
+  if (Number.isInteger(value) && !literalFloat) {
+    if (value === 0) return undefined;
+    if (isPowerOfTwo(value) && value >= 2) {
+      return { name, next: tokens(1, MAX_GENERIC_INT), format: formatInt, why };
+    }
+    if (value <= 64) return { name, next: step(1, 4096, [-2, -1, 1, 2]), why };
+    const next = (v: number, random: () => number) => {
+      const n = Math.round(v * pick([0.75, 1.25], random));
+      return n >= 1 && n <= MAX_GENERIC_INT && n !== v ? n : undefined;
+    };
+    return { name, next, why };
+  }
+  if (value === 0) {
+    if (!FRACTION_NAME.test(name)) return undefined;
+    return {
+      name,
+      next: (_v, random) => pick([0.01, 0.05, 0.1], random),
+      format: formatFloat,
+      why,
+    };
+  }
+  if (value < 1) return { name, next: scale(1e-9, 0.999), format: formatFloat, why };
+  return { name, next: scale(1e-9, value * 64), format: formatFloat, why };
+}
+
+/**
+ * The constants the mutator may change in `code` on a GPU class: our known constants with their
+ * tuned ranges, and every other top-level numeric UPPER_CASE constant through
+ * {@link genericSpec}, so any workspace's train.py (autoresearch's included) can be mutated. On a
+ * CPU class a constant with a `CPU_` twin is the twin's business; elsewhere `CPU_` ones are
+ * skipped. Without `code`: the known constants only.
+ */
+export function mutableParams(gpuClass: string, code?: string): readonly ParamSpec[] {
+  const cpu = gpuClass === "CPU";
+  const known = [...(cpu ? CPU_SPECS : GPU_SPECS), ...SHARED];
+  if (code === undefined) return known;
+  const params = readHyperparams(code);
+  const out: ParamSpec[] = [];
+  for (const p of params.values()) {
+    if (p.value === undefined) continue;
+    if (cpu ? params.has(`CPU_${p.name}`) : p.name.startsWith("CPU_")) continue;
+    const spec = known.find((s) => s.name === p.name) ?? genericSpec(p.name, p.value, p.expr);
+    if (spec) out.push(spec);
+  }
+  return out;
+}
+
+/**
+ * Pairs (a, b) where the code takes `a % b` or `a // b` of two constants: b must keep dividing a
+ * when it did in the parent (a head count into a width, a micro-batch into a batch).
+ */
+export function divisorPairs(code: string): [string, string][] {
+  const out: [string, string][] = [];
+  const src = stripCommentsAndStrings(code);
+  for (const m of src.matchAll(/\b([A-Z][A-Z0-9_]*)\s*(?:%|\/\/)\s*\(?\s*([A-Z][A-Z0-9_]*)\b/g)) {
+    out.push([m[1], m[2]]);
+  }
+  return out;
+}
+
+/** Divisibility the parent had (per {@link divisorPairs}) and `code` lost. */
+function brokenDivisors(code: string, parentCode: string): string[] {
+  const before = readHyperparams(parentCode);
+  const after = readHyperparams(code);
+  const out: string[] = [];
+  for (const [a, b] of divisorPairs(parentCode)) {
+    const [pa, pb, na, nb] = [
+      before.get(a)?.value,
+      before.get(b)?.value,
+      after.get(a)?.value,
+      after.get(b)?.value,
+    ];
+    if (pa === undefined || pb === undefined || na === undefined || nb === undefined) continue;
+    if (pb !== 0 && pa % pb === 0 && (nb === 0 || na % nb !== 0)) out.push(`${b} must divide ${a}`);
+  }
+  return out;
 }
 
 /** One mutation of `code`, or undefined when this draw produced nothing usable. */
@@ -178,8 +292,7 @@ function mutateOnce(
   gpuClass: string,
   random: () => number,
 ): { code: string; changes: string[]; reasons: string[] } | undefined {
-  const params = readHyperparams(code);
-  const specs = mutableParams(gpuClass).filter((s) => params.get(s.name)?.value !== undefined);
+  const specs = mutableParams(gpuClass, code);
   if (specs.length === 0) return undefined;
   const count = random() < 0.3 && specs.length > 1 ? 2 : 1;
   const chosen = new Set<ParamSpec>();
@@ -198,6 +311,7 @@ function mutateOnce(
     changes.push(`${spec.name} ${p.expr} -> ${expr}`);
     reasons.push(spec.why[v < p.value! ? 0 : 1]);
   }
+  if (brokenDivisors(out, code).length > 0) return undefined;
   return { code: out, changes, reasons };
 }
 

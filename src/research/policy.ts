@@ -206,13 +206,25 @@ function inRange(v: number, [lo, hi]: [number, number]): boolean {
   return v >= lo && v <= hi;
 }
 
-/** Size-envelope violations of `code` on `gpuClass` (empty when within, or no envelope). */
-export function envelopeViolations(code: string, gpuClass: string): string[] {
+/** One envelope finding: which constant, and how far outside its range (0: a broken split). */
+interface EnvelopeFinding {
+  key: string;
+  message: string;
+  /** Distance outside the allowed range, for comparing a child with its parent. */
+  excess: number;
+}
+
+/** The size constants an envelope reads, without prefix. */
+const SIZE_NAMES = ["DEPTH", "N_EMBD", "N_HEAD", "TOTAL_BATCH_SIZE", "STEPS"];
+
+function envelopeFindings(code: string, gpuClass: string): EnvelopeFinding[] {
   const env = envelopeFor(gpuClass);
   const params = readHyperparams(code);
-  const prefix = env?.prefix ?? (gpuClass === "CPU" ? "CPU_" : "");
+  // Our train.py keeps a CPU_ set for CPU runs; any other file is sized by its plain names.
+  let prefix = env?.prefix ?? (gpuClass === "CPU" ? "CPU_" : "");
+  if (prefix !== "" && !SIZE_NAMES.some((n) => params.has(prefix + n))) prefix = "";
   const value = (name: string) => params.get(prefix + name)?.value;
-  const out: string[] = [];
+  const out: EnvelopeFinding[] = [];
   const depth = value("DEPTH");
   const width = value("N_EMBD");
   const heads = value("N_HEAD");
@@ -221,15 +233,27 @@ export function envelopeViolations(code: string, gpuClass: string): string[] {
   // Integrity on every class: the attention split and the rotary halves need these.
   if (width !== undefined && heads !== undefined) {
     if (!Number.isInteger(heads) || heads < 1 || width % heads !== 0) {
-      out.push(`${prefix}N_EMBD (${width}) must be a multiple of ${prefix}N_HEAD (${heads})`);
+      out.push({
+        key: "split",
+        message: `${prefix}N_EMBD (${width}) must be a multiple of ${prefix}N_HEAD (${heads})`,
+        excess: 1,
+      });
     } else if ((width / heads) % 2 !== 0) {
-      out.push(`head dim ${prefix}N_EMBD/${prefix}N_HEAD = ${width / heads} must be even`);
+      out.push({
+        key: "split",
+        message: `head dim ${prefix}N_EMBD/${prefix}N_HEAD = ${width / heads} must be even`,
+        excess: 1,
+      });
     }
   }
   if (!env) return out;
   const check = (name: string, v: number | undefined, range: [number, number]) => {
     if (v !== undefined && !inRange(v, range)) {
-      out.push(`${name} = ${v} is outside ${range[0]}..${range[1]} allowed on ${env.label}`);
+      out.push({
+        key: name,
+        message: `${name} = ${v} is outside ${range[0]}..${range[1]} allowed on ${env.label}`,
+        excess: v < range[0] ? range[0] / Math.max(v, 1e-9) : v / range[1],
+      });
     }
   };
   check(`${prefix}DEPTH`, depth, env.depth);
@@ -242,6 +266,27 @@ export function envelopeViolations(code: string, gpuClass: string): string[] {
   return out;
 }
 
+/**
+ * Size-envelope violations of `code` on `gpuClass` (empty when within, or no envelope). The
+ * envelope reads the sizes by name (`DEPTH`, `N_EMBD`, `N_HEAD`, `TOTAL_BATCH_SIZE`, `STEPS`,
+ * `CPU_`-prefixed on CPU when the file has such a set); a file without them is not held to it.
+ */
+export function envelopeViolations(code: string, gpuClass: string): string[] {
+  return envelopeFindings(code, gpuClass).map((f) => f.message);
+}
+
+/**
+ * Envelope violations a child adds to its parent: a constant the parent already had outside the
+ * envelope (another workspace's defaults may be, e.g. autoresearch's 2**19-token batch on a small
+ * card) may stay there or move back towards it, not further out.
+ */
+function newEnvelopeViolations(code: string, parentCode: string, gpuClass: string): string[] {
+  const before = new Map(envelopeFindings(parentCode, gpuClass).map((f) => [f.key, f.excess]));
+  return envelopeFindings(code, gpuClass)
+    .filter((f) => !(f.excess <= (before.get(f.key) ?? 0)))
+    .map((f) => f.message);
+}
+
 /** Every local-policy violation of `code` against its parent, on `gpuClass`. */
 export function policyViolations(code: string, parentCode: string, gpuClass: string): string[] {
   const out = forbiddenUses(code);
@@ -251,7 +296,7 @@ export function policyViolations(code: string, parentCode: string, gpuClass: str
       `adds ${added} torch.compile call site(s); keep the parent's compile setup unchanged`,
     );
   }
-  return [...out, ...envelopeViolations(code, gpuClass)];
+  return [...out, ...newEnvelopeViolations(code, parentCode, gpuClass)];
 }
 
 /** Review a proposed file: structure, then syntax (parse only), then local policy. */

@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { sha256Hex } from "../../src/protocol/hash.ts";
 import type { ExperimentRecord } from "../../src/protocol/types.ts";
 import { readHyperparams } from "../../src/research/hyperparams.ts";
-import { mutableParams, mutate, MUTATOR_AGENT, seededRandom } from "../../src/research/mutator.ts";
+import {
+  divisorPairs,
+  genericSpec,
+  mutableParams,
+  mutate,
+  MUTATOR_AGENT,
+  seededRandom,
+} from "../../src/research/mutator.ts";
+import { STANDIN_TRAIN } from "../fixtures/autoresearch_workspace.ts";
 import { policyViolations, structuralProblems } from "../../src/research/policy.ts";
 import { BASELINE } from "./fixtures.ts";
 
@@ -14,7 +22,7 @@ function changed(a: string, b: string): string[] {
 
 Deno.test("mutations change one or two allowed constants and pass the whole policy", () => {
   for (const gpu of ["CPU", "H100", "RTX_3060"]) {
-    const allowed = new Set(mutableParams(gpu).map((s) => s.name));
+    const allowed = new Set(mutableParams(gpu, BASELINE).map((s) => s.name));
     const random = seededRandom(42);
     for (let i = 0; i < 40; i++) {
       const p = mutate({ parentCode: BASELINE, gpuClass: gpu, siblings: [] }, random);
@@ -81,4 +89,57 @@ Deno.test("a file without known constants yields no mutation", () => {
     mutate({ parentCode: "print('hi')\n", gpuClass: "CPU", siblings: [] }, seededRandom(1)),
     undefined,
   );
+});
+
+Deno.test("any train.py: autoresearch's constants are mutated within the policy, ints stay ints", () => {
+  const seen = new Set<string>();
+  for (const gpu of ["CPU", "H100", "RTX_3060"]) {
+    const random = seededRandom(7);
+    for (let i = 0; i < 60; i++) {
+      const p = mutate({ parentCode: STANDIN_TRAIN, gpuClass: gpu, siblings: [] }, random);
+      assert.ok(p, `${gpu} mutation ${i}`);
+      assert.deepEqual(policyViolations(p.code, STANDIN_TRAIN, gpu), []);
+      assert.deepEqual(structuralProblems(p.code, STANDIN_TRAIN), []);
+      const before = readHyperparams(STANDIN_TRAIN);
+      for (const name of changed(STANDIN_TRAIN, p.code)) {
+        seen.add(name);
+        const [was, now] = [before.get(name)!, readHyperparams(p.code).get(name)!];
+        assert.ok(now.value !== undefined && now.value > 0, `${name} = ${now.expr}`);
+        if (!/[.e]/.test(was.expr)) assert.ok(Number.isInteger(now.value), `${name} = ${now.expr}`);
+        if (name === "TOTAL_BATCH_SIZE") assert.match(now.expr, /^2\*\*\d+$/);
+        if (/[.e]/.test(was.expr)) assert.match(now.expr, /[.e]/, "floats stay floats");
+      }
+    }
+  }
+  // Not only our own names: autoresearch's learning rates and ratios move too...
+  for (const name of ["MATRIX_LR", "EMBEDDING_LR", "ASPECT_RATIO", "WARMDOWN_RATIO", "DEPTH"]) {
+    assert.ok(seen.has(name), `${name} never mutated: ${[...seen].join(", ")}`);
+  }
+  // ...but never the micro-batch (memory only) nor anything imported from prepare.py.
+  assert.ok(!seen.has("DEVICE_BATCH_SIZE") && !seen.has("MAX_SEQ_LEN"));
+});
+
+Deno.test("values the code divides by stay divisors; fractions in (0, 1) stay there", () => {
+  const code = [
+    "WIDTH = 384",
+    "HEADS = 6",
+    "WARMDOWN_RATIO = 0.5",
+    "head_dim = WIDTH // HEADS",
+    'print("---")',
+    'print(f"val_bpb: {1.0}")',
+  ].join("\n");
+  assert.deepEqual(divisorPairs(code), [["WIDTH", "HEADS"]]);
+  const random = seededRandom(5);
+  let sawWidth = false;
+  for (let i = 0; i < 80; i++) {
+    const p = mutate({ parentCode: code, gpuClass: "H100", siblings: [] }, random)!;
+    const v = readHyperparams(p.code);
+    assert.equal(v.get("WIDTH")!.value! % v.get("HEADS")!.value!, 0, p.code);
+    const r = v.get("WARMDOWN_RATIO")!.value!;
+    assert.ok(r > 0 && r < 1, String(r));
+    if (v.get("WIDTH")!.value !== 384) sawWidth = true;
+  }
+  assert.ok(sawWidth);
+  const g = genericSpec("SEED", 1337, "1337");
+  assert.equal(g, undefined, "seeds are never mutated");
 });

@@ -10,6 +10,7 @@ import {
 } from "../../src/research/policy.ts";
 import { pythonSyntaxChecker } from "../../src/research/syntax.ts";
 import { BASELINE, edit, markerSyntax } from "./fixtures.ts";
+import { STANDIN_TRAIN } from "../fixtures/autoresearch_workspace.ts";
 
 Deno.test("the workspace baseline passes every check on CPU and on GPUs", async () => {
   assert.deepEqual(structuralProblems(BASELINE, BASELINE), []);
@@ -148,4 +149,18 @@ Deno.test("the Python checker parses without executing", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("size limits follow the parent: another workspace's oversized default may stay, not grow", () => {
+  // autoresearch's TOTAL_BATCH_SIZE = 2**19 exceeds the small-card envelope already.
+  assert.match(envelopeViolations(STANDIN_TRAIN, "RTX_3060").join(), /TOTAL_BATCH_SIZE/);
+  const same = edit(STANDIN_TRAIN, "MATRIX_LR = 0.04", "MATRIX_LR = 0.05");
+  assert.deepEqual(policyViolations(same, STANDIN_TRAIN, "RTX_3060"), []);
+  const smaller = edit(STANDIN_TRAIN, "TOTAL_BATCH_SIZE = 2**19", "TOTAL_BATCH_SIZE = 2**18");
+  assert.deepEqual(policyViolations(smaller, STANDIN_TRAIN, "RTX_3060"), []);
+  const bigger = edit(STANDIN_TRAIN, "TOTAL_BATCH_SIZE = 2**19", "TOTAL_BATCH_SIZE = 2**20");
+  assert.match(policyViolations(bigger, STANDIN_TRAIN, "RTX_3060").join(), /TOTAL_BATCH_SIZE/);
+  // On CPU a file without our CPU_ set is sized by its plain names.
+  const deep = edit(STANDIN_TRAIN, "DEPTH = 8", "DEPTH = 40");
+  assert.match(policyViolations(deep, STANDIN_TRAIN, "CPU").join(), /DEPTH = 40 is outside 1\.\.8/);
 });
