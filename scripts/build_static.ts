@@ -17,6 +17,12 @@ const PACKAGES = [
     version: "4.0.1",
     files: ["dist/cytoscape-dagre.min.js", "LICENSE"],
   },
+  {
+    // The dashboard's progress chart: canvas-drawn, about 50 KB, no dependencies.
+    name: "uplot",
+    version: "1.6.32",
+    files: ["dist/uPlot.iife.min.js", "dist/uPlot.min.css", "LICENSE"],
+  },
 ] as const;
 
 const ROOT = join(import.meta.dirname ?? ".", "..");

@@ -11,6 +11,7 @@ import type { ConnectionLimits } from "./net/connection.ts";
 import { atomicWrite } from "./config.ts";
 import { join } from "node:path";
 import { storeThreadsWanted } from "./net/threads.ts";
+import { LiveRuns } from "./research/live_run.ts";
 
 /** Fan-out of node events to any number of listeners. */
 export class NodeEvents implements NodeEventSource {
@@ -85,6 +86,8 @@ export class SporeNode implements NodeHandle {
   readonly events: NodeEvents;
   readonly network: Network;
   readonly #control: ControlHandlers;
+  /** What the research loop is training now (the explorer's live run card). */
+  readonly runs: LiveRuns;
   readonly #dataDir: string;
   readonly #publishPeers: boolean;
   #peersDirty = true;
@@ -107,6 +110,7 @@ export class SporeNode implements NodeHandle {
     this.events = events;
     this.#control = control;
     this.network = network;
+    this.runs = new LiveRuns(stores.runs);
     this.#dataDir = opts.dataDir;
     this.#publishPeers = opts.publishPeers ?? true;
   }

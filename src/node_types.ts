@@ -6,6 +6,7 @@
  */
 import type { ControlEvent, ExperimentRecord, NodeProfile } from "./protocol/types.ts";
 import type { Stores } from "./store/mod.ts";
+import type { LiveRuns } from "./research/live_run.ts";
 
 /** Something that happened on the node, pushed to live views. */
 export type NodeEvent =
@@ -39,6 +40,19 @@ export interface NodeHandle {
   fetchArtifact(cid: string): Promise<Uint8Array | undefined>;
   /** Store and gossip a record this node created (already signed). */
   publish(record: ExperimentRecord, code?: Uint8Array): Promise<void>;
+  /** What this node is training now (absent on handles that never train, e.g. a bench). */
+  readonly runs?: LiveRuns;
+}
+
+/** One progress line or phase change of a training run, for live views. */
+export interface TrainProgressUpdate {
+  phase: "starting" | "training" | "evaluating" | "done";
+  elapsedSeconds: number;
+  step?: number;
+  /** 0..100 */
+  percent?: number;
+  loss?: number;
+  remainingSeconds?: number;
 }
 
 /** Outcome of one sandboxed training run, as research and verification consume it. */
@@ -73,5 +87,12 @@ export interface Trainer {
   workspaceIds(): Promise<{ datasetCid: string; prepareCid: string }>;
   /** The workspace's baseline train.py. */
   baselineCode(): Promise<string>;
-  run(code: string, opts?: { label?: string; signal?: AbortSignal }): Promise<TrainOutcome>;
+  run(
+    code: string,
+    opts?: {
+      label?: string;
+      signal?: AbortSignal;
+      onProgress?: (update: TrainProgressUpdate) => void;
+    },
+  ): Promise<TrainOutcome>;
 }

@@ -23,8 +23,10 @@ import {
   parseNodeId,
   parseOffset,
   parseQuery,
+  parseResearchClass,
 } from "./params.ts";
 import { forList, leaderboardRows, listed, summarize, withNames } from "./present.ts";
+import { ProgressIndex } from "./progress.ts";
 import { experimentVerification } from "../verify/mod.ts";
 
 /** How long `/api/artifact/:cid` waits for peers before answering 404. */
@@ -84,6 +86,14 @@ export function apiRoutes(node: NodeHandle, ctx: ApiContext): Hono {
     });
   });
 
+  const progress = new ProgressIndex(graph);
+  api.get("/progress", (c) => {
+    return c.json(progress.query({
+      gpu: parseGpu(c.req.query("gpu")),
+      researchClass: parseResearchClass(c.req.query("class")),
+    }));
+  });
+
   api.get("/frontier", (c) => {
     const gpu = parseGpu(c.req.query("gpu"));
     const { limit, offset } = page(c);
@@ -117,6 +127,15 @@ export function apiRoutes(node: NodeHandle, ctx: ApiContext): Hono {
         state: event_state[from + i],
       })),
     });
+  });
+
+  api.get("/experiment/:cid/curve", (c) => {
+    const rec = requireRecord(graph, c.req.param("cid"));
+    const points = node.stores.runs.get(rec.id);
+    if (!points) {
+      throw new ApiError(404, "no loss curve: only runs trained by this node record one");
+    }
+    return c.json({ id: rec.id, points });
   });
 
   api.get("/experiment/:cid/ancestor", (c) => {
@@ -169,11 +188,29 @@ export function apiRoutes(node: NodeHandle, ctx: ApiContext): Hono {
 
   api.get("/peer", (c) => c.json(node.peers()));
 
+  // What this node is training now, or its last run (the live run card); null before any.
+  api.get("/run", (c) =>
+    c.json({
+      run: node.runs?.current() ?? null,
+      curve: node.runs?.curve() ?? [],
+    }));
+
   api.get("/artifact/:cid", async (c) => {
     const cid = parseCid(c.req.param("cid"));
     const bytes = await fetchWithTimeout(node, cid);
     if (!bytes) throw new ApiError(404, "artifact not found locally or at any connected peer");
     return c.json(artifactBody(cid, bytes));
+  });
+
+  // The exact bytes, as a download: what `spore checkout` writes (sha256 = cid).
+  api.get("/artifact/:cid/raw", async (c) => {
+    const cid = parseCid(c.req.param("cid"));
+    const bytes = await fetchWithTimeout(node, cid);
+    if (!bytes) throw new ApiError(404, "artifact not found locally or at any connected peer");
+    return c.body(bytes.slice().buffer, 200, {
+      "Content-Type": "application/octet-stream",
+      "Content-Disposition": `attachment; filename="train-${cid.slice(0, 12)}.py"`,
+    });
   });
 
   api.all("*", () => {

@@ -9,6 +9,7 @@ import { checkControlAuth, type ControlEvent } from "../protocol/mod.ts";
 import type { ProfileStore, Stores } from "../store/mod.ts";
 import { experimentVerification } from "../verify/mod.ts";
 import { listed } from "./present.ts";
+import type { LiveRun } from "../research/live_run.ts";
 
 /** Most pages connected at once; more are refused so a loop of reconnects cannot exhaust us. */
 export const MAX_WS_CLIENTS = 256;
@@ -32,9 +33,16 @@ export interface LiveMessage {
     | "challenge_response"
     | "verification"
     | "dispute"
-    | "peer";
+    | "peer"
+    | "run";
   data: unknown;
 }
+
+/**
+ * Least time between two `run` messages of the same phase. A GPU run can print a progress line
+ * per step (tens a second); four updates a second keep the card live without flooding pages.
+ */
+export const RUN_MESSAGE_INTERVAL_MS = 250;
 
 /**
  * How this node judges a control event right now: `applied`, `pending` (evidence missing) or
@@ -93,6 +101,11 @@ export class LiveHub {
   readonly #node: NodeHandle;
   readonly #clients = new Set<LiveSocket>();
   #unsubscribe: (() => void) | undefined;
+  #unsubscribeRuns: (() => void) | undefined;
+  #runSentAt = 0;
+  #runPhase = "";
+  #runTimer: ReturnType<typeof setTimeout> | undefined;
+  #runPending: LiveRun | undefined;
   #closed = false;
 
   constructor(node: NodeHandle) {
@@ -117,6 +130,7 @@ export class LiveHub {
     }
     this.#clients.add(socket);
     this.#unsubscribe ??= this.#node.events.on((event) => void this.#broadcast(event));
+    this.#unsubscribeRuns ??= this.#node.runs?.on((run) => this.#onRun(run));
     return true;
   }
 
@@ -141,6 +155,33 @@ export class LiveHub {
   #stopListening(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    this.#unsubscribeRuns?.();
+    this.#unsubscribeRuns = undefined;
+    clearTimeout(this.#runTimer);
+    this.#runTimer = undefined;
+    this.#runPending = undefined;
+  }
+
+  /** Phase changes go out at once; progress within a phase at most every 250 ms (latest wins). */
+  #onRun(run: LiveRun): void {
+    const key = `${run.run}:${run.phase}`;
+    const now = Date.now();
+    if (key !== this.#runPhase || now - this.#runSentAt >= RUN_MESSAGE_INTERVAL_MS) {
+      clearTimeout(this.#runTimer);
+      this.#runTimer = undefined;
+      this.#runPending = undefined;
+      this.#runPhase = key;
+      this.#runSentAt = now;
+      this.#send(JSON.stringify({ type: "run", data: run }));
+      return;
+    }
+    this.#runPending = run;
+    this.#runTimer ??= setTimeout(() => {
+      this.#runTimer = undefined;
+      const pending = this.#runPending;
+      this.#runPending = undefined;
+      if (pending) this.#onRun(pending);
+    }, RUN_MESSAGE_INTERVAL_MS - (now - this.#runSentAt));
   }
 
   async #broadcast(event: NodeEvent): Promise<void> {
@@ -154,6 +195,10 @@ export class LiveHub {
       console.error(`explorer: cannot forward a ${event.kind} event: ${String(err)}`);
       return;
     }
+    this.#send(text);
+  }
+
+  #send(text: string): void {
     for (const socket of this.#clients) {
       if ((socket.bufferedAmount ?? 0) > MAX_BUFFERED_BYTES) continue;
       try {

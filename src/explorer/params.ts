@@ -3,7 +3,7 @@
  * value becomes an {@link ApiError} with status 400 and a message saying what is accepted.
  * @module
  */
-import { isHex } from "../protocol/mod.ts";
+import { isHex, type ResearchClass } from "../protocol/mod.ts";
 
 /** An error the API answers as JSON `{error}` with an HTTP status (never a 500). */
 export class ApiError extends Error {
@@ -74,6 +74,34 @@ export function parseGpu(raw: string | undefined): string | undefined {
     throw new ApiError(400, `gpu must be at most ${MAX_GPU_LENGTH} characters`);
   }
   return gpu;
+}
+
+/** Longest `class` filter accepted (dataset cid, a slash, prepare cid). */
+export const MAX_CLASS_LENGTH = 256;
+
+const CLASS_PART_RE = /^[A-Za-z0-9._-]{1,160}$/;
+
+/**
+ * Optional research-class filter `DATASET_CID/PREPARE_CID` (the protocol core's `classKey`;
+ * val_bpb compares only within one dataset and one prepare.py): absent or empty means every class.
+ */
+export function parseResearchClass(raw: string | undefined): ResearchClass | undefined {
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const text = raw.trim();
+  const slash = text.lastIndexOf("/");
+  const datasetCid = text.slice(0, slash);
+  const prepareCid = text.slice(slash + 1);
+  if (
+    text.length > MAX_CLASS_LENGTH || slash < 0 || !CLASS_PART_RE.test(datasetCid) ||
+    !CLASS_PART_RE.test(prepareCid)
+  ) {
+    throw new ApiError(
+      400,
+      "class must be DATASET_CID/PREPARE_CID (letters, digits, '.', '_', '-'; " +
+        `at most ${MAX_CLASS_LENGTH} characters)`,
+    );
+  }
+  return { datasetCid, prepareCid };
 }
 
 /** Required search text: 1 to {@link MAX_QUERY_LENGTH} characters after trimming. */

@@ -237,8 +237,12 @@ export class ResearchLoop {
 
   async #runBaseline(): Promise<State> {
     const code = await this.#o.trainer.baselineCode();
+    this.#o.node.runs?.start({ kind: "baseline", label: "baseline", description: "baseline" });
     const outcome = await this.#train(code, "baseline");
-    if (this.#aborted()) throw new Stop("aborted", "aborted");
+    if (this.#aborted()) {
+      this.#o.node.runs?.stop();
+      throw new Stop("aborted", "aborted");
+    }
     const { record, codeBytes } = this.#buildRecord({
       parent: null,
       code,
@@ -250,6 +254,7 @@ export class ResearchLoop {
     });
     await this.#publish(record, codeBytes, code);
     this.#summary.baselinePublished = true;
+    this.#o.node.runs?.finish(record);
     if (record.status === "crash") {
       throw new Stop(
         "baseline-crash",
@@ -266,9 +271,15 @@ export class ResearchLoop {
 
   /** Train; a trainer that throws (setup broken, not the code) ends research. */
   async #train(code: string, label: string): Promise<TrainOutcome> {
+    const runs = this.#o.node.runs;
     try {
-      return await this.#o.trainer.run(code, { label, signal: this.#o.signal });
+      return await this.#o.trainer.run(code, {
+        label,
+        signal: this.#o.signal,
+        onProgress: runs ? (u) => runs.progress(u) : undefined,
+      });
     } catch (e) {
+      runs?.stop();
       if (this.#aborted()) throw new Stop("aborted", "aborted");
       throw new Stop("trainer", `training failed: ${(e as Error)?.message ?? String(e)}`);
     }
@@ -336,8 +347,19 @@ export class ResearchLoop {
       `experiment ${n}${of} [${choice?.mode ?? "exploit"}] on ${parent.record.id.slice(0, 12)} ` +
         `(val_bpb ${parent.record.val_bpb.toFixed(6)}): ${proposal.description}`,
     );
+    this.#o.node.runs?.start({
+      kind: "experiment",
+      label: `experiment ${n}${of}`,
+      mode: choice?.mode ?? "exploit",
+      description: proposal.description,
+      hypothesis: proposal.hypothesis,
+      parent: parent.record,
+    });
     const outcome = await this.#train(proposal.code, `experiment ${n}`);
-    if (this.#aborted()) return current;
+    if (this.#aborted()) {
+      this.#o.node.runs?.stop();
+      return current;
+    }
     const { record, codeBytes } = this.#buildRecord({
       parent: parent.record,
       code: proposal.code,
@@ -350,7 +372,9 @@ export class ResearchLoop {
     try {
       await this.#publish(record, codeBytes, proposal.code);
       this.#summary.published++;
+      this.#o.node.runs?.finish(record);
     } catch (e) {
+      this.#o.node.runs?.stop();
       this.#emit("warn", `publishing ${record.id.slice(0, 12)} failed: ${(e as Error).message}`);
       this.#summary.skipped++;
       return current;

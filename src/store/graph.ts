@@ -83,6 +83,29 @@ export interface ClassSummary {
 /** Most classes a grouped view lists (the rest are summed up by the caller as "other"). */
 export const MAX_CLASSES = 100;
 
+/**
+ * The fields of one record a progress chart needs, in local storage order (see
+ * {@link GraphStore.progressRows}); the array layout keeps a catch-up over a million rows cheap.
+ */
+export type ProgressRow = readonly [
+  seq: number,
+  id: string,
+  timestamp: number,
+  valBpb: number,
+  status: string,
+  nodeId: string,
+  gpuClass: string,
+  datasetCid: string,
+  prepareCid: string,
+];
+
+/** Text shown beside a chart point: the start of the description and the parent's result. */
+export interface ProgressDetail {
+  description: string;
+  parentValBpb: number | null;
+  parentStatus: string | null;
+}
+
 /** One record with its local insertion sequence number. */
 export interface SeqRecord {
   seq: number;
@@ -150,6 +173,12 @@ const GRAPH_SQL = {
   markVerified: "UPDATE experiment SET verified = 1 WHERE id = ? AND verified = 0",
   isVerified: "SELECT verified FROM experiment WHERE id = ?",
   afterSeq: `SELECT ${RECORD_COLUMNS}, seq FROM experiment WHERE seq > ? ORDER BY seq LIMIT ?`,
+  progressRows: "SELECT seq, id, timestamp, val_bpb, status, node_id, gpu_class, dataset_cid, " +
+    "prepare_cid FROM experiment WHERE seq > ? ORDER BY seq LIMIT ?",
+  progressDetails:
+    "SELECT e.id AS id, substr(e.description, 1, ?) AS description, p.val_bpb AS pv, " +
+    "p.status AS ps FROM experiment e LEFT JOIN experiment p ON p.id = e.parent " +
+    "WHERE e.id IN (SELECT value FROM json_each(?))",
   sinceFirst: `SELECT ${RECORD_COLUMNS}, rowid FROM experiment WHERE timestamp >= ? ` +
     "ORDER BY timestamp, rowid LIMIT ?",
   sinceNext: `SELECT ${RECORD_COLUMNS}, rowid FROM experiment ` +
@@ -374,6 +403,43 @@ export class GraphStore {
       seq: Number(row[EXTRA]),
       record: rowToRecord(row),
     }));
+  }
+
+  /**
+   * Chart fields of the records stored after local sequence number `seq`, in storage order: the
+   * cursor of the explorer's incremental progress series.
+   */
+  progressRows(seq: number, limit: number): ProgressRow[] {
+    const from = Number.isFinite(seq) ? Math.max(0, Math.floor(seq)) : 0;
+    return this.#s.progressRows.all(from, pageValue(limit, "limit", MAX_PAGE)).map((r) => [
+      Number(r.seq),
+      String(r.id),
+      Number(r.timestamp),
+      Number(r.val_bpb),
+      String(r.status),
+      String(r.node_id),
+      String(r.gpu_class ?? ""),
+      String(r.dataset_cid),
+      String(r.prepare_cid),
+    ]);
+  }
+
+  /**
+   * Description (first `maxChars` characters) and the parent's val_bpb and status of each of
+   * `ids` that is stored (at most {@link MAX_PAGE} ids).
+   */
+  progressDetails(ids: readonly string[], maxChars: number): Map<string, ProgressDetail> {
+    if (ids.length > MAX_PAGE) throw new RangeError(`at most ${MAX_PAGE} ids at once`);
+    const out = new Map<string, ProgressDetail>();
+    const found = this.#s.progressDetails.all(pageValue(maxChars, "maxChars"), JSON.stringify(ids));
+    for (const r of found) {
+      out.set(String(r.id), {
+        description: String(r.description),
+        parentValBpb: r.pv === null ? null : Number(r.pv),
+        parentStatus: r.ps === null ? null : String(r.ps),
+      });
+    }
+    return out;
   }
 
   /** Highest local sequence number in use (0 for an empty graph). */

@@ -9,6 +9,7 @@ import { ControlLog } from "./control_log.ts";
 import { type GraphOpenOptions, GraphStore } from "./graph.ts";
 import { ProfileStore } from "./profile.ts";
 import { ReputationStore } from "./reputation.ts";
+import { RunCurveStore } from "./run_curve.ts";
 
 export { StoreError } from "./errors.ts";
 export {
@@ -17,6 +18,8 @@ export {
   type GraphStats,
   GraphStore,
   MAX_CLASSES,
+  type ProgressDetail,
+  type ProgressRow,
   PYTHON_EXPERIMENT_DDL,
   type SeqRecord,
 } from "./graph.ts";
@@ -31,6 +34,7 @@ export { ProfileStore, type SeqProfile } from "./profile.ts";
 export { ControlLog, type LoggedControl, MAX_CONTROL_PAYLOAD } from "./control_log.ts";
 export { ArtifactStore, isCid } from "./artifact.ts";
 export { prepareAll, type Statements } from "./sqlite.ts";
+export { type CurvePoint, MAX_CURVE_POINTS, RunCurveStore } from "./run_curve.ts";
 
 /** Every store of one data dir. */
 export interface Stores {
@@ -39,6 +43,8 @@ export interface Stores {
   profiles: ProfileStore;
   control: ControlLog;
   artifacts: ArtifactStore;
+  /** Loss curves of this node's own runs (local, never synced). */
+  runs: RunCurveStore;
   /** Close every database. */
   close(): void;
 }
@@ -49,6 +55,7 @@ export function storePaths(dataDir: string): {
   reputation: string;
   profiles: string;
   control: string;
+  runs: string;
   artifacts: string;
 } {
   return {
@@ -56,6 +63,7 @@ export function storePaths(dataDir: string): {
     reputation: join(dataDir, "db", "reputation.sqlite"),
     profiles: join(dataDir, "db", "profile.sqlite"),
     control: join(dataDir, "db", "control.sqlite"),
+    runs: join(dataDir, "db", "run.sqlite"),
     artifacts: join(dataDir, "artifact"),
   };
 }
@@ -77,11 +85,13 @@ export function openStores(dataDir: string, graphOptions: GraphOpenOptions = {})
     const reputation = track(ReputationStore.open(paths.reputation));
     const profiles = track(ProfileStore.open(paths.profiles));
     const control = track(ControlLog.open(paths.control));
+    const runs = track(RunCurveStore.open(paths.runs));
     return {
       graph,
       reputation,
       profiles,
       control,
+      runs,
       artifacts: new ArtifactStore(paths.artifacts),
       close() {
         for (const s of opened) s.close();

@@ -3,7 +3,12 @@
  * run goes through the runtime's single FIFO lock, sandboxed, in a fresh workspace copy.
  * @module
  */
-import type { TrainEnvironment, Trainer, TrainOutcome } from "../node_types.ts";
+import type {
+  TrainEnvironment,
+  Trainer,
+  TrainOutcome,
+  TrainProgressUpdate,
+} from "../node_types.ts";
 import type { ProgressEvent } from "./runner.ts";
 import type { TrainingRuntime } from "./runtime.ts";
 import { bundledWorkspaceDir, readWorkspaceFile, WORKSPACE_FILES } from "./workspace.ts";
@@ -56,15 +61,33 @@ export class RuntimeTrainer implements Trainer {
 
   async run(
     code: string,
-    opts: { label?: string; signal?: AbortSignal } = {},
+    opts: {
+      label?: string;
+      signal?: AbortSignal;
+      onProgress?: (update: TrainProgressUpdate) => void;
+    } = {},
   ): Promise<TrainOutcome> {
     const label = opts.label ?? "train";
+    const terminal = this.#o.onProgress;
+    const live = opts.onProgress;
     const r = await this.#rt.train({
       code,
       label,
       signal: opts.signal,
       resource: this.#o.resource,
-      onProgress: this.#o.onProgress ? (e) => this.#o.onProgress!(label, e) : undefined,
+      onProgress: terminal || live
+        ? (e) => {
+          terminal?.(label, e);
+          live?.({
+            phase: e.phase,
+            elapsedSeconds: e.elapsedSeconds,
+            step: e.progress?.step,
+            percent: e.progress?.percent,
+            loss: e.progress?.loss,
+            remainingSeconds: e.progress?.remainingSeconds,
+          });
+        }
+        : undefined,
     });
     if (!r.ok) return { ok: false, crashReason: r.reason };
     return {

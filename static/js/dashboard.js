@@ -1,9 +1,13 @@
 /**
- * The home page: lineage DAG with a detail drawer, frontier table, live feed, leaderboard.
+ * The home page: progress chart, the run training now, lineage DAG with a detail drawer,
+ * frontier table, live feed, leaderboard. A node alone (no peers, only its own records) sees
+ * its research first and the network's panels after.
  * @module
  */
 import { api } from "./api.js";
+import { ProgressChart } from "./chart.js";
 import { Dag } from "./dag.js";
+import { LiveRunCard } from "./live_run.js";
 import {
   ago,
   bpb,
@@ -19,6 +23,10 @@ import { leaderboardTable, recordTable } from "./tables.js";
 
 /** Render the dashboard into `main`; returns a handle for live updates and teardown. */
 export async function showDashboard(main, feed) {
+  const stat = await api("/api/stat");
+  const solo = stat.peer_count === 0 && stat.node_count <= 1;
+  const chart = new ProgressChart(stat.node_id);
+  const runCard = new LiveRunCard();
   const dagBox = h("div", { id: "dag", "data-testid": "dag" });
   const detail = h("aside", { class: "detail", hidden: true, "data-testid": "detail" });
   const note = h("div", { class: "dag-note" });
@@ -30,10 +38,38 @@ export async function showDashboard(main, feed) {
     h("option", { value: "" }, "all GPUs"),
   );
 
+  const reputation = h(
+    "div",
+    { class: "panel reputation-panel" },
+    h(
+      "div",
+      { class: "panel-head" },
+      h("h2", {}, "Reputation"),
+      h("span", { class: "spacer" }),
+      h(
+        "span",
+        {
+          class: "muted help",
+          title: "Score from verified results and verifications done; exp = experiments " +
+            "published / experiments of that node verified by others",
+        },
+        "?",
+      ),
+    ),
+    solo &&
+      h(
+        "p",
+        { class: "muted panel-body" },
+        "No peers connected: reputation grows when other nodes rerun and verify your results.",
+      ),
+    leaderBody,
+  );
   main.replaceChildren(
     h(
       "section",
-      { class: "grid" },
+      { class: `grid${solo ? " solo" : ""}`, "data-testid": "dashboard" },
+      h("div", { class: "chart-area" }, chart.element()),
+      h("div", { class: "run-area" }, runCard.element()),
       h(
         "div",
         { class: "panel dag-panel" },
@@ -82,6 +118,7 @@ export async function showDashboard(main, feed) {
         ),
         frontierBody,
       ),
+      solo && h("div", { class: "network-area" }, reputation),
     ),
   );
 
@@ -92,8 +129,10 @@ export async function showDashboard(main, feed) {
     refreshFrontier();
   });
 
+  let lastFrontier = [];
   async function refreshFrontier() {
     const all = await api("/api/frontier?limit=200");
+    lastFrontier = all;
     const classes = [...new Set(all.map((r) => r.gpu_class))].sort();
     const current = gpuSelect.value;
     setChildren(
@@ -123,20 +162,42 @@ export async function showDashboard(main, feed) {
 
   const graph = await api("/api/graph?fields=summary");
   performance.mark("spore-graph-loaded");
-  note.textContent = graph.truncated
-    ? `showing ${graph.node.length} records: best frontier lineages and the newest`
-    : `${graph.node.length} records`;
+  const graphNote = () => {
+    // Counted from what the DAG holds now, so live records keep it true.
+    const shown = dag.cy.nodes().length;
+    note.textContent = graph.truncated
+      ? `showing ${shown} records: best frontier lineages and the newest`
+      : `${shown} records`;
+  };
+  const ownLatest = api(`/api/node/${stat.node_id}/experiment?limit=1`)
+    .then((rows) => rows[0])
+    .catch(() => undefined);
   await Promise.all([
-    dag.load(graph).then(() => performance.mark("spore-graph-laid-out")),
-    refreshFrontier(),
+    dag.load(graph).then(() => {
+      graphNote();
+      performance.mark("spore-graph-laid-out");
+    }),
     refreshLeaderboard(),
+    runCard.load().catch((err) => runCard.body.replaceChildren(err.message)),
+    Promise.all([refreshFrontier(), ownLatest]).then(async ([, own]) => {
+      chart.setChoices(lastFrontier, own);
+      await chart.refresh();
+    }).catch((err) => (chart.note.textContent = `chart unavailable: ${err.message}`)),
   ]);
 
   let timer;
   return {
     /** A live message arrived while the dashboard is shown. */
     onLive(msg) {
-      if (msg.type === "experiment") dag.addRecord(msg.data);
+      if (msg.type === "run") {
+        runCard.update(msg.data);
+        return;
+      }
+      if (msg.type === "experiment") {
+        dag.addRecord(msg.data);
+        graphNote();
+        chart.onRecord(msg.data);
+      }
       clearTimeout(timer);
       timer = setTimeout(() => {
         refreshFrontier().catch(() => {});
@@ -146,8 +207,12 @@ export async function showDashboard(main, feed) {
     destroy() {
       clearTimeout(timer);
       dag.destroy();
+      chart.destroy();
+      runCard.destroy();
     },
     dag,
+    chart,
+    runCard,
   };
 }
 

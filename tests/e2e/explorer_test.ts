@@ -42,6 +42,8 @@ type PageGlobals = {
 
 /** Click a DAG node where Cytoscape drew it (a real mouse click on the canvas). */
 async function clickDagNode(page: Page, id: string): Promise<void> {
+  // The DAG sits below the progress chart: bring it into the viewport first.
+  await page.locator('[data-testid="dag"]').scrollIntoViewIfNeeded();
   const pos = await page.evaluate((nodeId) => {
     const cy = (globalThis as unknown as PageGlobals).__spore.cy;
     const p = cy.getElementById(nodeId).renderedPosition();

@@ -1,0 +1,201 @@
+/**
+ * The live run card: what this node is training now (baseline or experiment N, the change
+ * tried, its parent), with step, loss, ETA and the loss so far, updated from `run` messages on
+ * /ws; after the run, its result and a link to the published experiment.
+ * @module
+ */
+import { api } from "./api.js";
+import { bpb, clip, expLink, h, setChildren } from "./dom.js";
+
+const uPlot = globalThis.uPlot;
+
+/** Most loss points the card keeps (the server's stored curve is bounded likewise). */
+const MAX_POINTS = 1000;
+
+const MODES = {
+  exploit: "exploit: builds on the best result so far",
+  explore: "explore: tries a branch other than the best, to avoid a dead end",
+};
+
+function duration(s) {
+  if (typeof s !== "number" || !Number.isFinite(s)) return "–";
+  const m = Math.floor(s / 60);
+  const r = Math.round(s % 60);
+  return m > 0 ? `${m}m ${String(r).padStart(2, "0")}s` : `${r}s`;
+}
+
+/** A card bound to one page; feed it `run` messages with {@link LiveRunCard.update}. */
+export class LiveRunCard {
+  constructor() {
+    this.run = null;
+    this.curve = [];
+    this.plot = undefined;
+    this.body = h("div", { class: "panel-body run-body" });
+    this.spark = h("div", { class: "run-spark", "data-testid": "run-curve" });
+    this.el = h(
+      "section",
+      { class: "panel run-card", "data-testid": "run-card" },
+      h(
+        "div",
+        { class: "panel-head" },
+        h("h2", {}, "Training now"),
+        h("span", { class: "spacer" }),
+        h("span", { class: "muted run-phase", "data-testid": "run-phase" }),
+      ),
+      this.body,
+    );
+  }
+
+  element() {
+    return this.el;
+  }
+
+  /** Load the current run (if any) and its loss so far. */
+  async load() {
+    const body = await api("/api/run");
+    this.curve = Array.isArray(body.curve) ? body.curve.slice(-MAX_POINTS) : [];
+    this.set(body.run);
+  }
+
+  /** A `run` message from /ws. */
+  update(run) {
+    if (!run || typeof run !== "object") return;
+    if (this.run && run.run !== this.run.run) this.curve = [];
+    if (typeof run.step === "number" && typeof run.loss === "number") {
+      const last = this.curve[this.curve.length - 1];
+      if (!last || run.step > last[0]) this.curve.push([run.step, run.loss]);
+      if (this.curve.length > MAX_POINTS) this.curve = this.curve.filter((_, i) => i % 2 === 0);
+    }
+    this.set(run);
+  }
+
+  set(run) {
+    this.run = run;
+    const phaseEl = this.el.querySelector(".run-phase");
+    if (!run) {
+      phaseEl.textContent = "idle";
+      this.el.dataset.state = "idle";
+      setChildren(
+        this.body,
+        h(
+          "p",
+          { class: "muted" },
+          "Nothing trained yet in this session. With `spore run` the baseline starts first; " +
+            "its progress shows here (a sync-only or verify-only node does not research).",
+        ),
+      );
+      return;
+    }
+    const finished = run.result !== null && run.result !== undefined;
+    this.el.dataset.state = finished ? "finished" : run.phase;
+    phaseEl.textContent = finished ? "finished" : run.phase === "stopped" ? "stopped" : run.phase;
+    const pct = typeof run.percent === "number" ? Math.max(0, Math.min(100, run.percent)) : 0;
+    const bar = h("div", { class: "run-bar" }, h("i", {}));
+    bar.firstChild.style.width = `${finished ? 100 : pct}%`;
+    const parent = run.parent
+      ? [
+        "on ",
+        expLink(run.parent),
+        ` (val_bpb ${bpb(run.parent_val_bpb)})`,
+      ]
+      : run.kind === "baseline"
+      ? "the workspace's train.py, unchanged: every later experiment is compared against it"
+      : "";
+    setChildren(
+      this.body,
+      h(
+        "div",
+        { class: "run-title" },
+        h("b", { "data-testid": "run-label" }, run.label),
+        run.mode &&
+          h("span", { class: "tag", title: MODES[run.mode] ?? run.mode }, run.mode),
+        h("span", { class: "run-desc" }, clip(run.description, 200)),
+      ),
+      run.hypothesis && h("p", { class: "muted run-hyp" }, clip(run.hypothesis, 300)),
+      h("p", { class: "muted run-parent" }, parent),
+      bar,
+      h(
+        "div",
+        { class: "run-figures" },
+        figure("step", stepText(run), "run-step"),
+        figure("loss", typeof run.loss === "number" ? run.loss.toFixed(4) : "–", "run-loss"),
+        figure("progress", typeof run.percent === "number" ? `${pct.toFixed(1)}%` : "–"),
+        figure("ETA", finished ? "–" : duration(run.eta_seconds)),
+        figure("elapsed", duration(run.elapsed_seconds)),
+      ),
+      finished && resultLine(run.result),
+      this.spark,
+    );
+    this.drawCurve();
+  }
+
+  drawCurve() {
+    const xs = this.curve.map((p) => p[0]);
+    const ys = this.curve.map((p) => p[1]);
+    this.spark.dataset.points = String(xs.length);
+    if (xs.length < 2) {
+      this.plot?.destroy();
+      this.plot = undefined;
+      return;
+    }
+    const width = Math.max(200, this.body.clientWidth - 28);
+    if (this.plot && this.plot.root.isConnected) {
+      this.plot.setData([xs, ys]);
+      return;
+    }
+    this.plot?.destroy();
+    this.plot = new uPlot(
+      {
+        width,
+        height: 110,
+        legend: { show: false },
+        cursor: { show: false },
+        scales: { x: { time: false } },
+        axes: [
+          { stroke: "#8b949e", size: 28, grid: { show: false }, ticks: { show: false } },
+          {
+            stroke: "#8b949e",
+            size: 44,
+            grid: { stroke: "rgba(139,148,158,.15)" },
+            values: (_u, v) => v.map((x) => x.toFixed(2)),
+          },
+        ],
+        series: [{}, { stroke: "#58a6ff", width: 1.5, points: { show: false } }],
+      },
+      [xs, ys],
+      this.spark,
+    );
+  }
+
+  destroy() {
+    this.plot?.destroy();
+  }
+}
+
+function stepText(run) {
+  if (typeof run.step !== "number") return "–";
+  return typeof run.total_steps === "number"
+    ? `${run.step.toLocaleString()} / ${run.total_steps.toLocaleString()}`
+    : run.step.toLocaleString();
+}
+
+function figure(label, value, testId) {
+  return h(
+    "div",
+    { class: "metric" },
+    h("span", {}, label),
+    h("b", { "data-testid": testId }, value),
+  );
+}
+
+function resultLine(result) {
+  return h(
+    "p",
+    { class: "run-result" },
+    h("span", { class: `badge status-${result.status}` }, result.status),
+    " ",
+    h("b", { class: "bpb" }, result.val_bpb === null ? "crash" : bpb(result.val_bpb)),
+    " · published ",
+    expLink(result.id),
+  );
+}
