@@ -131,15 +131,7 @@ class Series {
   /** Insert `p` into the running best when it beats everything before its timestamp. */
   #step(p: Sample): void {
     const steps = this.steps;
-    // Last step at or before p (by timestamp, then id for a stable order of equal times).
-    let lo = 0;
-    let hi = steps.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const s = steps[mid];
-      if (s.timestamp < p.timestamp || (s.timestamp === p.timestamp && s.id < p.id)) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = stepsBefore(steps, p.timestamp, p.id, false);
     if (lo > 0 && steps[lo - 1].valBpb <= p.valBpb) return;
     let end = lo;
     while (end < steps.length && steps[end].valBpb >= p.valBpb) end++;
@@ -154,17 +146,32 @@ class Series {
 
   /** Best val_bpb at or before `timestamp` (null before the first result). */
   bestAt(timestamp: number, id: string): number | null {
-    const steps = this.steps;
-    let lo = 0;
-    let hi = steps.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const s = steps[mid];
-      if (s.timestamp < timestamp || (s.timestamp === timestamp && s.id <= id)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo > 0 ? steps[lo - 1].valBpb : null;
+    const lo = stepsBefore(this.steps, timestamp, id, true);
+    return lo > 0 ? this.steps[lo - 1]!.valBpb : null;
   }
+}
+
+/**
+ * How many of `steps` (ordered by timestamp, then id) come before (`timestamp`, `id`), counting
+ * one equal to it when `inclusive`.
+ */
+function stepsBefore(
+  steps: readonly Sample[],
+  timestamp: number,
+  id: string,
+  inclusive: boolean,
+): number {
+  let lo = 0;
+  let hi = steps.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const s = steps[mid]!;
+    const before = s.timestamp < timestamp ||
+      (s.timestamp === timestamp && (s.id < id || (inclusive && s.id === id)));
+    if (before) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Serves `/api/progress` from bounded series over one graph store. */
