@@ -13,6 +13,7 @@
  */
 import { join } from "node:path";
 import {
+  ConfigError,
   dataPaths,
   ensureIdentity,
   loadConfig,
@@ -21,7 +22,10 @@ import {
 } from "./config.ts";
 import { SporeNode } from "./node.ts";
 import type { NodeEvent, NodeEventSource, Trainer } from "./node_types.ts";
-import type { KeyPair } from "./protocol/mod.ts";
+import type { KeyPair, ResearchClass } from "./protocol/mod.ts";
+import { readDatasetsOfPrepare } from "./store/mod.ts";
+import { type ResolvedWorkspace, resolveWorkspace } from "./training/research_workspace.ts";
+import type { CompilePolicy } from "./training/compile_policy.ts";
 import type { NodeOptions } from "./node.ts";
 import { acquireDataDirLock } from "./ops/lock.ts";
 import { FileLogger, type Logger, type LogLevel } from "./ops/log.ts";
@@ -46,6 +50,21 @@ export interface TrainingOptions {
   resource?: number;
   /** Progress of each training run. */
   onProgress?: (label: string, e: ProgressEvent) => void;
+  /** Research workspace dir (default: config.toml's `workspace`, else the embedded one). */
+  workspace?: string;
+  /** Its `dataset_cid` (default: config's, else what the graph's records carry). */
+  datasetCid?: string;
+  /** Where its prepared data is (default: where its prepare.py looks). */
+  dataCache?: string;
+}
+
+/** What the training part of a node runs with, for banners. */
+export interface TrainingInfo {
+  /** The `--workspace` one, when not the embedded workspace. */
+  workspace?: ResolvedWorkspace;
+  /** The research class records are published, verified and built on in. */
+  researchClass: ResearchClass;
+  compile: CompilePolicy;
 }
 
 /** Everything {@link startNode} needs; only `dataDir` is required. */
@@ -99,6 +118,8 @@ export interface RunningNode extends AsyncDisposable {
   readonly node: SporeNode;
   readonly events: NodeEventSource;
   readonly trainer: Trainer;
+  /** Workspace, class and compile policy of the trainer (absent in sync-only mode). */
+  readonly training?: TrainingInfo;
   readonly verifier: Verifier;
   readonly metrics: NodeMetrics;
   readonly explorer?: RunningExplorer;
@@ -133,10 +154,16 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let trainer: Trainer = options.trainer ?? new NoTrainer("this node does not train (sync-only)");
   let timeBudget = options.timeBudget;
   let fallbackReason: string | undefined;
+  let training: TrainingInfo | undefined;
   if (mode !== "sync-only" && !options.trainer) {
     await options.beforeTraining?.();
     try {
-      ({ trainer, timeBudget } = await prepareTrainer(dataDir, config, options.training, say));
+      ({ trainer, timeBudget, info: training } = await prepareTrainer(
+        dataDir,
+        config,
+        options.training,
+        say,
+      ));
     } catch (e) {
       if (!(e instanceof TrainingSetupError)) throw e;
       log.warn("mode fallback", { mode, reason: e.message });
@@ -237,6 +264,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     node,
     events: node.events,
     trainer,
+    training,
     verifier,
     metrics,
     explorer,
@@ -248,32 +276,71 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
 }
 
 /**
- * Copy the workspace into the data dir and prepare the sandboxed runtime (python, torch,
- * sandbox, data), saying what it does.
+ * Prepare the sandboxed runtime (python, torch, sandbox, data) for the node's workspace, saying
+ * what it does: the `--workspace` (or config `workspace`) one with its research class, else the
+ * embedded workspace copied into the data dir.
  * @throws {TrainingSetupError} when this machine cannot train.
+ * @throws {ConfigError} when the given workspace cannot be used (missing files, unknown dataset,
+ * its prepared data absent): the user asked for it, so the node does not quietly sync instead.
  */
 export async function prepareTrainer(
   dataDir: string,
   config: SporeConfig,
   training: TrainingOptions = {},
   say: (line: string) => void = () => {},
-): Promise<{ trainer: Trainer; timeBudget: number }> {
-  const workspaceDir = join(dataDir, "workspace");
-  const copied = await ensureUserWorkspace(workspaceDir);
-  if (copied.length) say(`workspace: copied ${copied.join(", ")} to ${workspaceDir}`);
+): Promise<{ trainer: Trainer; timeBudget: number; info: TrainingInfo }> {
+  const dir = training.workspace ?? config.workspace;
+  let workspace: ResolvedWorkspace | undefined;
+  if (dir !== undefined) {
+    try {
+      workspace = await resolveWorkspace({
+        dir,
+        datasetCid: training.datasetCid,
+        configDatasetCid: config.dataset_cid,
+        dataCache: training.dataCache ?? config.data_cache,
+        graphDatasets: (prepareCid) => readDatasetsOfPrepare(dataDir, prepareCid),
+      });
+    } catch (e) {
+      throw workspaceProblem(e);
+    }
+  } else if (training.datasetCid !== undefined || training.dataCache !== undefined) {
+    throw new ConfigError("--dataset-cid and --data-cache need --workspace DIR");
+  }
+  const workspaceDir = workspace?.dir ?? join(dataDir, "workspace");
+  if (!workspace) {
+    const copied = await ensureUserWorkspace(workspaceDir);
+    if (copied.length) say(`workspace: copied ${copied.join(", ")} to ${workspaceDir}`);
+  }
   say("preparing training (python, torch, sandbox, data)...");
   const runtime = await TrainingRuntime.create({
     dataDir,
     python: training.python ?? config.python,
     unsafeNoSandbox: training.unsafeNoSandbox,
     workspaceSourceDir: workspaceDir,
+    foreign: workspace && !workspace.embedded ? workspace : undefined,
+  }).catch((e) => {
+    throw workspace ? workspaceProblem(e) : e;
   });
   const trainer = new RuntimeTrainer(runtime, {
     resource: training.resource,
     workspaceDir,
     onProgress: training.onProgress,
   });
-  return { trainer, timeBudget: trainer.timeBudget };
+  const info: TrainingInfo = {
+    workspace,
+    researchClass: await trainer.workspaceIds(),
+    compile: runtime.compile,
+  };
+  return { trainer, timeBudget: trainer.timeBudget, info };
+}
+
+/** Problems of a workspace the user named: not a reason to fall back to sync-only. */
+const WORKSPACE_PROBLEMS = new Set(["workspace_missing", "class_unknown", "data_missing"]);
+
+function workspaceProblem(e: unknown): unknown {
+  return e instanceof TrainingSetupError && WORKSPACE_PROBLEMS.has(e.problem)
+    ? new ConfigError(e.message)
+    : e;
 }
 
 function logNodeEvent(log: Logger, e: NodeEvent): void {

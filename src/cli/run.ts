@@ -13,7 +13,7 @@ import {
   resolveDataDir,
   type SporeConfig,
 } from "../config.ts";
-import { type RunMode, type RunningNode, startNode } from "../app.ts";
+import { type RunMode, type RunningNode, startNode, type TrainingInfo } from "../app.ts";
 import type { Trainer } from "../node_types.ts";
 import { type LogLevel, parseLogLevel } from "../ops/log.ts";
 import type { ProgressEvent } from "../training/runner.ts";
@@ -23,9 +23,16 @@ import { UserError } from "./errors.ts";
 import { style } from "./output.ts";
 import { normalizePeer } from "./peer.ts";
 import { askYesNo, offerResearchPackages } from "./packages.ts";
+import {
+  describeWorkspace,
+  withWorkspaceOptions,
+  type WorkspaceOptions,
+} from "./workspace_options.ts";
+import { classLabel } from "../protocol/mod.ts";
+import { embeddedClasses } from "../training/research_workspace.ts";
 
 /** Parsed `spore run` options (commander's `--no-x` flags arrive as `x: false`). */
-export interface RunOptions {
+export interface RunOptions extends WorkspaceOptions {
   train?: boolean;
   verifyOnly?: boolean;
   maxExperiments?: number;
@@ -76,7 +83,7 @@ function collect(value: string, previous: string[] = []): string[] {
 
 /** Register `run`. */
 export function registerRun(program: Command): void {
-  program
+  const cmd = program
     .command("run")
     .description("start a node: research (default), verify-only or sync-only, with the explorer")
     .option("--no-train", "sync-only: relay and store the graph, run no experiments")
@@ -102,10 +109,10 @@ export function registerRun(program: Command): void {
     .option("--data-dir <dir>", "data directory (default: $SPORE_HOME or ~/.spore)")
     .option("--no-explorer", "do not serve the web explorer")
     .addOption(new Option("--max-peers <n>", "most simultaneous peer connections (default 64)")
-      .argParser(positiveInt("--max-peers")))
-    .action(async (opts: RunOptions) => {
-      await runNode(opts);
-    });
+      .argParser(positiveInt("--max-peers")));
+  withWorkspaceOptions(cmd).action(async (opts: RunOptions) => {
+    await runNode(opts);
+  });
 }
 
 /** Resolve on the first SIGINT or SIGTERM; `dispose` stops listening. */
@@ -178,6 +185,9 @@ export async function runNode(opts: RunOptions, control: RunControl = {}): Promi
         unsafeNoSandbox: opts.unsafeNoSandbox,
         resource: opts.resource,
         onProgress: trainingProgress(print),
+        workspace: opts.workspace,
+        datasetCid: opts.datasetCid,
+        dataCache: opts.dataCache,
       },
       say: print,
       // One y/N question on a terminal for what research needs; elsewhere the node falls back
@@ -216,6 +226,7 @@ export async function runNode(opts: RunOptions, control: RunControl = {}): Promi
         : `bootstrap ${config.bootstrap.join(", ") || "(none)"}`,
       mode: app.mode,
       training: app.mode === "sync-only" ? "off" : await describeTrainer(app.trainer),
+      research: app.training ? await describeResearch(app.training) : undefined,
     });
     // Research mode also ends when its loop does (done, or failed: rethrown below).
     const ended = app.research?.then(() => {}, () => {});
@@ -236,6 +247,15 @@ function parseLevel(text: string): LogLevel {
   } catch (e) {
     throw new UserError(`--log-level: ${(e as Error).message}`);
   }
+}
+
+/** Banner lines of the research workspace, class and compile policy. */
+async function describeResearch(t: TrainingInfo): Promise<[string, string][]> {
+  const lines: [string, string][] = [];
+  if (t.workspace) lines.push(["workspace", describeWorkspace(t.workspace)]);
+  lines.push(["class", classLabel(t.researchClass, await embeddedClasses())]);
+  lines.push(["compile", t.compile.disabled ? `off: ${t.compile.why ?? "disabled"}` : "on"]);
+  return lines;
 }
 
 async function describeTrainer(trainer: Trainer): Promise<string> {
@@ -266,6 +286,7 @@ function printBanner(
     peers: string;
     mode: RunMode;
     training: string;
+    research?: [string, string][];
   },
 ): void {
   print(style("bold", "spore node") + ` (${b.mode})`);
@@ -275,6 +296,7 @@ function printBanner(
   print(`  explorer  ${b.explorer}`);
   print(`  peers     ${b.peers}`);
   print(`  training  ${b.training}`);
+  for (const [k, v] of b.research ?? []) print(`  ${k.padEnd(9)} ${v}`);
   print(`  mode      ${b.mode} (Ctrl-C to stop)`);
 }
 

@@ -5,10 +5,9 @@
  * @module
  */
 import type { Command } from "commander";
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { SporeConfig } from "../config.ts";
-import { GraphStore, storePaths } from "../store/mod.ts";
+import { type GraphStore, readDatasetsOfPrepare } from "../store/mod.ts";
 import { TrainingSetupError } from "../training/errors.ts";
 import { type ResolvedWorkspace, resolveWorkspace } from "../training/research_workspace.ts";
 import { UserError } from "./errors.ts";
@@ -72,23 +71,11 @@ export async function resolveWorkspaceOption(
       configDatasetCid: config.dataset_cid,
       dataCache: opts.dataCache ?? config.data_cache,
       graphDatasets: (prepareCid) =>
-        graph ? graph.datasetsOfPrepare(prepareCid) : graphDatasets(dataDir, prepareCid),
+        graph ? graph.datasetsOfPrepare(prepareCid) : readDatasetsOfPrepare(dataDir, prepareCid),
     });
   } catch (e) {
     if (e instanceof TrainingSetupError) throw new UserError(e.message);
     throw e;
-  }
-}
-
-/** What the data dir's graph says about a prepare_cid; nothing when there is no graph yet. */
-function graphDatasets(dataDir: string, prepareCid: string) {
-  const path = storePaths(dataDir).graph;
-  if (!existsSync(path)) return [];
-  const graph = GraphStore.open(path, { backgroundCheckpoint: false });
-  try {
-    return graph.datasetsOfPrepare(prepareCid);
-  } finally {
-    graph.close();
   }
 }
 

@@ -4,6 +4,7 @@
  * @module
  */
 import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { ArtifactStore } from "./artifact.ts";
 import { ControlLog } from "./control_log.ts";
 import { type GraphOpenOptions, GraphStore } from "./graph.ts";
@@ -47,6 +48,24 @@ export interface Stores {
   runs: RunCurveStore;
   /** Close every database. */
   close(): void;
+}
+
+/**
+ * What a data dir's graph says about a prepare.py: the `dataset_cid`s its records carry, most
+ * common first; nothing when there is no graph yet (none is created).
+ */
+export function readDatasetsOfPrepare(
+  dataDir: string,
+  prepareCid: string,
+): { datasetCid: string; count: number }[] {
+  const path = storePaths(dataDir).graph;
+  if (!existsSync(path)) return [];
+  const graph = GraphStore.open(path, { backgroundCheckpoint: false });
+  try {
+    return graph.datasetsOfPrepare(prepareCid);
+  } finally {
+    graph.close();
+  }
 }
 
 /** Where each store lives below a data dir. */
