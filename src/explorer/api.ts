@@ -8,11 +8,11 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { Buffer } from "node:buffer";
-import type { ExperimentRecord } from "../protocol/mod.ts";
+import { type ExperimentRecord, isOnFrontier } from "../protocol/mod.ts";
 import type { NodeHandle } from "../node_types.ts";
 import type { Stores } from "../store/mod.ts";
 import { VERSION } from "../version.ts";
-import { boundedView, fullPage, isOnFrontier, lineage } from "./graph_view.ts";
+import { boundedView, fullPage, lineage } from "./graph_view.ts";
 import {
   ApiError,
   MAX_LIMIT,

@@ -153,12 +153,3 @@ export function lineage(
   }
   return out;
 }
-
-/** Frontier membership by definition (PROTOCOL.md section 7): keep, no better keep child. */
-export function isOnFrontier(
-  rec: ExperimentRecord,
-  children: readonly ExperimentRecord[],
-): boolean {
-  return rec.status === "keep" &&
-    !children.some((c) => c.status === "keep" && c.val_bpb < rec.val_bpb);
-}

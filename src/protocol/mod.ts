@@ -17,3 +17,4 @@ export * from "./address.ts";
 export * from "./fields.ts";
 export * from "./limits.ts";
 export * from "./research_class.ts";
+export * from "./frontier.ts";

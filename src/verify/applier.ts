@@ -11,6 +11,7 @@ import {
   checkControlAuth,
   CONTROL_TYPES,
   type ControlAuth,
+  isOnFrontier,
   normalizeGpuClass,
 } from "../protocol/mod.ts";
 import type {
@@ -30,6 +31,7 @@ import {
   judgeVerification,
   type Verdict,
 } from "./judge.ts";
+import { canPlaceVerifier } from "./policy.ts";
 
 /** Largest control payload accepted, as JSON text (real events are a few hundred bytes). */
 export const MAX_EVENT_BYTES = 16 * 1024;
@@ -49,6 +51,8 @@ export interface ApplierOptions {
   control?: ControlLog;
   /** Legacy network switch: apply unsigned events too (wrongly signed ones never). */
   acceptUnsigned?: boolean;
+  /** This node's id: it always places itself as a verifier (it ran the rerun on its hardware). */
+  selfId?: string;
   /** Diagnostics sink. */
   log?: (message: string) => void;
 }
@@ -64,6 +68,8 @@ const TYPE_ORDER: Record<ControlType, number> = {
 const CONTROL_CURSOR = "control_log_seq";
 const GRAPH_CURSOR = "graph_seq";
 const PAGE = 500;
+/** Newest records of a verifier looked at to place it (a node rarely changes GPU class). */
+const PLACE_SCAN = 50;
 
 /** Event application for one node; see the module doc. */
 export class EventApplier {
@@ -214,11 +220,19 @@ export class EventApplier {
     const p = event.payload;
     switch (event.type) {
       case "verification":
-        return judgeVerification(event.payload, record);
+        return judgeVerification(event.payload, record, {
+          onFrontier: record !== undefined && this.#onFrontier(record),
+          verifierPlaced: record !== undefined && this.#placed(event.payload.verifier_id, record),
+        });
       case "challenge":
         return judgeChallenge(event.payload, record);
       case "challenge_response":
-        return judgeChallengeResponse(event.payload, record, this.#challenge(p));
+        return judgeChallengeResponse(
+          event.payload,
+          record,
+          this.#challenge(p),
+          record !== undefined && this.#placed(event.payload.verifier_id, record),
+        );
       case "dispute": {
         const challenger = event.payload.challenger_id;
         return judgeDispute(event.payload, {
@@ -233,6 +247,18 @@ export class EventApplier {
         });
       }
     }
+  }
+
+  /** On this node's own frontier now (PROTOCOL.md section 7), whatever an event claims. */
+  #onFrontier(record: ExperimentRecord): boolean {
+    return isOnFrontier(record, this.#o.graph.children(record.id));
+  }
+
+  /** A verifier this node can place (`canPlaceVerifier`): from its newest stored records. */
+  #placed(verifierId: string, record: ExperimentRecord): boolean {
+    if (verifierId === this.#o.selfId) return true;
+    const theirs = this.#o.graph.byNode(verifierId, PLACE_SCAN);
+    return canPlaceVerifier(theirs, normalizeGpuClass(record.gpu_model));
   }
 
   #challenge(p: { experiment_id: string; challenger_id?: unknown }): Held<ChallengePayload> {

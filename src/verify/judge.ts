@@ -15,11 +15,14 @@ import type {
 import type { ReputationDelta } from "../store/mod.ts";
 import {
   challengerDisputeDeltas,
-  challengeResponseDeltas,
+  NO_EXTRA_CREDIT,
   publisherDisputeDeltas,
   publisherDisputeKey,
+  publisherVerifiedDeltas,
+  publisherVerifiedKey,
   resolveDispute,
-  verificationDeltas,
+  type VerificationCredit,
+  verifierDeltas,
 } from "./policy.ts";
 
 /** Most verifier ids a dispute may list (real disputes list at most a handful). */
@@ -56,10 +59,15 @@ function sameClass(gpu: string, record: ExperimentRecord): boolean {
   return normalizeGpuClass(gpu) === normalizeGpuClass(record.gpu_model);
 }
 
-/** A `verification`: a same-class rerun by someone other than the publisher, within tolerance. */
+/**
+ * A `verification`: a same-class rerun by someone other than the publisher, within tolerance.
+ * The publisher's credit is keyed per experiment; the verifier's +0.5 only when `credit` places
+ * it (what this node decided, see `policy.ts`).
+ */
 export function judgeVerification(
   p: VerificationPayload,
   record: ExperimentRecord | undefined,
+  credit: VerificationCredit = NO_EXTRA_CREDIT,
 ): Verdict {
   if (!record) return pending("experiment not stored yet");
   if (p.verifier_id === record.node_id) return invalid("a node cannot verify its own experiment");
@@ -72,11 +80,18 @@ export function judgeVerification(
   }
   return {
     state: "apply",
-    ledger: [{
-      key: p.event_id,
-      kind: "verification",
-      deltas: verificationDeltas(record, p.verifier_id, p.is_frontier),
-    }],
+    ledger: [
+      {
+        key: publisherVerifiedKey(record.id),
+        kind: "verified",
+        deltas: publisherVerifiedDeltas(record, credit.onFrontier),
+      },
+      {
+        key: p.event_id,
+        kind: "verification",
+        deltas: verifierDeltas(p.verifier_id, credit.verifierPlaced),
+      },
+    ],
     markVerified: true,
   };
 }
@@ -99,11 +114,15 @@ export function judgeChallenge(p: ChallengePayload, record: ExperimentRecord | u
   };
 }
 
-/** A `challenge_response`: an answer to a held challenge by an independent same-class node. */
+/**
+ * A `challenge_response`: an answer to a held challenge by an independent same-class node; its
+ * +0.5 only for a verifier this node places (`verifierPlaced`).
+ */
 export function judgeChallengeResponse(
   p: ChallengeResponsePayload,
   record: ExperimentRecord | undefined,
   challenge: Held<ChallengePayload>,
+  verifierPlaced = false,
 ): Verdict {
   if (!record) return pending("experiment not stored yet");
   if (challenge.state === "invalid") return invalid("the challenge it answers was refused");
@@ -118,7 +137,7 @@ export function judgeChallengeResponse(
     ledger: [{
       key: p.event_id,
       kind: "challenge_response",
-      deltas: challengeResponseDeltas(p.verifier_id),
+      deltas: verifierDeltas(p.verifier_id, verifierPlaced),
     }],
     markVerified: false,
   };

@@ -150,28 +150,58 @@ export function verifiedCredit(status: ExperimentStatus, isFrontier: boolean): n
 }
 
 /**
- * Deltas of one accepted `verification`: publisher credited per status and the verifier's signed
- * `is_frontier` (a verdict fixed in the event, so every node applies the same amount whatever its
- * own frontier looks like at that moment), verifier +0.5.
+ * What this node decides for itself about a verification, never taking the event's word:
+ * whether the record is on its own frontier now, and whether it can place the verifier
+ * (see {@link canPlaceVerifier}).
  */
-export function verificationDeltas(
-  record: ExperimentRecord,
-  verifierId: string,
-  isFrontier: boolean,
-): ReputationDelta[] {
-  return [
-    {
-      nodeId: record.node_id,
-      score: verifiedCredit(record.status, record.status === "keep" && isFrontier),
-      experiments_verified: 1,
-    },
-    { nodeId: verifierId, score: DELTA.verificationPerformed, verifications_performed: 1 },
-  ];
+export interface VerificationCredit {
+  onFrontier: boolean;
+  verifierPlaced: boolean;
 }
 
-/** Deltas of one accepted `challenge_response`: it is a rerun, credited like a verification. */
-export function challengeResponseDeltas(verifierId: string): ReputationDelta[] {
-  return [{ nodeId: verifierId, score: DELTA.verificationPerformed, verifications_performed: 1 }];
+/** Nothing credited beyond the base amounts: for views that only judge events. */
+export const NO_EXTRA_CREDIT: VerificationCredit = { onFrontier: false, verifierPlaced: false };
+
+/** Ledger key of a publisher's credit for a verified experiment: one per experiment. */
+export function publisherVerifiedKey(experimentId: string): string {
+  return `verified:${experimentId}`;
+}
+
+/**
+ * Credit of a publisher whose experiment was verified, by status, frontier keeps double. Keyed
+ * by {@link publisherVerifiedKey}: given once per experiment (as the Python network does),
+ * however many verifications arrive, and `onFrontier` comes from this node's own graph, never
+ * from the event's `is_frontier` claim. Thirty keys verifying one record move its publisher once.
+ */
+export function publisherVerifiedDeltas(
+  record: ExperimentRecord,
+  onFrontier: boolean,
+): ReputationDelta[] {
+  return [{
+    nodeId: record.node_id,
+    score: verifiedCredit(record.status, record.status === "keep" && onFrontier),
+    experiments_verified: 1,
+  }];
+}
+
+/**
+ * A verifier this node can place: it has published at least one record of the verified
+ * record's GPU class that this node stores. Only placed verifiers earn the +0.5 for a rerun
+ * (verification or challenge response); a freshly generated key earns nothing. (A Sybil can
+ * still publish a record first; that costs a signed record every node stores and relays.)
+ */
+export function canPlaceVerifier(
+  verifierRecords: readonly ExperimentRecord[],
+  gpuClass: string,
+): boolean {
+  return verifierRecords.some((r) => normalizeGpuClass(r.gpu_model) === gpuClass);
+}
+
+/** The +0.5 of a performed rerun, for a placed verifier; none otherwise. */
+export function verifierDeltas(verifierId: string, placed: boolean): ReputationDelta[] {
+  return placed
+    ? [{ nodeId: verifierId, score: DELTA.verificationPerformed, verifications_performed: 1 }]
+    : [];
 }
 
 /** Deltas of an accepted dispute for the challenger (keyed by the dispute's event id). */

@@ -121,6 +121,7 @@ export class Verifier implements ControlHandler {
       graph: options.graph,
       control: options.control,
       acceptUnsigned: options.acceptUnsigned,
+      selfId: options.nodeId,
       log: (m) => options.log?.("info", m),
     });
   }

@@ -135,6 +135,11 @@ function rejectedCase() {
   return { record: rec.record, truth, events };
 }
 
+/** Give each key a stored H100 record, so this node can place it as a verifier. */
+function place(h: Harness, ...keys: KeyPair[]): void {
+  for (const k of keys) h.stores.graph.insert(makeRecord(k, { status: "discard" }).record);
+}
+
 function scores(h: Harness, ids: string[] = [pub, checker, v1, v2, other].map((k) => k.nodeId)) {
   return ids.map((id) => h.stores.reputation.get(id));
 }
@@ -144,6 +149,7 @@ Deno.test("a signed verification applies its exact deltas once, however often it
     const { record } = makeRecord(pub);
     h.stores.graph.insert(record);
     h.applier.onRecord(record);
+    place(h, checker);
     const ev = verification(record, checker, true);
     const first = await h.applier.handle(ev);
     assert.equal(first.status, "held");
@@ -221,7 +227,8 @@ Deno.test("unsigned, wrongly signed, tampered and mis-numbered events change not
     // The genuine event still applies after the forgeries used its id.
     const r = await h.applier.handle(good);
     assert.ok(r.status === "held" && r.state === "applied");
-    assert.equal(h.stores.reputation.get(pub.nodeId).score, 1.0);
+    // On this node's frontier, whatever the event's is_frontier says.
+    assert.equal(h.stores.reputation.get(pub.nodeId).score, 2.0);
   });
 });
 
@@ -235,7 +242,7 @@ Deno.test("the legacy switch applies unsigned events but never wrongly signed on
     assert.equal((await h.applier.handle(wrongKey)).status, "ignored");
     const r = await h.applier.handle({ type: "verification", payload: bare });
     assert.ok(r.status === "held" && r.state === "applied");
-    assert.equal(h.stores.reputation.get(pub.nodeId).score, 1.0);
+    assert.equal(h.stores.reputation.get(pub.nodeId).score, 2.0);
   }, true);
 });
 
@@ -297,6 +304,7 @@ Deno.test("the full dispute evidence converges to the same ledger in any arrival
   const ledgers: unknown[] = [];
   for (const order of orders) {
     await withHarness(async (h) => {
+      place(h, v1, v2);
       for (const item of order) {
         if (item === "record") {
           h.stores.graph.insert(c.record);
@@ -337,6 +345,7 @@ Deno.test("several challengers rejecting one experiment cost the publisher -5.0 
   await withHarness(async (h) => {
     const c = rejectedCase();
     h.stores.graph.insert(c.record);
+    place(h, v1, v2, other);
     for (const e of c.events) await h.applier.handle(e);
     // A second challenger (v1) with its own challenge, answered by v2 and other.
     const second = [{ key: v2, bpb: c.truth }, { key: other, bpb: c.truth }];
@@ -360,6 +369,7 @@ Deno.test("replay from the control log rebuilds the same ledger and skips forged
     const c = rejectedCase();
     let h = open(dir);
     h.stores.graph.insert(c.record);
+    place(h, v1, v2);
     // A forged dispute reaches the control log first (e.g. written by sync); the real one later.
     const forged = { type: "dispute", payload: { ...c.events[3].payload, outcome: "upheld" } };
     h.stores.control.append("dispute", forged.payload);
@@ -407,5 +417,46 @@ Deno.test("the class index counts independent same-class nodes from the graph an
     h.stores.graph.insert(record);
     await h.applier.handle(verification(record, other, false));
     assert.equal(h.db.countNodesInClass("H100", [checker.nodeId, pub.nodeId]), 2);
+  });
+});
+
+Deno.test("Sybil verifications: 30 fresh keys verifying one record credit its publisher once", async () => {
+  await withHarness(async (h) => {
+    // A keep record with a better keep child: not on the frontier, whatever events claim.
+    const { record, code } = makeRecord(pub);
+    const sameCode = new TextDecoder().decode(code);
+    const child =
+      makeRecord(other, { parent: record.id, code: sameCode, claimOffset: -0.01 }).record;
+    h.stores.graph.insert(record);
+    h.stores.graph.insert(child);
+    const sybils = Array.from({ length: 30 }, (_, i) => key(100 + i));
+    for (const s of sybils) {
+      const r = await h.applier.handle(verification(record, s, true));
+      assert.ok(r.status === "held" && r.state === "applied", "each one is a valid verification");
+    }
+    const p = h.stores.reputation.get(pub.nodeId);
+    assert.equal(p.score, 1.0, "one verified keep, not frontier: +1.0 once");
+    assert.equal(p.experiments_verified, 1);
+    // Keys this node cannot place (never seen publishing) earn nothing for their rerun.
+    for (const s of sybils) assert.equal(h.stores.reputation.get(s.nodeId).score, 0);
+    // A verifier seen publishing a same-class record earns its +0.5; the publisher nothing more.
+    place(h, checker);
+    await h.applier.handle(verification(record, checker, true));
+    assert.equal(h.stores.reputation.get(checker.nodeId).score, 0.5);
+    assert.equal(h.stores.reputation.get(pub.nodeId).score, 1.0);
+    // One publishing only on another GPU class is not placed.
+    h.stores.graph.insert(makeRecord(v2, { gpu: "A100" }).record);
+    await h.applier.handle(verification(record, v2, false));
+    assert.equal(h.stores.reputation.get(v2.nodeId).score, 0);
+  });
+});
+
+Deno.test("is_frontier is decided from this node's graph, not the event's claim", async () => {
+  await withHarness(async (h) => {
+    const { record } = makeRecord(pub);
+    h.stores.graph.insert(record);
+    // The record is on our frontier; the verifier claims it is not: the publisher still gets 2.0.
+    await h.applier.handle(verification(record, checker, false));
+    assert.equal(h.stores.reputation.get(pub.nodeId).score, 2.0);
   });
 });

@@ -88,7 +88,10 @@ Deno.test("verification: applied with credit and mark, or refused by the rules",
   const ok = judgeVerification(verification(), record);
   assert.equal(ok.state, "apply");
   assert.ok(ok.state === "apply" && ok.markVerified);
-  assert.deepEqual(ok.state === "apply" && ok.ledger.map((l) => l.key), [verification().event_id]);
+  assert.deepEqual(ok.state === "apply" && ok.ledger.map((l) => l.key), [
+    `verified:${record.id}`,
+    verification().event_id,
+  ]);
   assert.equal(judgeVerification(verification(), undefined).state, "pending");
   const own = judgeVerification(verification({ verifier_id: pub.nodeId }), record);
   assert.deepEqual(own, { state: "invalid", reason: "a node cannot verify its own experiment" });

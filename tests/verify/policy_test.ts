@@ -1,18 +1,21 @@
 import assert from "node:assert/strict";
+import { normalizeGpuClass } from "../../src/protocol/mod.ts";
 import {
+  canPlaceVerifier,
   challengerDisputeDeltas,
-  challengeResponseDeltas,
   challengeTimeoutMs,
   decideSpotCheck,
   median,
   publisherDisputeDeltas,
   publisherDisputeKey,
+  publisherVerifiedDeltas,
+  publisherVerifiedKey,
   requiredResponses,
   resolveDispute,
   spotCheckProbability,
   spotCheckRate,
-  verificationDeltas,
   verifiedCredit,
+  verifierDeltas,
 } from "../../src/verify/policy.ts";
 import { key, makeRecord } from "./helpers.ts";
 
@@ -122,16 +125,24 @@ Deno.test("verification deltas follow status and frontier", () => {
   assert.equal(verifiedCredit("discard", true), 0.3);
   assert.equal(verifiedCredit("crash", false), 0.1);
   const keep = makeRecord(pub).record;
-  assert.deepEqual(verificationDeltas(keep, me.nodeId, true), [
+  assert.deepEqual(publisherVerifiedDeltas(keep, true), [
     { nodeId: pub.nodeId, score: 2.0, experiments_verified: 1 },
-    { nodeId: me.nodeId, score: 0.5, verifications_performed: 1 },
   ]);
-  // A frontier flag on a discard record earns nothing extra.
+  assert.equal(publisherVerifiedKey(keep.id), `verified:${keep.id}`);
+  // Being on the frontier earns nothing extra on a discard record.
   const discard = makeRecord(pub, { status: "discard" }).record;
-  assert.equal(verificationDeltas(discard, me.nodeId, true)[0].score, 0.3);
-  assert.deepEqual(challengeResponseDeltas(me.nodeId), [
+  assert.equal(publisherVerifiedDeltas(discard, true)[0].score, 0.3);
+  assert.deepEqual(verifierDeltas(me.nodeId, true), [
     { nodeId: me.nodeId, score: 0.5, verifications_performed: 1 },
   ]);
+  assert.deepEqual(verifierDeltas(me.nodeId, false), []);
+});
+
+Deno.test("a verifier is placed only by a stored record of the same GPU class", () => {
+  const h100 = makeRecord(me).record;
+  assert.equal(canPlaceVerifier([h100], normalizeGpuClass(h100.gpu_model)), true);
+  assert.equal(canPlaceVerifier([h100], "RTX_3060"), false);
+  assert.equal(canPlaceVerifier([], normalizeGpuClass(h100.gpu_model)), false);
 });
 
 Deno.test("dispute deltas: the side the median supports wins +1.0, the other loses -5.0", () => {
