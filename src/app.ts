@@ -19,6 +19,7 @@ import {
   loadConfig,
   loadKnownPeers,
   type SporeConfig,
+  trainMemoryLimit,
 } from "./config.ts";
 import { SporeNode } from "./node.ts";
 import type { NodeEvent, NodeEventSource, Trainer } from "./node_types.ts";
@@ -30,7 +31,7 @@ import type { NodeOptions } from "./node.ts";
 import { acquireDataDirLock } from "./ops/lock.ts";
 import { FileLogger, type Logger, type LogLevel } from "./ops/log.ts";
 import { NodeMetrics } from "./ops/node_metrics.ts";
-import { TrainingRuntime, TrainingSetupError } from "./training/mod.ts";
+import { type MemoryLimit, TrainingRuntime, TrainingSetupError } from "./training/mod.ts";
 import type { ProgressEvent } from "./training/runner.ts";
 import { ensureUserWorkspace, NoTrainer, RuntimeTrainer } from "./training/trainer.ts";
 import { Verifier, verifierSettings } from "./verify/mod.ts";
@@ -46,6 +47,8 @@ export interface TrainingOptions {
   python?: string;
   /** Train without bubblewrap. */
   unsafeNoSandbox?: boolean;
+  /** Memory limit of each run (default: config.toml's `train_memory_limit`, else half the RAM). */
+  memoryLimit?: MemoryLimit;
   /** Share of the device to use, 1-100. */
   resource?: number;
   /** Progress of each training run. */
@@ -316,6 +319,7 @@ export async function prepareTrainer(
     dataDir,
     python: training.python ?? config.python,
     unsafeNoSandbox: training.unsafeNoSandbox,
+    memoryLimit: training.memoryLimit ?? trainMemoryLimit(config),
     workspaceSourceDir: workspaceDir,
     foreign: workspace && !workspace.embedded ? workspace : undefined,
   }).catch((e) => {

@@ -11,6 +11,7 @@ import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-
 import { bytesToHex, hexToBytes, type KeyPair, keyPairFromSeed } from "./protocol/mod.ts";
 import { parseAddress } from "./protocol/address.ts";
 import { generateKeyPair } from "./protocol/crypto.ts";
+import { DEFAULT_MEMORY_LIMIT, type MemoryLimit, parseMemoryLimit } from "./training/memory.ts";
 
 /** Default gossip port (the Python network's). */
 export const DEFAULT_PORT = 7470;
@@ -35,6 +36,8 @@ export interface SporeConfig {
   python?: string;
   max_peers: number;
   spot_check_rate?: number;
+  /** Memory limit of each training run: `50%` (of RAM), `4096MiB`, `8GiB` or `none`. */
+  train_memory_limit?: string;
   /** A research workspace (`--workspace`): a directory with prepare.py and train.py. */
   workspace?: string;
   /** The `dataset_cid` of that workspace's data (`--dataset-cid`). */
@@ -173,6 +176,13 @@ export function defaultConfig(dataDir: string): SporeConfig {
   };
 }
 
+/** The memory limit of training runs config.toml sets, else the default (half the RAM). */
+export function trainMemoryLimit(cfg: SporeConfig): MemoryLimit {
+  if (cfg.train_memory_limit === undefined) return DEFAULT_MEMORY_LIMIT;
+  const m = parseMemoryLimit(cfg.train_memory_limit);
+  return "error" in m ? DEFAULT_MEMORY_LIMIT : m; // loadConfig refused a bad value already
+}
+
 /** Read `<data>/config.toml` (absent means defaults). Throws ConfigError with file and line. */
 export async function loadConfig(dataDir: string): Promise<SporeConfig> {
   const path = dataPaths(dataDir).config;
@@ -188,6 +198,7 @@ export async function loadConfig(dataDir: string): Promise<SporeConfig> {
     python: "string",
     max_peers: "integer",
     spot_check_rate: "number",
+    train_memory_limit: "string",
     workspace: "string",
     dataset_cid: "string",
     data_cache: "string",
@@ -219,6 +230,10 @@ export async function loadConfig(dataDir: string): Promise<SporeConfig> {
     cfg.spot_check_rate !== undefined && !(cfg.spot_check_rate >= 0 && cfg.spot_check_rate <= 1)
   ) {
     throw new ConfigError(`${path}: "spot_check_rate" must be between 0 and 1`);
+  }
+  if (cfg.train_memory_limit !== undefined) {
+    const m = parseMemoryLimit(cfg.train_memory_limit);
+    if ("error" in m) throw new ConfigError(`${path}: "train_memory_limit" ${m.error}`);
   }
   cfg.data_dir = dataDir;
   if (warnings.length) cfg.warnings = warnings;

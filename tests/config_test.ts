@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import {
   ConfigError,
   ensureConfigFile,
@@ -9,6 +10,7 @@ import {
   loadLlmConfig,
   resolveDataDir,
   saveLlmConfig,
+  trainMemoryLimit,
   updateConfig,
 } from "../src/config.ts";
 import { vectors } from "./protocol/vectors.ts";
@@ -167,4 +169,17 @@ Deno.test("config.toml: written with its defaults when missing, never over an ex
     assert.equal(await ensureConfigFile(dir), false);
     assert.equal(await Deno.readTextFile(`${dir}/config.toml`), "port = 7999\n");
   });
+});
+
+Deno.test("config: train_memory_limit is checked on load and defaults to half the RAM", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    assert.deepEqual(trainMemoryLimit(await loadConfig(dir)), { kind: "share", percent: 50 });
+    await Deno.writeTextFile(join(dir, "config.toml"), 'train_memory_limit = "2GiB"\n');
+    assert.deepEqual(trainMemoryLimit(await loadConfig(dir)), { kind: "bytes", bytes: 2 ** 31 });
+    await Deno.writeTextFile(join(dir, "config.toml"), 'train_memory_limit = "lots"\n');
+    await assert.rejects(() => loadConfig(dir), /train_memory_limit.*not a memory limit/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

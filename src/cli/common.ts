@@ -4,6 +4,7 @@
  */
 import { type Command, Option } from "commander";
 import { resolveDataDir } from "../config.ts";
+import { type MemoryLimit, parseMemoryLimit } from "../training/memory.ts";
 
 /** Options every command accepts. */
 export interface CommonOptions {
@@ -29,6 +30,13 @@ export function dataDirOf(opts: CommonOptions): string {
 }
 
 /** Parse a positive integer option, with a clear error. */
+/** Parser of `--train-memory-limit` (50%, 4096MiB, 8GiB or none). */
+export function memoryLimitFlag(value: string): MemoryLimit {
+  const m = parseMemoryLimit(value);
+  if ("error" in m) throw new Error(`--train-memory-limit: ${m.error}`);
+  return m;
+}
+
 export function positiveInt(name: string) {
   return (value: string): number => {
     const n = Number(value);

@@ -17,8 +17,9 @@ import { type RunMode, type RunningNode, startNode, type TrainingInfo } from "..
 import type { Trainer } from "../node_types.ts";
 import { type LogLevel, parseLogLevel } from "../ops/log.ts";
 import type { ProgressEvent } from "../training/runner.ts";
+import type { MemoryLimit } from "../training/memory.ts";
 import { renderProgress } from "./train.ts";
-import { positiveInt } from "./common.ts";
+import { memoryLimitFlag, positiveInt } from "./common.ts";
 import { UserError } from "./errors.ts";
 import { style } from "./output.ts";
 import { normalizePeer } from "./peer.ts";
@@ -38,6 +39,7 @@ export interface RunOptions extends WorkspaceOptions {
   maxExperiments?: number;
   resource?: number;
   unsafeNoSandbox?: boolean;
+  trainMemoryLimit?: MemoryLimit;
   python?: string;
   logLevel?: string;
   genesis?: boolean;
@@ -97,6 +99,13 @@ export function registerRun(program: Command): void {
       "Python interpreter with torch (default: config, $SPORE_PYTHON, python3)",
     )
     .option("--unsafe-no-sandbox", "train without bubblewrap (only for code you trust)")
+    .addOption(
+      new Option(
+        "--train-memory-limit <limit>",
+        "memory limit of each training run: 50%, 4096MiB, 8GiB or none " +
+          "(default: config train_memory_limit, else 50% of RAM)",
+      ).argParser(memoryLimitFlag),
+    )
     .option(
       "--log-level <level>",
       "log file detail: debug, info, warn, error (default: $SPORE_LOG or info)",
@@ -183,6 +192,7 @@ export async function runNode(opts: RunOptions, control: RunControl = {}): Promi
       training: {
         python: opts.python,
         unsafeNoSandbox: opts.unsafeNoSandbox,
+        memoryLimit: opts.trainMemoryLimit,
         resource: opts.resource,
         onProgress: trainingProgress(print),
         workspace: opts.workspace,

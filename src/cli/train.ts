@@ -5,16 +5,24 @@
  */
 import { type Command, Option } from "commander";
 import { join } from "node:path";
-import { loadConfig } from "../config.ts";
+import { loadConfig, trainMemoryLimit } from "../config.ts";
 import { sha256Hex } from "../protocol/mod.ts";
 import {
   bundledWorkspaceDir,
+  type MemoryLimit,
   type ProgressEvent,
   TrainingRuntime,
   TrainingSetupError,
   type TrainResult,
 } from "../training/mod.ts";
-import { type CommonOptions, dataDirOf, positiveInt, withDataDir, withJson } from "./common.ts";
+import {
+  type CommonOptions,
+  dataDirOf,
+  memoryLimitFlag,
+  positiveInt,
+  withDataDir,
+  withJson,
+} from "./common.ts";
 import { UserError } from "./errors.ts";
 import {
   describeWorkspace,
@@ -32,6 +40,7 @@ export interface TrainOptions extends CommonOptions, WorkspaceOptions {
   timeout?: number;
   python?: string;
   unsafeNoSandbox?: boolean;
+  trainMemoryLimit?: MemoryLimit;
   verbose?: boolean;
 }
 
@@ -160,6 +169,12 @@ export function registerTrain(program: Command): void {
       new Option("--unsafe-no-sandbox", "run without bubblewrap: only for code you trust").default(
         false,
       ),
+    )
+    .addOption(
+      new Option(
+        "--train-memory-limit <limit>",
+        "memory limit of the run: 50%, 4096MiB, 8GiB or none (default: config, else 50% of RAM)",
+      ).argParser(memoryLimitFlag),
     );
   withJson(withDataDir(withWorkspaceOptions(cmd))).action(async (
     file: string | undefined,
@@ -178,6 +193,7 @@ export function registerTrain(program: Command): void {
         dataDir,
         python: opts.python ?? config.python,
         unsafeNoSandbox: opts.unsafeNoSandbox,
+        memoryLimit: opts.trainMemoryLimit ?? trainMemoryLimit(config),
         dataset: Deno.env.get("SPORE_DATASET"),
         workspaceSourceDir: ws?.dir,
         foreign: ws && !ws.embedded ? ws : undefined,

@@ -17,6 +17,8 @@ export interface RunExit {
   cancelled: boolean;
   /** The hard limit that applied, for the message. */
   timeoutSeconds: number;
+  /** The run's memory limit in words (`memory.ts`), for the message. */
+  memoryLimit?: string;
 }
 
 /** Result of classifying a run. */
@@ -35,8 +37,14 @@ const HINTS: Array<[RegExp, string]> = [
     /Network is unreachable|Connection refused|Name or service not known|Temporary failure in name resolution/,
     "the sandbox has no network",
   ],
-  [/out of memory|CUDA out of memory|MemoryError/i, "out of memory"],
 ];
+
+/**
+ * What a run over its memory limit prints: Python's MemoryError, or a failed allocation in
+ * native code (PyTorch's CPU allocator, the C++ runtime, CUDA).
+ */
+const OUT_OF_MEMORY =
+  /MemoryError|out of memory|can't allocate memory|Cannot allocate memory|std::bad_alloc/i;
 
 const SIGNAL_HINTS: Record<string, string> = {
   SIGKILL: " (possibly out of memory)",
@@ -62,6 +70,15 @@ export function classifyRun(exit: RunExit, log: string): RunVerdict {
   if (exit.signal) {
     const why = SIGNAL_HINTS[exit.signal] ?? "";
     return { ok: false, kind: "signal", reason: `train.py was killed by ${exit.signal}${why}` };
+  }
+  if (exit.code !== 0 && OUT_OF_MEMORY.test(log)) {
+    const err = lastErrorLine(log);
+    return {
+      ok: false,
+      kind: "exit",
+      reason: `out of memory: train.py went over its memory limit` +
+        `${exit.memoryLimit ? ` (${exit.memoryLimit})` : ""}${err ? `: ${err}` : ""}`,
+    };
   }
   if (exit.code !== 0) {
     const err = lastErrorLine(log);

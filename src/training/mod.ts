@@ -26,6 +26,12 @@ export {
   type TrainMetrics,
   type TrainProgress,
 } from "./parse.ts";
+export {
+  DEFAULT_MEMORY_LIMIT,
+  describeMemoryLimit,
+  type MemoryLimit,
+  parseMemoryLimit,
+} from "./memory.ts";
 export { classifyRun, type CrashKind, type RunExit, type RunVerdict } from "./classify.ts";
 export {
   buildSandboxArgs,

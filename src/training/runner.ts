@@ -6,6 +6,13 @@
  */
 import { classifyRun, type CrashKind, type RunExit } from "./classify.ts";
 import {
+  DEFAULT_MEMORY_LIMIT,
+  describeMemoryLimit,
+  launcherMemoryArg,
+  type MemoryLimit,
+  memoryLimitPython,
+} from "./memory.ts";
+import {
   lastErrorLine,
   looksLikeCompileFailure,
   parseProgressLine,
@@ -78,6 +85,8 @@ export interface TrainRunOptions {
   signal?: AbortSignal;
   /** Seconds clock (injectable for tests). */
   clock?: () => number;
+  /** Memory limit of the run (default {@link DEFAULT_MEMORY_LIMIT}, see `memory.ts`). */
+  memoryLimit?: MemoryLimit;
   /** Characters of output kept for parsing and reports (the tail). Default 256 KiB. */
   maxLogChars?: number;
 }
@@ -101,13 +110,14 @@ const MAX_LINE = 64 * 1024;
  * shields them from the terminal's Ctrl-C: ask Linux to kill Python when the node dies, then exec.
  */
 const DIE_WITH_PARENT = [
-  "import os, signal, sys",
+  "import os, resource, signal, sys",
+  ...memoryLimitPython(1),
   "try:",
   "    import ctypes",
   "    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG",
   "except Exception:",
   "    pass  # not Linux: the hard timeout still applies",
-  "os.execv(sys.argv[1], sys.argv[1:])",
+  "os.execv(sys.argv[2], sys.argv[2:])",
 ].join("\n");
 
 /** Names of the signals a training run typically dies of (Linux numbering). */
@@ -121,6 +131,10 @@ const SIGNAL_NAMES: Record<number, string> = {
   24: "SIGXCPU",
   25: "SIGXFSZ",
 };
+
+function memoryLimitOf(opts: TrainRunOptions): MemoryLimit {
+  return opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
+}
 
 /** The default hard timeout for a budget. */
 export function hardTimeoutSeconds(budget: number): number {
@@ -159,7 +173,13 @@ function commandFor(
   if (opts.sandbox === null) {
     return {
       cmd: opts.python.path,
-      args: ["-c", DIE_WITH_PARENT, opts.python.realPath, script],
+      args: [
+        "-c",
+        DIE_WITH_PARENT,
+        launcherMemoryArg(memoryLimitOf(opts)),
+        opts.python.realPath,
+        script,
+      ],
       cwd: opts.workspaceDir,
       // Even trusted code gets no node secrets (LLM API keys live in the environment).
       clearEnv: true,
@@ -196,6 +216,7 @@ function commandFor(
       maxProcesses: s.maxProcesses ?? DEFAULT_MAX_PROCESSES,
       asRoot: s.asRoot,
       runUid: opts.sandboxUid,
+      memoryLimit: memoryLimitOf(opts),
     }),
   };
 }
@@ -332,6 +353,7 @@ async function runOnce(opts: TrainRunOptions, retry: boolean): Promise<TrainResu
     timedOut,
     cancelled,
     timeoutSeconds,
+    memoryLimit: describeMemoryLimit(memoryLimitOf(opts)),
   };
   // bwrap reports a signalled child as exit code 128 + signal number.
   if (!unsandboxed && exit.code !== null && exit.code > 128 && exit.code < 160) {

@@ -18,6 +18,7 @@ import {
 import { compileDisabledByDefault, deviceFromTorch, type DeviceInfo } from "./gpu.ts";
 import { prepareData, type PreparedData } from "./data.ts";
 import { TrainingQueue } from "./queue.ts";
+import type { MemoryLimit } from "./memory.ts";
 import { createRunWorkspace } from "./workspace.ts";
 import { dataCacheProblem, type ResolvedWorkspace } from "./research_workspace.ts";
 import {
@@ -56,6 +57,8 @@ export interface RuntimeOptions {
    */
   foreign?: ResolvedWorkspace;
   maxProcesses?: number;
+  /** Memory limit of every run (default `DEFAULT_MEMORY_LIMIT`: half the RAM, see memory.ts). */
+  memoryLimit?: MemoryLimit;
   /**
    * Override the device's compile default (gpu.ts): tests on a CPU host, where compile is always
    * off, use it to exercise the crash memory a GPU host relies on.
@@ -175,6 +178,7 @@ export class TrainingRuntime {
           resource: job.resource,
           disableCompile: this.compileDisabled,
           dataset: this.opts.dataset,
+          memoryLimit: this.opts.memoryLimit,
           onProgress: job.onProgress,
           onLine: job.onLine,
           signal: job.signal,

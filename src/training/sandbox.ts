@@ -14,6 +14,12 @@
  */
 import { type Exec, execCommand } from "./exec.ts";
 import { TrainingSetupError } from "./errors.ts";
+import {
+  DEFAULT_MEMORY_LIMIT,
+  launcherMemoryArg,
+  type MemoryLimit,
+  memoryLimitPython,
+} from "./memory.ts";
 
 /** Where things appear inside the sandbox. */
 export const SANDBOX_WORKSPACE = "/workspace";
@@ -95,6 +101,8 @@ export interface SandboxSpec {
   asRoot: boolean;
   /** Uid/gid a root node drops to (default NOBODY_ID); must own the workspace. */
   runUid?: number;
+  /** Memory limit of the run (default {@link DEFAULT_MEMORY_LIMIT}). */
+  memoryLimit?: MemoryLimit;
 }
 
 /** A read-only bind under the sandbox's home directory. */
@@ -114,8 +122,9 @@ export function isPlainRelPath(rel: string): boolean {
 export const MAX_FILE_BYTES = 4 * 2 ** 30;
 
 /**
- * Sets the process and file-size limits, drops root if needed, then becomes the real interpreter. Python is used
- * because it is the one program sure to be inside the sandbox.
+ * Sets the process, file-size and memory limits (`memory.ts`), drops root if needed, then
+ * becomes the real interpreter. Python is used because it is the one program sure to be inside
+ * the sandbox. Arguments: process limit, uid, memory limit, interpreter and its arguments.
  */
 export const LAUNCHER = [
   "import os, resource, sys",
@@ -123,9 +132,10 @@ export const LAUNCHER = [
   "resource.setrlimit(resource.RLIMIT_NPROC, (n, n))",
   "resource.setrlimit(resource.RLIMIT_CORE, (0, 0))",
   `resource.setrlimit(resource.RLIMIT_FSIZE, (${MAX_FILE_BYTES}, ${MAX_FILE_BYTES}))`,
+  ...memoryLimitPython(3),
   "if os.getuid() == 0:",
   "    os.setgroups([]); os.setgid(uid); os.setuid(uid)",
-  "os.execv(sys.argv[3], sys.argv[3:])",
+  "os.execv(sys.argv[4], sys.argv[4:])",
 ].join("\n");
 
 function isInside(path: string, dir: string): boolean {
@@ -221,6 +231,7 @@ export function buildSandboxArgs(spec: SandboxSpec): string[] {
     LAUNCHER,
     String(spec.maxProcesses),
     String(spec.runUid ?? NOBODY_ID),
+    launcherMemoryArg(spec.memoryLimit ?? DEFAULT_MEMORY_LIMIT),
     spec.python,
     ...spec.argv,
   );

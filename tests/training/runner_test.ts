@@ -5,12 +5,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  parseMemoryLimit,
+  probeSandbox,
   type ProgressEvent,
   type PythonInfo,
   runTraining,
   type TrainRunOptions,
 } from "../../src/training/mod.ts";
-import { liveProcesses, PYTHON3 } from "./_env.ts";
+import { BWRAP, liveProcesses, PYTHON3 } from "./_env.ts";
 
 function fakePython(path: string): PythonInfo {
   return {
@@ -41,7 +43,9 @@ async function withScript(
 ): Promise<void> {
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.writeTextFile(join(dir, "train.py"), code);
+    // A root node's sandbox runs as nobody, which must read the script.
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(join(dir, "train.py"), code, { mode: 0o644 });
     const events: ProgressEvent[] = [];
     const r = await runTraining({
       python: fakePython(PYTHON3!),
@@ -184,6 +188,61 @@ Deno.test({
       });
     } finally {
       Deno.env.delete("SPORE_TEST_LLM_API_KEY");
+    }
+  },
+});
+
+const ALLOCATE = `
+blocks = []
+for i in range(64):
+    blocks.append(bytearray(32 * 1024 * 1024))  # 2 GiB in all, touched
+    print(f"allocated {(i + 1) * 32} MiB", flush=True)
+print("---")
+print("val_bpb:          1.0")
+`;
+
+Deno.test({
+  name: "runner: a train.py over its memory limit ends as an out-of-memory crash",
+  ignore: PYTHON3 === null,
+  async fn() {
+    const memoryLimit = { kind: "bytes", bytes: 256 * 2 ** 20 } as const;
+    await withScript(ALLOCATE, { memoryLimit }, (r) => {
+      assert.ok(!r.ok, "a run over its limit is not a result");
+      assert.equal(r.kind, "exit");
+      assert.match(r.reason, /^out of memory: train\.py went over its memory limit \(256 MiB\)/);
+      // It got part of the way: the limit, not a broken launcher, stopped it.
+      assert.match(r.log, /allocated 128 MiB/);
+      assert.doesNotMatch(r.log, /allocated 512 MiB/);
+    });
+  },
+});
+
+Deno.test("memory limits parse as users write them", () => {
+  assert.deepEqual(parseMemoryLimit("50%"), { kind: "share", percent: 50 });
+  assert.deepEqual(parseMemoryLimit("4096MiB"), { kind: "bytes", bytes: 4096 * 2 ** 20 });
+  assert.deepEqual(parseMemoryLimit("8G"), { kind: "bytes", bytes: 8 * 2 ** 30 });
+  assert.deepEqual(parseMemoryLimit("none"), { kind: "none" });
+  for (const bad of ["0%", "101%", "12", "1MiB", "lots"]) {
+    assert.ok("error" in parseMemoryLimit(bad), bad);
+  }
+});
+
+Deno.test({
+  name: "runner: the memory limit holds inside the bubblewrap sandbox too",
+  ignore: PYTHON3 === null || BWRAP === null,
+  async fn() {
+    const dataDir = await Deno.makeTempDir({ prefix: "spore-test-data-" });
+    try {
+      const python = fakePython(PYTHON3!);
+      const sandbox = await probeSandbox({ bwrap: BWRAP!, python, dataDir });
+      const memoryLimit = { kind: "bytes", bytes: 256 * 2 ** 20 } as const;
+      await withScript(ALLOCATE, { sandbox, memoryLimit }, (r) => {
+        assert.ok(!r.ok);
+        assert.match(r.reason, /^out of memory: .*\(256 MiB\)/);
+        assert.match(r.log, /allocated 128 MiB/);
+      });
+    } finally {
+      await Deno.remove(dataDir, { recursive: true });
     }
   },
 });

@@ -57,7 +57,7 @@ Deno.test("sandbox: isolated namespaces, dies with parent, minimal env", () => {
   // The command: launcher (process limit) then the script.
   const tail = a.slice(a.indexOf("--"));
   assert.deepEqual(tail.slice(0, 3), ["--", "/usr/bin/python3.11", "-c"]);
-  assert.deepEqual(tail.slice(4), ["256", "65534", "/usr/bin/python3.11", "train.py"]);
+  assert.deepEqual(tail.slice(4), ["256", "65534", "p50", "/usr/bin/python3.11", "train.py"]);
 });
 
 Deno.test("sandbox: only the workspace is writable; data is read-only", () => {
