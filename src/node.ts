@@ -5,8 +5,14 @@
  */
 import type { ControlEvent, ExperimentRecord, KeyPair, NodeProfile } from "./protocol/mod.ts";
 import { openStores, type Stores } from "./store/mod.ts";
-import type { NodeEvent, NodeEventSource, NodeHandle, PeerInfo } from "./node_types.ts";
-import { type ControlHandler, type NetTiming, Network, type NetworkStats } from "./net/mod.ts";
+import type {
+  ControlHandler,
+  NodeEvent,
+  NodeEventSource,
+  NodeHandle,
+  PeerInfo,
+} from "./node_types.ts";
+import { type NetTiming, Network, type NetworkStats } from "./net/mod.ts";
 import type { ConnectionLimits } from "./net/connection.ts";
 import { atomicWrite } from "./config.ts";
 import { join } from "node:path";

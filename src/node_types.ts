@@ -20,6 +20,15 @@ export interface NodeEventSource {
   on(listener: (event: NodeEvent) => void): () => void;
 }
 
+/**
+ * Receives every new control event the network accepted, from a peer (`from`) or from sync
+ * (`null`). The verifier implements it; the node fans events out to every handler added with
+ * `SporeNode.onControl`.
+ */
+export interface ControlHandler {
+  onControl(event: ControlEvent, from: PeerInfo | null): Promise<void>;
+}
+
 /** A live-connected peer. */
 export interface PeerInfo {
   address: string;

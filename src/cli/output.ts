@@ -68,10 +68,7 @@ export function safeText(s: string, max = 80): string {
   return clean.length > max ? clean.slice(0, max - 1) + "…" : clean;
 }
 
-/** Short form of a 64-hex id. */
-export function shortId(id: string): string {
-  return id.slice(0, 12);
-}
+export { shortId } from "../protocol/short_id.ts";
 
 /** Format a val_bpb for humans. */
 export function bpb(x: number | null | undefined): string {

@@ -8,7 +8,7 @@ import { dataPaths, loadConfig, loadKnownPeers, updateConfig } from "../config.t
 import { formatAddress, parseAddress } from "../protocol/mod.ts";
 import { type CommonOptions, dataDirOf, withDataDir, withJson } from "./common.ts";
 import { UserError } from "./errors.ts";
-import { printJson, safeText, style, table } from "./output.ts";
+import { printJson, safeText, shortId, style, table } from "./output.ts";
 
 /** Normalize a `host:port` argument or throw a clear error. */
 export function normalizePeer(text: string): string {
@@ -106,7 +106,7 @@ export function registerPeer(program: Command): void {
           ["address", "node", "agent", "direction"],
           live.map((p) => [
             safeText(p.address, 48),
-            p.node_id ? p.node_id.slice(0, 12) : "-",
+            p.node_id ? shortId(p.node_id) : "-",
             safeText(p.agent ?? "-", 24),
             p.inbound ? "in" : "out",
           ]),

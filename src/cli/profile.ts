@@ -12,7 +12,7 @@ import {
 } from "./common.ts";
 import { requireKeys, withDataDir } from "./context.ts";
 import { UserError } from "./errors.ts";
-import { printJson, safeText, table } from "./output.ts";
+import { printJson, safeText, shortId, table } from "./output.ts";
 
 interface SetOptions extends CommonOptions {
   displayName?: string;
@@ -124,9 +124,7 @@ export function registerProfile(program: Command): void {
       ctx.stores.profiles.upsert(next);
       if (opts.json) return printJson(next);
       console.log(
-        `Profile signed and saved (id ${
-          next.id.slice(0, 12)
-        }). Peers receive it when the node runs.`,
+        `Profile signed and saved (id ${shortId(next.id)}). Peers receive it when the node runs.`,
       );
     });
   });

@@ -11,6 +11,7 @@ import { type GraphStore, readDatasetsOfPrepare } from "../store/mod.ts";
 import { TrainingSetupError } from "../training/errors.ts";
 import { type ResolvedWorkspace, resolveWorkspace } from "../training/research_workspace.ts";
 import { UserError } from "./errors.ts";
+import { shortId } from "./output.ts";
 
 /** The parsed options. */
 export interface WorkspaceOptions {
@@ -84,7 +85,7 @@ export function describeWorkspace(ws: ResolvedWorkspace): string {
   const cls = ws.embedded
     ? "embedded prepare.py"
     : `dataset ${ws.researchClass.datasetCid} (from ${ws.datasetSource}), prepare ${
-      ws.prepareCid.slice(0, 12)
+      shortId(ws.prepareCid)
     }`;
   const data = ws.dataCache ? `, data ${ws.dataCache} -> ~/${ws.homeCache}` : "";
   return `${ws.dir} (${cls}${data})`;

@@ -8,7 +8,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { Buffer } from "node:buffer";
-import { type ExperimentRecord, isOnFrontier } from "../protocol/mod.ts";
+import { type ExperimentRecord, isOnFrontier, shortId } from "../protocol/mod.ts";
 import type { NodeHandle } from "../node_types.ts";
 import type { Stores } from "../store/mod.ts";
 import { VERSION } from "../version.ts";
@@ -209,7 +209,7 @@ export function apiRoutes(node: NodeHandle, ctx: ApiContext): Hono {
     if (!bytes) throw new ApiError(404, "artifact not found locally or at any connected peer");
     return c.body(bytes.slice().buffer, 200, {
       "Content-Type": "application/octet-stream",
-      "Content-Disposition": `attachment; filename="train-${cid.slice(0, 12)}.py"`,
+      "Content-Disposition": `attachment; filename="train-${shortId(cid)}.py"`,
     });
   });
 

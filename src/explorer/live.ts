@@ -5,7 +5,7 @@
  * @module
  */
 import type { NodeEvent, NodeHandle } from "../node_types.ts";
-import { checkControlAuth, type ControlEvent } from "../protocol/mod.ts";
+import { checkControlAuth, type ControlEvent, isTrustedControl } from "../protocol/mod.ts";
 import type { ProfileStore, Stores } from "../store/mod.ts";
 import { experimentVerification } from "../verify/mod.ts";
 import { listed } from "./present.ts";
@@ -53,8 +53,9 @@ export async function judgeLive(
   event: ControlEvent,
   stores: Pick<Stores, "graph" | "control">,
 ): Promise<string> {
-  // The log holds only authenticated events; a live one is checked here first.
-  if (await checkControlAuth(event) !== "signed") return "refused";
+  // The log holds only authenticated events; a live one is checked here first. The live view
+  // has no legacy switch: it shows unsigned events as refused even where the node accepts them.
+  if (!isTrustedControl(await checkControlAuth(event), false)) return "refused";
   const record = stores.graph.get(event.payload.experiment_id);
   if (!record) return "pending";
   const logged = stores.control.byExperiment(record.id)

@@ -14,16 +14,12 @@ import {
   type ControlEvent,
   type ControlType,
   envelopeRaw,
+  isTrustedControl,
   sha256Hex,
 } from "../protocol/mod.ts";
 import type { ControlLog } from "../store/mod.ts";
-import type { PeerInfo } from "../node_types.ts";
+import type { ControlHandler, PeerInfo } from "../node_types.ts";
 import { LruSet } from "./lru.ts";
-
-/** Receives every new control event (the verification code fills this in). */
-export interface ControlHandler {
-  onControl(event: ControlEvent, from: PeerInfo | null): Promise<void>;
-}
 
 /** A handler that ignores control events (sync-only nodes). */
 export const NOOP_CONTROL_HANDLER: ControlHandler = { onControl: () => Promise.resolve() };
@@ -74,8 +70,7 @@ export class ControlRelay<P extends RelayTarget> {
     } catch {
       return false; // NaN or other values that cannot be re-encoded faithfully
     }
-    const auth = await checkControlAuth(event);
-    const trusted = auth === "signed" || (auth === "unsigned" && this.#o.acceptUnsigned);
+    const trusted = isTrustedControl(await checkControlAuth(event), this.#o.acceptUnsigned);
     if (trusted) {
       let seq: number | null;
       try {

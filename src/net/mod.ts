@@ -5,6 +5,7 @@
  */
 export { Network } from "./network.ts";
 export * from "./options.ts";
-export { type ControlHandler, NOOP_CONTROL_HANDLER } from "./control_relay.ts";
+export { NOOP_CONTROL_HANDLER } from "./control_relay.ts";
+export type { ControlHandler } from "../node_types.ts";
 export { type ConnectionLimits, DEFAULT_LIMITS } from "./connection.ts";
 export type { AddressSource } from "./peer_book.ts";

@@ -5,10 +5,9 @@
  * @module
  */
 import type { Stores } from "../store/mod.ts";
-import type { NodeEvent } from "../node_types.ts";
+import type { ControlHandler, NodeEvent } from "../node_types.ts";
 import type { ConnectionLimits } from "./connection.ts";
 import type { BackoffPolicy } from "./backoff.ts";
-import type { ControlHandler } from "./control_relay.ts";
 
 /** Feature flag in `hello` for cursor-based incremental sync. */
 export const FEATURE_SEQ_SYNC = "seq_sync";

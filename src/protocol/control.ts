@@ -66,18 +66,45 @@ export function actingNode(event: ControlEvent): string {
   }
 }
 
+/** Event id of `challengerId`'s challenge of an experiment (PROTOCOL.md section 6). */
+export function challengeId(experimentId: string, challengerId: string): string {
+  return `challenge:${experimentId}:${challengerId}`;
+}
+
+/** Event id of `verifierId`'s answer to `challengerId`'s challenge of an experiment. */
+export function challengeResponseId(
+  experimentId: string,
+  challengerId: string,
+  verifierId: string,
+): string {
+  return `challenge_response:${experimentId}:${challengerId}:${verifierId}`;
+}
+
+/** Event id of `verifierId`'s verification of an experiment. */
+export function verificationId(experimentId: string, verifierId: string): string {
+  return `verification:${experimentId}:${verifierId}`;
+}
+
+/** Event id of the dispute that resolves `challengerId`'s challenge of an experiment. */
+export function disputeId(experimentId: string, challengerId: string): string {
+  return `dispute:${experimentId}:${challengerId}`;
+}
+
 /** The deterministic event id a payload of this type must carry. */
 export function expectedEventId(event: ControlEvent): string {
-  const p = event.payload;
   switch (event.type) {
     case "challenge":
-      return `challenge:${p.experiment_id}:${event.payload.challenger_id}`;
+      return challengeId(event.payload.experiment_id, event.payload.challenger_id);
     case "challenge_response":
-      return `challenge_response:${p.experiment_id}:${event.payload.challenger_id}:${event.payload.verifier_id}`;
+      return challengeResponseId(
+        event.payload.experiment_id,
+        event.payload.challenger_id,
+        event.payload.verifier_id,
+      );
     case "verification":
-      return `verification:${p.experiment_id}:${event.payload.verifier_id}`;
+      return verificationId(event.payload.experiment_id, event.payload.verifier_id);
     case "dispute":
-      return `dispute:${p.experiment_id}:${event.payload.challenger_id}`;
+      return disputeId(event.payload.experiment_id, event.payload.challenger_id);
   }
 }
 
@@ -118,6 +145,15 @@ export function signControl<E extends ControlEvent>(event: E, seed: Uint8Array, 
 
 /** Signature state of a control event. */
 export type ControlAuth = "signed" | "unsigned" | "bad_signature" | "wrong_signer" | "bad_event_id";
+
+/**
+ * The trust rule: an event may be logged and applied when it is signed by its acting node, or
+ * unsigned where the legacy network switch `acceptUnsigned` is on; never with a bad signature,
+ * the wrong signer or a wrong event id.
+ */
+export function isTrustedControl(auth: ControlAuth, acceptUnsigned: boolean): boolean {
+  return auth === "signed" || (auth === "unsigned" && acceptUnsigned);
+}
 
 /**
  * Check a control event's authenticity: its event id is the deterministic one, its signer is the

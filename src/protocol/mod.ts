@@ -18,3 +18,4 @@ export * from "./fields.ts";
 export * from "./limits.ts";
 export * from "./research_class.ts";
 export * from "./frontier.ts";
+export * from "./short_id.ts";

@@ -4,6 +4,7 @@
  * within a class. Pure: naming and matching only; which classes are "ours" is decided at the edges.
  * @module
  */
+import { shortId } from "./short_id.ts";
 import type { ExperimentRecord } from "./types.ts";
 
 /** The data (`dataset_cid`) and harness (`prepare_cid` = sha256 of prepare.py) of a record. */
@@ -46,7 +47,7 @@ const PRINTABLE = /^[\x21-\x7e]+$/;
 
 /** A cid for display: hex digests shortened to 12, other names kept (bounded, printable only). */
 function shortCid(cid: string): string {
-  if (HEX64.test(cid)) return cid.slice(0, 12);
+  if (HEX64.test(cid)) return shortId(cid);
   if (cid === "") return "(none)";
   const clean = PRINTABLE.test(cid) ? cid : cid.replace(/[^\x21-\x7e]/g, "?");
   return clean.length > 40 ? `${clean.slice(0, 40)}...` : clean;

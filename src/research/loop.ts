@@ -9,6 +9,7 @@ import type { KeyPair } from "../protocol/crypto.ts";
 import { normalizeGpuClass } from "../protocol/gpu.ts";
 import { classLabel } from "../protocol/research_class.ts";
 import { sha256Hex } from "../protocol/hash.ts";
+import { shortId } from "../protocol/short_id.ts";
 import type { ExperimentRecord } from "../protocol/types.ts";
 import { buildContext, nearDuplicate, selectParent } from "./coordinator.ts";
 import { buildRecord, outcomeBpb, type RecordInput, unifiedDiff } from "./experiment.ts";
@@ -206,16 +207,16 @@ export class ResearchLoop {
     for (const rec of frontier) {
       this.#emit(
         "info",
-        `fetching the best known frontier code: ${rec.id.slice(0, 12)} (val_bpb ${
+        `fetching the best known frontier code: ${shortId(rec.id)} (val_bpb ${
           rec.val_bpb.toFixed(6)
         }, class ${this.#classLabel()})...`,
       );
       const code = await this.#code(rec);
       if (code !== undefined) {
-        this.#emit("info", `starting from frontier ${rec.id.slice(0, 12)}`);
+        this.#emit("info", `starting from frontier ${shortId(rec.id)}`);
         return { record: rec, code };
       }
-      this.#emit("warn", `code of ${rec.id.slice(0, 12)} is not available from peers`);
+      this.#emit("warn", `code of ${shortId(rec.id)} is not available from peers`);
     }
     this.#emit("warn", "no frontier code could be fetched: falling back to the baseline");
     return await this.#runBaseline();
@@ -263,7 +264,7 @@ export class ResearchLoop {
     }
     this.#emit(
       "published",
-      `baseline val_bpb ${record.val_bpb.toFixed(6)} published ${record.id.slice(0, 12)}`,
+      `baseline val_bpb ${record.val_bpb.toFixed(6)} published ${shortId(record.id)}`,
       record,
     );
     return { record, code };
@@ -329,9 +330,7 @@ export class ResearchLoop {
       if (code !== undefined) parent = { record: choice.parent, code };
       else {this.#emit(
           "warn",
-          `code of ${choice.parent.id.slice(0, 12)} unavailable; using ${
-            current.record.id.slice(0, 12)
-          }`,
+          `code of ${shortId(choice.parent.id)} unavailable; using ${shortId(current.record.id)}`,
         );}
     }
     const ctx = buildContext(graph, parent.record, parent.code, this.#gpuClass);
@@ -344,7 +343,7 @@ export class ResearchLoop {
     const of = this.#o.maxExperiments ? `/${this.#o.maxExperiments}` : "";
     this.#emit(
       "proposal",
-      `experiment ${n}${of} [${choice?.mode ?? "exploit"}] on ${parent.record.id.slice(0, 12)} ` +
+      `experiment ${n}${of} [${choice?.mode ?? "exploit"}] on ${shortId(parent.record.id)} ` +
         `(val_bpb ${parent.record.val_bpb.toFixed(6)}): ${proposal.description}`,
     );
     this.#o.node.runs?.start({
@@ -375,7 +374,7 @@ export class ResearchLoop {
       this.#o.node.runs?.finish(record);
     } catch (e) {
       this.#o.node.runs?.stop();
-      this.#emit("warn", `publishing ${record.id.slice(0, 12)} failed: ${(e as Error).message}`);
+      this.#emit("warn", `publishing ${shortId(record.id)} failed: ${(e as Error).message}`);
       this.#summary.skipped++;
       return current;
     }
@@ -397,7 +396,7 @@ export class ResearchLoop {
     crashReason: string | undefined,
     code: string,
   ): State {
-    const id = record.id.slice(0, 12);
+    const id = shortId(record.id);
     const best = this.#o.node.stores.graph.best(this.#gpuClass);
     if (record.status === "keep") {
       this.#summary.kept++;
@@ -415,7 +414,7 @@ export class ResearchLoop {
       this.#emit(
         "published",
         `crash (${crashReason ?? "no val_bpb"}): published ${id}, reverted to ${
-          parent.record.id.slice(0, 12)
+          shortId(parent.record.id)
         }`,
         record,
       );
@@ -425,7 +424,7 @@ export class ResearchLoop {
         "published",
         `discard ${bpb!.toFixed(6)} >= ${
           parent.record.val_bpb.toFixed(6)
-        }: published ${id}, reverted to ${parent.record.id.slice(0, 12)}`,
+        }: published ${id}, reverted to ${shortId(parent.record.id)}`,
         record,
       );
     }
@@ -456,7 +455,7 @@ export class ResearchLoop {
       if (dup) {
         this.#emit(
           "skip",
-          `${proposer.agentModel}: proposal nearly duplicates ${dup.id.slice(0, 12)}${next}`,
+          `${proposer.agentModel}: proposal nearly duplicates ${shortId(dup.id)}${next}`,
         );
         continue;
       }

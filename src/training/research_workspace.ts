@@ -17,6 +17,7 @@ import {
   type NamedClass,
   type ResearchClass,
   sha256Hex,
+  shortId,
 } from "../protocol/mod.ts";
 import { TrainingSetupError } from "./errors.ts";
 import { readHyperparams } from "../research/hyperparams.ts";
@@ -181,7 +182,7 @@ export function resolveDatasetCid(
   throw new TrainingSetupError(
     "class_unknown",
     `the workspace ${layout.dir} has its own prepare.py (prepare_cid ` +
-      `${layout.prepareCid.slice(0, 12)}), and no record in the graph names its dataset yet. ` +
+      `${shortId(layout.prepareCid)}), and no record in the graph names its dataset yet. ` +
       "Say which data it prepares: `--dataset-cid NAME` (the Python network's autoresearch " +
       'workspace uses climbmix-400b-shuffle), or `dataset_cid = "NAME"` in config.toml.',
   );

@@ -7,11 +7,13 @@
  * @module
  */
 import {
+  challengeId,
+  challengeResponseId,
   checkControl,
   checkControlAuth,
   CONTROL_TYPES,
-  type ControlAuth,
   isOnFrontier,
+  isTrustedControl,
   normalizeGpuClass,
 } from "../protocol/mod.ts";
 import type {
@@ -99,7 +101,9 @@ export class EventApplier {
     if (held) return { status: "duplicate", state: held.state };
     if (jsonSize(event.payload) > MAX_EVENT_BYTES) return ignored("payload too large");
     const auth = await checkControlAuth(event);
-    if (!this.#acceptable(auth)) return ignored(`authentication: ${auth}`);
+    if (!isTrustedControl(auth, this.#o.acceptUnsigned === true)) {
+      return ignored(`authentication: ${auth}`);
+    }
     // Re-checked after the await: another call may have held the same event meanwhile.
     if (!this.#o.db.hold(event)) {
       return { status: "duplicate", state: this.#o.db.get(type, event.payload.event_id)!.state };
@@ -212,10 +216,6 @@ export class EventApplier {
       .map((r) => r.event.payload as ChallengePayload);
   }
 
-  #acceptable(auth: ControlAuth): boolean {
-    return auth === "signed" || (auth === "unsigned" && this.#o.acceptUnsigned === true);
-  }
-
   #judge(event: ControlEvent, record: ExperimentRecord | undefined): Verdict {
     const p = event.payload;
     switch (event.type) {
@@ -241,7 +241,7 @@ export class EventApplier {
           response: (verifierId) =>
             this.#heldPayload<ChallengeResponsePayload>(
               "challenge_response",
-              `challenge_response:${p.experiment_id}:${challenger}:${verifierId}`,
+              challengeResponseId(p.experiment_id, challenger, verifierId),
             ),
           appliedResponses: () => this.appliedResponses(p.experiment_id, challenger),
         });
@@ -264,7 +264,7 @@ export class EventApplier {
   #challenge(p: { experiment_id: string; challenger_id?: unknown }): Held<ChallengePayload> {
     return this.#heldPayload<ChallengePayload>(
       "challenge",
-      `challenge:${p.experiment_id}:${String(p.challenger_id)}`,
+      challengeId(p.experiment_id, String(p.challenger_id)),
     );
   }
 

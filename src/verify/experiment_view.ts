@@ -5,7 +5,7 @@
  * contradicts its own evidence shows as refused, never as the experiment's outcome.
  * @module
  */
-import { checkControl } from "../protocol/control.ts";
+import { challengeId, challengeResponseId, checkControl } from "../protocol/control.ts";
 import { CONTROL_TYPES } from "../protocol/types.ts";
 import type {
   ChallengePayload,
@@ -94,7 +94,7 @@ function judge(
     return { state: h.state === "refused" ? "invalid" : "pending" };
   };
   const challengeOf = (challenger: string) =>
-    heldAs<ChallengePayload>("challenge", `challenge:${record.id}:${challenger}`);
+    heldAs<ChallengePayload>("challenge", challengeId(record.id, challenger));
   switch (e.type) {
     case "verification":
       return judgeVerification(e.payload, record);
@@ -110,7 +110,7 @@ function judge(
         response: (verifierId) =>
           heldAs<ChallengeResponsePayload>(
             "challenge_response",
-            `challenge_response:${record.id}:${challenger}:${verifierId}`,
+            challengeResponseId(record.id, challenger, verifierId),
           ),
         appliedResponses: () =>
           [...held.values()]

@@ -3,13 +3,8 @@
  * and the service that reruns, challenges, answers and disputes (PROTOCOL.md sections 7, 8).
  * @module
  */
-export {
-  type ControlHandler,
-  type Timers,
-  Verifier,
-  type VerifierOptions,
-  type VerifyLog,
-} from "./service.ts";
+export type { ControlHandler } from "../node_types.ts";
+export { type Timers, Verifier, type VerifierOptions, type VerifyLog } from "./service.ts";
 export { EventApplier, type HandleResult, MAX_EVENT_BYTES } from "./applier.ts";
 export {
   type EvidenceRow,

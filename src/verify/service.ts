@@ -10,7 +10,18 @@
  * tests with in-memory stand-ins.
  * @module
  */
-import { normalizeGpuClass, sha256Hex, signControl, withinTolerance } from "../protocol/mod.ts";
+import {
+  challengeId,
+  challengeResponseId,
+  disputeId,
+  LOG_ID,
+  normalizeGpuClass,
+  sha256Hex,
+  shortId,
+  signControl,
+  verificationId,
+  withinTolerance,
+} from "../protocol/mod.ts";
 import type {
   ChallengePayload,
   ChallengeResponsePayload,
@@ -19,7 +30,7 @@ import type {
   ExperimentRecord,
   VerificationPayload,
 } from "../protocol/types.ts";
-import type { PeerInfo, Trainer } from "../node_types.ts";
+import type { ControlHandler, PeerInfo, Trainer } from "../node_types.ts";
 import type { ControlLog, GraphStore, ReputationStore } from "../store/mod.ts";
 import { EventApplier } from "./applier.ts";
 import {
@@ -36,11 +47,6 @@ import {
   requiredResponses,
   resolveDispute,
 } from "./policy.ts";
-
-/** Receives control events from the network (implemented by the verifier, called by `net`). */
-export interface ControlHandler {
-  onControl(event: ControlEvent, from: PeerInfo | null): Promise<void>;
-}
 
 /** Timer functions, injectable so tests can drive time. */
 export interface Timers {
@@ -182,7 +188,12 @@ export class Verifier implements ControlHandler {
       for (const e of this.#applier.onRecord(record)) this.#react(e);
       if (source === "peer" && this.#started) this.#considerSpotCheck(record);
     } catch (err) {
-      this.#log("warn", `record ${record?.id?.slice(0, 8)} failed: ${errText(err)}`);
+      this.#log(
+        "warn",
+        `record ${record?.id === undefined ? undefined : shortId(record.id, LOG_ID)} failed: ${
+          errText(err)
+        }`,
+      );
     }
   }
 
@@ -252,7 +263,7 @@ export class Verifier implements ControlHandler {
     });
     // Checked last: three database reads, and most records are already ruled out above.
     if (!decision.check || this.#ownVerdictHeld(record.id)) return;
-    this.#log("info", `spot-checking ${record.id.slice(0, 8)} (p=${decision.probability})`);
+    this.#log("info", `spot-checking ${shortId(record.id, LOG_ID)} (p=${decision.probability})`);
     this.#enqueue(() => this.#spotCheck(record));
   }
 
@@ -296,7 +307,7 @@ export class Verifier implements ControlHandler {
     if (withinTolerance(record.val_bpb, bpb, gpuClass)) {
       const onFrontier = this.#o.graph.frontier(gpuClass).some((r) => r.id === record.id);
       const payload: VerificationPayload = {
-        event_id: `verification:${record.id}:${this.#o.nodeId}`,
+        event_id: verificationId(record.id, this.#o.nodeId),
         experiment_id: record.id,
         verified_node_id: record.node_id,
         verifier_id: this.#o.nodeId,
@@ -324,7 +335,7 @@ export class Verifier implements ControlHandler {
     if (available === 0) {
       this.#log(
         "info",
-        `${record.id.slice(0, 8)} is off by ${
+        `${shortId(record.id, LOG_ID)} is off by ${
           Math.abs(record.val_bpb - bpb)
         }, but no independent ${gpuClass} verifier exists: no challenge`,
       );
@@ -337,7 +348,7 @@ export class Verifier implements ControlHandler {
     };
     this.#db.addPendingChallenge(pc);
     const payload: ChallengePayload = {
-      event_id: `challenge:${record.id}:${this.#o.nodeId}`,
+      event_id: challengeId(record.id, this.#o.nodeId),
       experiment_id: record.id,
       challenger_id: this.#o.nodeId,
       challenger_bpb: bpb,
@@ -346,7 +357,7 @@ export class Verifier implements ControlHandler {
     this.#log(
       "info",
       `challenging ${
-        record.id.slice(0, 8)
+        shortId(record.id, LOG_ID)
       }: claimed ${record.val_bpb}, rerun ${bpb}; waiting for ${pc.required}`,
     );
     if (!(await this.#emit({ type: "challenge", payload }))) {
@@ -362,7 +373,7 @@ export class Verifier implements ControlHandler {
     const record = this.#o.graph.get(owed.experimentId);
     const challenge = this.#applier.held(
       "challenge",
-      `challenge:${owed.experimentId}:${owed.challengerId}`,
+      challengeId(owed.experimentId, owed.challengerId),
     );
     if (
       !record || challenge?.state !== "applied" || this.#answered(owed) || this.#disputeHeld(owed)
@@ -378,7 +389,7 @@ export class Verifier implements ControlHandler {
       return;
     }
     const payload: ChallengeResponsePayload = {
-      event_id: `challenge_response:${owed.experimentId}:${owed.challengerId}:${this.#o.nodeId}`,
+      event_id: challengeResponseId(owed.experimentId, owed.challengerId, this.#o.nodeId),
       experiment_id: owed.experimentId,
       challenger_id: owed.challengerId,
       verifier_id: this.#o.nodeId,
@@ -398,7 +409,7 @@ export class Verifier implements ControlHandler {
       this.#clearTimer(experimentId);
       const self = this.#o.nodeId;
       const record = this.#o.graph.get(experimentId);
-      const challenge = this.#applier.held("challenge", `challenge:${experimentId}:${self}`);
+      const challenge = this.#applier.held("challenge", challengeId(experimentId, self));
       const responses = this.#applier.appliedResponses(experimentId, self)
         .sort((
           a,
@@ -407,7 +418,7 @@ export class Verifier implements ControlHandler {
       if (!record || challenge?.state !== "applied" || responses.length === 0) {
         this.#log(
           "warn",
-          `challenge on ${experimentId.slice(0, 8)} closed without responses: no dispute`,
+          `challenge on ${shortId(experimentId, LOG_ID)} closed without responses: no dispute`,
         );
         this.#db.removePendingChallenge(experimentId);
         return;
@@ -420,7 +431,7 @@ export class Verifier implements ControlHandler {
         normalizeGpuClass(record.gpu_model),
       );
       const payload: DisputePayload = {
-        event_id: `dispute:${experimentId}:${self}`,
+        event_id: disputeId(experimentId, self),
         experiment_id: experimentId,
         original_node_id: record.node_id,
         challenger_id: self,
@@ -434,7 +445,7 @@ export class Verifier implements ControlHandler {
       this.#log(
         "info",
         `dispute on ${
-          experimentId.slice(0, 8)
+          shortId(experimentId, LOG_ID)
         }: ${r.outcome} (median ${r.groundTruthBpb}, ${r.verifierCount} verifiers)`,
       );
       await this.#emit({ type: "dispute", payload });
@@ -452,7 +463,7 @@ export class Verifier implements ControlHandler {
     if (record.dataset_cid !== ws.datasetCid || record.prepare_cid !== ws.prepareCid) {
       this.#log(
         "info",
-        `${record.id.slice(0, 8)} used another dataset or prepare.py: not comparable`,
+        `${shortId(record.id, LOG_ID)} used another dataset or prepare.py: not comparable`,
       );
       return undefined;
     }
@@ -460,7 +471,7 @@ export class Verifier implements ControlHandler {
     if (!bytes || sha256Hex(bytes) !== record.code_cid) {
       this.#log(
         "warn",
-        `code ${record.code_cid.slice(0, 8)} of ${record.id.slice(0, 8)} unavailable`,
+        `code ${shortId(record.code_cid, LOG_ID)} of ${shortId(record.id, LOG_ID)} unavailable`,
       );
       return undefined;
     }
@@ -468,17 +479,17 @@ export class Verifier implements ControlHandler {
     try {
       code = decoder.decode(bytes);
     } catch {
-      this.#log("warn", `code of ${record.id.slice(0, 8)} is not UTF-8 text`);
+      this.#log("warn", `code of ${shortId(record.id, LOG_ID)} is not UTF-8 text`);
       return undefined;
     }
     const out = await this.#o.trainer.run(code, {
-      label: `verify-${record.id.slice(0, 8)}`,
+      label: `verify-${shortId(record.id, LOG_ID)}`,
       signal: this.#abort.signal,
     });
     if (!out.ok || typeof out.val_bpb !== "number" || !Number.isFinite(out.val_bpb)) {
       this.#log(
         "info",
-        `rerun of ${record.id.slice(0, 8)} failed: ${out.crashReason ?? "no val_bpb"}`,
+        `rerun of ${shortId(record.id, LOG_ID)} failed: ${out.crashReason ?? "no val_bpb"}`,
       );
       return undefined;
     }
@@ -513,19 +524,19 @@ export class Verifier implements ControlHandler {
 
   #ownVerdictHeld(experimentId: string): boolean {
     const self = this.#o.nodeId;
-    return this.#applier.held("verification", `verification:${experimentId}:${self}`) !==
+    return this.#applier.held("verification", verificationId(experimentId, self)) !==
         undefined ||
-      this.#applier.held("challenge", `challenge:${experimentId}:${self}`) !== undefined ||
+      this.#applier.held("challenge", challengeId(experimentId, self)) !== undefined ||
       this.#db.pendingChallenge(experimentId) !== undefined;
   }
 
   #answered(o: OwedAnswer): boolean {
-    const id = `challenge_response:${o.experimentId}:${o.challengerId}:${this.#o.nodeId}`;
+    const id = challengeResponseId(o.experimentId, o.challengerId, this.#o.nodeId);
     return this.#applier.held("challenge_response", id) !== undefined;
   }
 
   #disputeHeld(o: OwedAnswer): boolean {
-    return this.#applier.held("dispute", `dispute:${o.experimentId}:${o.challengerId}`)?.state ===
+    return this.#applier.held("dispute", disputeId(o.experimentId, o.challengerId))?.state ===
       "applied";
   }
 

@@ -4,6 +4,7 @@ import { createPrivateKey, sign } from "node:crypto";
 import {
   bytesToHex,
   canonicalRecord,
+  challengeId,
   type ControlEvent,
   encodeFrame,
   type ExperimentPayload,
@@ -91,7 +92,7 @@ export function signedChallenge(experimentId: string, key: KeyPair): ControlEven
   const challenge: ControlEvent = {
     type: "challenge",
     payload: {
-      event_id: `challenge:${experimentId}:${key.nodeId}`,
+      event_id: challengeId(experimentId, key.nodeId),
       experiment_id: experimentId,
       challenger_id: key.nodeId,
       challenger_bpb: 1.25,

@@ -1,10 +1,17 @@
 import assert from "node:assert/strict";
 import {
+  challengeId,
+  challengeResponseId,
   checkControlAuth,
+  type ControlAuth,
   type ControlEvent,
+  disputeId,
   expectedEventId,
   hexToBytes,
+  isTrustedControl,
+  shortId,
   signControl,
+  verificationId,
 } from "../../src/protocol/mod.ts";
 import { vectors } from "./vectors.ts";
 
@@ -26,6 +33,29 @@ function challenge(challenger: string): ControlEvent {
 
 Deno.test("event ids follow the deterministic pattern", () => {
   assert.equal(expectedEventId(challenge(alice.node_id)), `challenge:${expId}:${alice.node_id}`);
+  // PROTOCOL.md section 6, spelled out here independently of the builders.
+  const [a, b] = [alice.node_id, bob.node_id];
+  assert.equal(challengeId(expId, a), `challenge:${expId}:${a}`);
+  assert.equal(challengeResponseId(expId, a, b), `challenge_response:${expId}:${a}:${b}`);
+  assert.equal(verificationId(expId, b), `verification:${expId}:${b}`);
+  assert.equal(disputeId(expId, a), `dispute:${expId}:${a}`);
+});
+
+Deno.test("the trust rule: signed always, unsigned only on a legacy network, nothing else", () => {
+  const all: ControlAuth[] = [
+    "signed",
+    "unsigned",
+    "bad_signature",
+    "wrong_signer",
+    "bad_event_id",
+  ];
+  assert.deepEqual(all.filter((a) => isTrustedControl(a, false)), ["signed"]);
+  assert.deepEqual(all.filter((a) => isTrustedControl(a, true)), ["signed", "unsigned"]);
+});
+
+Deno.test("short ids: 12 characters for people, 8 in the verifier's log", () => {
+  assert.equal(shortId(expId), expId.slice(0, 12));
+  assert.equal(shortId(expId, 8), expId.slice(0, 8));
 });
 
 Deno.test("signed control events verify; tampering, wrong signer and unsigned are detected", async () => {
