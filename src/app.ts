@@ -189,6 +189,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     maxPeers: options.maxPeers ?? config.max_peers,
     genesis,
     acceptUnsigned: settings.acceptUnsigned,
+    log,
     ...options.network,
   });
   // Metrics attach right after start: only a dial's first hello can precede them.
@@ -350,7 +351,9 @@ function workspaceProblem(e: unknown): unknown {
 function logNodeEvent(log: Logger, e: NodeEvent): void {
   switch (e.kind) {
     case "peer":
-      log.info(`peer ${e.state}`, { address: e.address, node_id: e.nodeId });
+      // A failed dial is logged by the network's dialer (`part: net:dial`) already.
+      if (e.dialError) return;
+      log.info(`peer ${e.state}`, { address: e.address, node_id: e.nodeId, reason: e.reason });
       return;
     case "experiment":
       log.debug("experiment stored", {

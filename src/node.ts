@@ -18,6 +18,7 @@ import { atomicWrite } from "./config.ts";
 import { join } from "node:path";
 import { storeThreadsWanted } from "./net/threads.ts";
 import { LiveRuns } from "./research/live_run.ts";
+import type { Logger } from "./ops/log.ts";
 
 /** Fan-out of node events to any number of listeners. */
 export class NodeEvents implements NodeEventSource {
@@ -81,6 +82,8 @@ export interface NodeOptions {
   verifyWorkers?: number;
   /** Stores already opened by the caller (closed by {@link SporeNode.close} all the same). */
   stores?: Stores;
+  /** The node log; the network logs through its own components of it (`part: net...`). */
+  log?: Logger;
   /** Write `<data>/peers.json` for `spore peer` (default true). */
   publishPeers?: boolean;
 }
@@ -146,6 +149,7 @@ export class SporeNode implements NodeHandle {
         limits: opts.limits,
         verifyWorkers: opts.verifyWorkers,
         onEvent: (e) => events.emit(e),
+        log: opts.log,
       });
     } catch (e) {
       stores.close();

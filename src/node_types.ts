@@ -8,12 +8,24 @@ import type { ControlEvent, ExperimentRecord, NodeProfile } from "./protocol/typ
 import type { Stores } from "./store/mod.ts";
 import type { LiveRuns } from "./research/live_run.ts";
 
+/** Why a dial failed, in a small fixed set (safe as a metric label or a status field). */
+export type DialErrorKind = "dns" | "refused" | "timeout" | "unreachable" | "other";
+
 /** Something that happened on the node, pushed to live views. */
 export type NodeEvent =
   | { kind: "experiment"; record: ExperimentRecord; source: "local" | "peer" }
   | { kind: "profile"; profile: NodeProfile }
   | { kind: "control"; event: ControlEvent }
-  | { kind: "peer"; state: "up" | "down"; address: string; nodeId?: string };
+  | {
+    kind: "peer";
+    state: "up" | "down";
+    address: string;
+    nodeId?: string;
+    /** Why the connection ended or the dial failed (`down` only). */
+    reason?: string;
+    /** Set when `down` means a dial that never connected: how it failed. */
+    dialError?: DialErrorKind;
+  };
 
 /** Subscribe to node events; returns the unsubscribe function. */
 export interface NodeEventSource {

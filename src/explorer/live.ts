@@ -186,6 +186,8 @@ export class LiveHub {
   }
 
   async #broadcast(event: NodeEvent): Promise<void> {
+    // A dial that never connected is not a peer the page saw come or go.
+    if (event.kind === "peer" && event.dialError) return;
     let text: string;
     try {
       text = JSON.stringify(

@@ -52,9 +52,24 @@ export interface ConnectionEvents {
   onInvalid?(conn: Connection, reason: string): void;
   /** The connection closed; called once. */
   onClose(conn: Connection, reason: string): void;
-  /** A text message was queued by {@link Connection.send} (for traffic counters). */
-  onSent?(conn: Connection, json: string): void;
+  /**
+   * A text message was queued by {@link Connection.send} (traffic counters): its envelope type,
+   * or `other`.
+   */
+  onSent?(conn: Connection, type: string): void;
 }
+
+/** Handles one parsed message type; a returned promise pauses reading from the peer. */
+export type MessageHandler<C, T extends WireMessage["type"]> = (
+  c: C,
+  m: Extract<WireMessage, { type: T }>,
+) => void | Promise<void>;
+
+/** A dispatch table: a handler per message type; types without one are ignored. */
+export type MessageHandlers<C> = { [T in WireMessage["type"]]?: MessageHandler<C, T> };
+
+/** `{"type":"x",...}`: our envelopes always start with the type, so no parse is needed. */
+const ENVELOPE_TYPE = /^\{"type":"([a-z_]{1,32})"/;
 
 interface DrainWaiter {
   low: number;
@@ -172,7 +187,9 @@ export class Connection {
       return false; // over the frame cap: never sent, connection kept
     }
     const queued = this.sendFrame(frame);
-    if (queued) this.#events.onSent?.(this, json);
+    if (queued && this.#events.onSent) {
+      this.#events.onSent(this, ENVELOPE_TYPE.exec(json)?.[1] ?? "other");
+    }
     return queued;
   }
 

@@ -16,9 +16,15 @@ import {
   type WireMessage,
 } from "../protocol/mod.ts";
 import { storePaths } from "../store/mod.ts";
-import type { NodeEvent, PeerInfo } from "../node_types.ts";
+import type { PeerInfo } from "../node_types.ts";
 import { saveKnownPeers } from "../config.ts";
-import { Connection, type ConnectionLimits, DEFAULT_LIMITS } from "./connection.ts";
+import {
+  Connection,
+  type ConnectionLimits,
+  DEFAULT_LIMITS,
+  type MessageHandlers,
+} from "./connection.ts";
+import { NetEvents } from "./peer_events.ts";
 import { RecordPipeline } from "./record_pipeline.ts";
 import { PeerBook } from "./peer_book.ts";
 import { pexAddresses } from "./pex.ts";
@@ -28,29 +34,17 @@ import { join } from "node:path";
 import { LegacySync } from "./legacy_sync.ts";
 import { ControlRelay } from "./control_relay.ts";
 import { seqs, SyncSessions } from "./sync_sessions.ts";
-import { acceptLoop, Dialer } from "./transport.ts";
+import { acceptLoop, Dialer, DialError, type DialFailure } from "./transport.ts";
+import { componentLogger, nullLogger } from "../ops/log.ts";
 import { Relay } from "./relay.ts";
 import {
   DEFAULT_MAX_PENDING,
   DEFAULT_TIMING,
-  FEATURE_SEQ_SYNC,
   type NetObserver,
   type NetTiming,
   type NetworkOptions,
   type NetworkStats,
 } from "./options.ts";
-
-/** `{"type":"x",...}`: our envelopes always start with the type, so no parse is needed. */
-const ENVELOPE_TYPE = /^\{"type":"([a-z_]{1,32})"/;
-
-/** Handles one parsed message type; a returned promise pauses reading from the peer. */
-type Handler<T extends WireMessage["type"]> = (
-  c: Connection,
-  m: Extract<WireMessage, { type: T }>,
-) => void | Promise<void>;
-
-/** The dispatch table: a handler per message type; types without one are ignored. */
-type Handlers = { [T in WireMessage["type"]]?: Handler<T> };
 
 /** A running gossip network. */
 export class Network {
@@ -67,6 +61,7 @@ export class Network {
   readonly #control: ControlRelay<Connection>;
   readonly #relay: Relay<Connection>;
   readonly #dialer: Dialer;
+  readonly #events: NetEvents;
   readonly #tasks = new Set<Promise<unknown>>();
   #listener: Deno.TcpListener | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -81,6 +76,8 @@ export class Network {
     this.#t = { ...DEFAULT_TIMING, ...o.timing };
     this.#limits = { ...DEFAULT_LIMITS, ...o.limits };
     this.#sync = sync;
+    const log = o.log ?? nullLogger;
+    this.#events = new NetEvents(o.onEvent, componentLogger(log, "net"));
     this.#book = new PeerBook({
       configured: o.peers,
       bootstrap: o.bootstrap,
@@ -122,16 +119,19 @@ export class Network {
       handler: o.control,
       targets: () => this.#readyConnections(),
       describe: (c) => c.info,
-      onAccepted: (event) => this.#emit({ kind: "control", event }),
+      onAccepted: (event) => this.#events.emit({ kind: "control", event }),
     });
     this.#relay = new Relay<Connection>({
       profiles: o.stores.profiles,
       targets: () => this.#readyConnections(),
-      emit: (e) => this.#emit(e),
+      emit: (e) => this.#events.emit(e),
       prefetch: (cid, source, ts) => this.#fetcher.prefetch(cid, source, ts),
       sentFrame: (type) => this.#observer.messageOut?.(type),
     });
-    this.#dialer = new Dialer(this.#t.dialTimeoutMs);
+    this.#dialer = new Dialer(
+      this.#t.dialTimeoutMs,
+      componentLogger(log, "net:dial"),
+    );
   }
 
   /** Start listening (unless disabled) and dialing. */
@@ -180,6 +180,16 @@ export class Network {
   /** Every address known to the dialer, with its source. */
   addresses(): ReturnType<PeerBook["list"]> {
     return this.#book.list();
+  }
+
+  /**
+   * Why dials are failing: per address whose latest dial failed, that failure (`error` readable,
+   * `kind` one of dns/refused/timeout/unreachable/other, `at` in ms since the epoch), oldest
+   * first. An address leaves the list once a dial to it succeeds. For "no peers" warnings and
+   * `spore status`.
+   */
+  dialFailures(): DialFailure[] {
+    return this.#dialer.failures();
   }
 
   /** Counters since start. */
@@ -273,9 +283,12 @@ export class Network {
     this.#book.dialing(address);
     let conn: Deno.TcpConn;
     try {
-      conn = await this.#dialer.dial(parsed.value.host, parsed.value.port);
-    } catch {
-      return this.#book.failed(address, Date.now());
+      conn = await this.#dialer.dial(address, parsed.value.host, parsed.value.port);
+    } catch (e) {
+      if (!(e instanceof DialError)) throw e;
+      this.#book.failed(address, Date.now());
+      if (!this.#closed) this.#events.dialFailed(address, e);
+      return;
     }
     if (this.#closed || this.#full()) {
       conn.close();
@@ -294,32 +307,23 @@ export class Network {
       events: {
         onMessage: (c, m) => this.#onMessage(c, m),
         onInvalid: (_c, reason) => this.#observer.dropped?.("invalid_message", reason),
-        onClose: (c) => this.#onClose(c),
+        onClose: (c, reason) => this.#onClose(c, reason),
         // Every text message out of a connection (ours, sync streams, artifacts) passes here.
-        onSent: (_c, json) => this.#observer.messageOut?.(ENVELOPE_TYPE.exec(json)?.[1] ?? "other"),
+        onSent: (_c, type) => this.#observer.messageOut?.(type),
       },
     });
     this.#conns.set(conn.id, conn);
-    const hello: HelloPayload = {
-      node_id: this.#o.nodeId,
-      listen_port: this.#port,
-      agent: this.#o.agent ?? "spore-ts",
-      features: [FEATURE_SEQ_SYNC],
-      db_epoch: this.#sync.epoch,
-    };
-    conn.send(envelope("hello", hello));
+    conn.send(envelope("hello", this.#sessions.hello(this.#o.nodeId, this.#port, this.#o.agent)));
     this.#track(conn.start());
   }
 
-  #onClose(c: Connection): void {
+  #onClose(c: Connection, reason: string): void {
     this.#conns.delete(c.id);
     this.#sessions.closed(c);
     this.#fetcher.peerGone(c);
     const legacy = this.#legacy.closed(c);
     if (c.dialedAddress && !this.#closed) this.#book.disconnected(c.dialedAddress, Date.now());
-    if (c.hello || legacy) {
-      this.#emit({ kind: "peer", state: "down", address: c.address, nodeId: c.hello?.node_id });
-    }
+    this.#events.closed(c, reason, c.hello !== undefined || legacy);
   }
 
   /** Connections that finished their handshake (hello, or known to be a Python peer). */
@@ -369,7 +373,7 @@ export class Network {
 
   // ---- messages ---------------------------------------------------------------------------
 
-  readonly #handlers: Handlers = {
+  readonly #handlers: MessageHandlers<Connection> = {
     hello: (c, m) => this.#onHello(c, m.payload),
     experiment: (c, m) => this.#onRecord(c, m.payload),
     sync_request: (c, m) => this.#sessions.answerSince(c, m.payload.since),
@@ -395,8 +399,8 @@ export class Network {
     this.#observer.messageIn?.(m.type);
     // Our nodes always say hello first: anything else first means a Python peer.
     if (m.type !== "hello" && !c.hello && !this.#legacy.has(c.id)) this.#startLegacy(c);
-    const handler = this.#handlers[m.type] as Handler<typeof m.type> | undefined;
-    return handler?.(c, m as never);
+    const handler = this.#handlers[m.type] as ((c: Connection, m: WireMessage) => void) | undefined;
+    return handler?.(c, m);
   }
 
   #onControl(c: Connection, event: ControlEvent): Promise<void> {
@@ -423,7 +427,7 @@ export class Network {
     }
     c.hello = hello;
     if (c.dialedAddress) this.#book.identified(c.dialedAddress, hello.node_id);
-    this.#emit({ kind: "peer", state: "up", address: c.address, nodeId: hello.node_id });
+    this.#events.up(c);
     this.#fetcher.peerReady(c);
     this.#sessions.begin(c, hello);
     c.send(envelope("pex_request", {}));
@@ -432,7 +436,7 @@ export class Network {
   /** A peer without `hello`: Python-compatible sync from our per-address watermark. */
   #startLegacy(c: Connection): void {
     this.#legacy.start(c);
-    this.#emit({ kind: "peer", state: "up", address: c.address });
+    this.#events.up(c);
     this.#fetcher.peerReady(c);
   }
 
@@ -440,11 +444,5 @@ export class Network {
     c.recordsReceived++;
     this.#legacy.received(c, raw);
     return this.#records.submit(raw, c);
-  }
-
-  #emit(e: NodeEvent): void {
-    try {
-      this.#o.onEvent?.(e);
-    } catch { /* a failing listener must not break the network */ }
   }
 }

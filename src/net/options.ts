@@ -8,6 +8,7 @@ import type { Stores } from "../store/mod.ts";
 import type { ControlHandler, NodeEvent } from "../node_types.ts";
 import type { ConnectionLimits } from "./connection.ts";
 import type { BackoffPolicy } from "./backoff.ts";
+import type { Logger } from "../ops/log.ts";
 
 /** Feature flag in `hello` for cursor-based incremental sync. */
 export const FEATURE_SEQ_SYNC = "seq_sync";
@@ -69,6 +70,8 @@ export interface NetworkOptions {
   /** Legacy network switch: log and sync unsigned control events too (never badly signed ones). */
   acceptUnsigned?: boolean;
   onEvent?: (e: NodeEvent) => void;
+  /** Where the network logs (connection ends, dial failures); its entries carry `part: net...`. */
+  log?: Logger;
   timing?: Partial<NetTiming>;
   limits?: Partial<ConnectionLimits>;
   /** Signature-check worker threads (default: cores - 1; 0 = in-thread). */

@@ -55,6 +55,17 @@ export class SyncSessions<C extends SyncPeer> {
     };
   }
 
+  /** Our `hello`: who we are, where we listen, and that we speak incremental sync. */
+  hello(nodeId: string, listenPort: number, agent = "spore-ts"): HelloPayload {
+    return {
+      node_id: nodeId,
+      listen_port: listenPort,
+      agent,
+      features: [FEATURE_SEQ_SYNC],
+      db_epoch: this.#o.state.epoch,
+    };
+  }
+
   /** After a peer's `hello`: ask for what we miss, by cursor when it supports that. */
   begin(c: C, hello: HelloPayload): void {
     if (hello.features.includes(FEATURE_SEQ_SYNC)) {

@@ -124,6 +124,28 @@ export class FileLogger implements Logger {
   }
 }
 
+/**
+ * The logger of one component (`net`, `net:dial`, `verify`...): every entry carries
+ * `part: component`, so one log file can be filtered per component (js-libp2p keeps a logger
+ * per component the same way).
+ */
+export function componentLogger(base: Logger, component: string): Logger {
+  // close() is a no-op: the base logger belongs to whoever made it.
+  return loggerOf((level, msg, fields) => base.log(level, msg, { part: component, ...fields }));
+}
+
+/** A {@link Logger} whose level methods all go to one `log` function. */
+export function loggerOf(log: Logger["log"], close: () => void = () => {}): Logger {
+  return {
+    log,
+    debug: (msg, fields) => log("debug", msg, fields),
+    info: (msg, fields) => log("info", msg, fields),
+    warn: (msg, fields) => log("warn", msg, fields),
+    error: (msg, fields) => log("error", msg, fields),
+    close,
+  };
+}
+
 /** A logger that drops everything (tests, commands without a data dir). */
 export const nullLogger: Logger = {
   log() {},

@@ -19,6 +19,7 @@ import {
 } from "../../src/protocol/mod.ts";
 import { type NodeOptions, SporeNode } from "../../src/node.ts";
 import { vectors } from "../protocol/vectors.ts";
+import { type Logger, loggerOf, type LogLevel } from "../../src/ops/log.ts";
 
 const PKCS8_PREFIX = "302e020100300506032b657004220420";
 const encoder = new TextEncoder();
@@ -243,5 +244,26 @@ export class RawPeer {
     try {
       this.conn.close();
     } catch { /* already closed by close() */ }
+  }
+}
+
+/** One entry a {@link MemoryLogger} captured. */
+export interface LoggedEntry {
+  level: LogLevel;
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+/** A logger that keeps every entry in memory, for tests to read. */
+export class MemoryLogger {
+  readonly entries: LoggedEntry[] = [];
+  /** The logger to hand to the code under test. */
+  readonly logger: Logger = loggerOf((level, msg, fields = {}) =>
+    this.entries.push({ level, msg, fields })
+  );
+
+  /** Entries with message `msg`. */
+  find(msg: string): LoggedEntry[] {
+    return this.entries.filter((e) => e.msg === msg);
   }
 }
