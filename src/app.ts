@@ -38,6 +38,13 @@ import { Verifier, verifierSettings } from "./verify/mod.ts";
 import { type RunningExplorer, startExplorer } from "./explorer/server.ts";
 import { runResearch } from "./cli/research_run.ts";
 
+/**
+ * How long research waits for a first peer before starting from the baseline: a dial that
+ * answers at all answers within seconds; beyond this the network is unreachable (the Python
+ * node waits about 150 s, which mostly waits for nothing).
+ */
+export const RESEARCH_PEER_WAIT_MS = 30_000;
+
 /** The mode a node runs in. */
 export type RunMode = "research" | "verify-only" | "sync-only";
 
@@ -245,6 +252,10 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       maxExperiments: options.maxExperiments,
       signal: stop.signal,
       timeBudget,
+      // The dials to configured and bootstrap peers are still under way when research starts.
+      peerWaitMs: genesis || peers.length + config.bootstrap.length === 0
+        ? 0
+        : RESEARCH_PEER_WAIT_MS,
       log: (line) => {
         say(line);
         log.info(line, { part: "research" });

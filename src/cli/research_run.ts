@@ -28,6 +28,8 @@ export interface RunResearchOptions {
   timeBudget?: number;
   /** Tests inject a client (e.g. one pointed at a fake server); otherwise llm.toml decides. */
   llm?: LlmClient;
+  /** The node dials peers: wait this long for one before choosing where to start. */
+  peerWaitMs?: number;
 }
 
 /** The proposer chosen for a data dir, and the banner line that says which and why. */
@@ -93,6 +95,7 @@ export async function runResearch(opts: RunResearchOptions): Promise<void> {
     fallback: chosen.llm ? new MutatorProposer() : undefined,
     maxExperiments: opts.maxExperiments,
     timeBudget: opts.timeBudget,
+    peerWaitMs: opts.peerWaitMs,
     signal: opts.signal,
     onProgress: (e) => opts.log(`research: ${safeText(e.message, 200)}`),
   });

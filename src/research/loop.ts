@@ -63,6 +63,13 @@ export interface ResearchLoopOptions {
   timeBudget?: number;
   /** Limit for fetching a code artifact from peers (default 60 s). */
   fetchTimeoutMs?: number;
+  /**
+   * The node dials peers: before deciding where to start, wait up to this long for the first
+   * one to connect (default 0: start at once). The Python node looks for the best frontier code
+   * for about 150 s while peers are found; a fresh node would otherwise always start from the
+   * baseline because its dials had not finished.
+   */
+  peerWaitMs?: number;
   /** With peers connected: wait until the graph has not grown for this long (default 3 s)... */
   syncSettleMs?: number;
   /** ...but at most this long (default 30 s). */
@@ -162,6 +169,17 @@ export class ResearchLoop {
 
   /** With peers connected, let the first sync land before deciding where to start. */
   async #waitForSync(): Promise<void> {
+    const peerWait = this.#o.peerWaitMs ?? 0;
+    if (this.#o.node.peers().length === 0 && peerWait > 0) {
+      this.#emit("info", "waiting for peers, to fetch the best known frontier code...");
+      const until = this.#now() + peerWait;
+      while (this.#o.node.peers().length === 0 && this.#now() < until && !this.#aborted()) {
+        await this.#sleep(250, this.#o.signal).catch(() => {});
+      }
+      if (this.#o.node.peers().length === 0) {
+        this.#emit("warn", `no peer connected within ${Math.round(peerWait / 1000)} s`);
+      }
+    }
     if (this.#o.node.peers().length === 0) return;
     const settle = this.#o.syncSettleMs ?? 3000;
     const maxMs = this.#o.syncMaxMs ?? 30_000;

@@ -14,8 +14,10 @@ import {
   challengeId,
   challengeResponseId,
   disputeId,
+  inClass,
   LOG_ID,
   normalizeGpuClass,
+  type ResearchClass,
   sha256Hex,
   shortId,
   signControl,
@@ -55,7 +57,7 @@ export interface Timers {
 }
 
 /** Log sink of the service. */
-export type VerifyLog = (level: "info" | "warn", message: string) => void;
+export type VerifyLog = (level: "debug" | "info" | "warn", message: string) => void;
 
 /** Everything a {@link Verifier} needs. */
 export interface VerifierOptions {
@@ -107,6 +109,8 @@ export class Verifier implements ControlHandler {
   readonly #reruns = new Map<string, number>();
   #queue: Promise<void> = Promise.resolve();
   #gpuClass = "";
+  /** The research class of our workspace: only its records are rerun (PROTOCOL.md section 7). */
+  #researchClass: ResearchClass = { datasetCid: "", prepareCid: "" };
   #started = false;
   #closed = false;
 
@@ -154,6 +158,7 @@ export class Verifier implements ControlHandler {
     this.#started = true;
     const env = await this.#o.trainer.environment();
     this.#gpuClass = normalizeGpuClass(env.gpuClass || env.gpuModel);
+    this.#researchClass = await this.#o.trainer.workspaceIds();
     this.#applier.syncClassIndex();
     for (const e of await this.#applier.replayControlLog()) this.#react(e);
     for (const pc of this.#db.pendingChallenges()) this.#resume(pc);
@@ -254,6 +259,14 @@ export class Verifier implements ControlHandler {
 
   #considerSpotCheck(record: ExperimentRecord): void {
     if (this.#closed) return;
+    if (!inClass(record, this.#researchClass)) {
+      // Debug only: a synced graph holds many records of other classes.
+      this.#log(
+        "debug",
+        `${shortId(record.id, LOG_ID)} is of another research class: not comparable`,
+      );
+      return;
+    }
     const decision = decideSpotCheck(record, {
       selfId: this.#o.nodeId,
       selfGpuClass: this.#gpuClass,
@@ -271,6 +284,8 @@ export class Verifier implements ControlHandler {
     const record = this.#o.graph.get(c.experiment_id);
     if (!record || record.node_id === this.#o.nodeId) return;
     if (normalizeGpuClass(record.gpu_model) !== this.#gpuClass) return;
+    // A challenge on another research class is not ours to answer: our rerun is not comparable.
+    if (!inClass(record, this.#researchClass)) return;
     const owed = { experimentId: c.experiment_id, challengerId: c.challenger_id };
     if (this.#answered(owed) || this.#disputeHeld(owed)) return;
     this.#db.addOwedAnswer(owed);
@@ -574,7 +589,7 @@ export class Verifier implements ControlHandler {
     guarded.finally(() => this.#inflight.delete(guarded));
   }
 
-  #log(level: "info" | "warn", message: string): void {
+  #log(level: "debug" | "info" | "warn", message: string): void {
     this.#o.log?.(level, message);
   }
 }

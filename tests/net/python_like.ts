@@ -22,6 +22,8 @@ export interface PythonLikeOptions {
   code?: Map<string, Uint8Array>;
   /** Pushed once right after connecting, as the Python node does at start. */
   profile?: NodeProfile;
+  /** Gossiped right after connecting, as the Python node broadcasts what it just published. */
+  publish?: ExperimentRecord[];
 }
 
 /** One connection of a Python-like peer to a node. */
@@ -42,8 +44,20 @@ export class PythonLikePeer {
 
   /** Connect to a node listening on loopback `port`. */
   static async connect(port: number, o: PythonLikeOptions = {}): Promise<PythonLikePeer> {
-    const raw = await RawPeer.connect(port);
+    return await PythonLikePeer.#greet(await RawPeer.connect(port), o);
+  }
+
+  /** Accept the next connection a node dials to `listener` (we are its configured peer). */
+  static async accept(
+    listener: Deno.TcpListener,
+    o: PythonLikeOptions = {},
+  ): Promise<PythonLikePeer> {
+    return await PythonLikePeer.#greet(RawPeer.fromConn(await listener.accept()), o);
+  }
+
+  static async #greet(raw: RawPeer, o: PythonLikeOptions): Promise<PythonLikePeer> {
     if (o.profile) await raw.sendJson(envelope("profile", o.profile));
+    for (const r of o.publish ?? []) await raw.sendJson(envelopeRaw("experiment", recordJson(r)));
     return new PythonLikePeer(raw, o);
   }
 
