@@ -8,12 +8,11 @@
  * arrives, forged or not, while this file only ever holds copies that passed the signature rules.
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
-import { mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import type { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
 import { canonicalJson, CONTROL_FLOAT_KEYS } from "../protocol/mod.ts";
 import type { ControlEvent, ControlType } from "../protocol/types.ts";
-import { prepareAll, type Statements } from "../store/mod.ts";
+import { inTransaction, openStore, prepareAll, type Statements } from "../store/mod.ts";
 
 /** Where an evidence event stands. */
 export type EvidenceState = "pending" | "applied" | "invalid";
@@ -81,11 +80,6 @@ const VERIFY_SQL = {
     "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 };
 
-/** Error opening or using `verify.sqlite`; the message names the file. */
-export class VerifyDbError extends Error {
-  override name = "VerifyDbError";
-}
-
 /** Path of the verification database below a data dir. */
 export function verifyDbPath(dataDir: string): string {
   return join(dataDir, "db", "verify.sqlite");
@@ -111,32 +105,17 @@ export class VerifyDb {
   }
 
   /**
-   * Open or create the database at `path` (`:memory:` for tests).
-   * @throws VerifyDbError naming the file when it cannot be opened or is not a database.
+   * Open or create the database at `path` (`:memory:` for tests), with the stores' pragmas.
+   * @throws StoreError naming the file when it cannot be opened or is not a database (it is
+   * left unchanged).
    */
   static open(path: string): VerifyDb {
-    let db: DatabaseSync;
-    try {
-      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-      db = new DatabaseSync(path);
-    } catch (err) {
-      throw new VerifyDbError(`cannot open ${path}: ${errText(err)}`, { cause: err });
-    }
-    try {
-      // Reading first fails on a non-database before any pragma could write to the file.
-      db.prepare("SELECT count(*) AS n FROM sqlite_master").get();
-      db.exec("PRAGMA busy_timeout = 5000");
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec("BEGIN IMMEDIATE");
-      for (const sql of DDL) db.exec(sql);
-      db.exec("COMMIT");
-      return new VerifyDb(db);
-    } catch (err) {
-      db.close();
-      throw new VerifyDbError(`cannot use ${path} as the verification database: ${errText(err)}`, {
-        cause: err,
+    return openStore(path, "the verification database", (db) => {
+      inTransaction(db, () => {
+        for (const sql of DDL) db.exec(sql);
       });
-    }
+      return new VerifyDb(db);
+    });
   }
 
   /** The held copy of an event, or undefined. */
@@ -279,8 +258,4 @@ function toPending(row: Record<string, unknown>): PendingChallenge {
     required: Number(row.required),
     deadlineMs: Number(row.deadline_ms),
   };
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

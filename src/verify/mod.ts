@@ -12,7 +12,6 @@ export {
   type OwedAnswer,
   type PendingChallenge,
   VerifyDb,
-  VerifyDbError,
   verifyDbPath,
 } from "./db.ts";
 export {

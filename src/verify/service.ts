@@ -138,7 +138,7 @@ export class Verifier implements ControlHandler {
 
   /**
    * Open the service over `<dataDir>/db/verify.sqlite`; call {@link start} next.
-   * @throws VerifyDbError when the file cannot be used.
+   * @throws StoreError when the file cannot be used.
    */
   static open(dataDir: string, options: VerifierOptions): Verifier {
     return new Verifier(options, VerifyDb.open(verifyDbPath(dataDir)));
