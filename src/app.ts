@@ -201,8 +201,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   });
   // Metrics attach right after start: only a dial's first hello can precede them.
   const metrics = new NodeMetrics({ log });
-  metrics.attach(node, dataDir);
-  stack.defer(() => metrics.close());
+  metrics.attach(node);
   stack.defer(async () => {
     await node.close();
     log.info("node stopped", { ...node.stats() });

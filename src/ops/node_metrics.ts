@@ -5,9 +5,8 @@
  * `/healthz` uses {@link NodeMetrics.health}.
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
 import type { NetObserver, NetworkStats } from "../net/mod.ts";
-import { storePaths } from "../store/mod.ts";
+import type { ControlLog, GraphStore } from "../store/mod.ts";
 import { CONTROL_TYPES, EXPERIMENT_STATUSES } from "../protocol/mod.ts";
 import type { Logger } from "./log.ts";
 import { MetricsRegistry, type Sample } from "./metrics.ts";
@@ -15,6 +14,10 @@ import { MetricsRegistry, type Sample } from "./metrics.ts";
 /** What the metrics read from a running node (a {@link SporeNode} fits). */
 export interface MeteredNode {
   readonly nodeId: string;
+  readonly stores: {
+    readonly graph: Pick<GraphStore, "count" | "statusCounts">;
+    readonly control: Pick<ControlLog, "countByType">;
+  };
   stats(): NetworkStats;
   readonly network: {
     observe(observer: NetObserver): void;
@@ -38,30 +41,12 @@ export interface MetricsSource {
   health(): Health;
 }
 
-/** Read-only SQL on a node database, opened on first use (WAL lets it read beside the node). */
-class ReadOnlyDb {
-  #db: DatabaseSync | undefined;
-  constructor(readonly path: string) {}
-
-  all(sql: string, ...params: string[]): Record<string, unknown>[] {
-    this.#db ??= new DatabaseSync(this.path, { readOnly: true });
-    return this.#db.prepare(sql).all(...params) as Record<string, unknown>[];
-  }
-
-  close(): void {
-    this.#db?.close();
-    this.#db = undefined;
-  }
-}
-
 /** Metrics of one node; create it before the node starts talking, then {@link attach}. */
 export class NodeMetrics implements MetricsSource {
   readonly registry = new MetricsRegistry();
   readonly #started = performance.now();
   readonly #log: Logger | undefined;
   #node: MeteredNode | undefined;
-  #graph: ReadOnlyDb | undefined;
-  #control: ReadOnlyDb | undefined;
 
   /** Traffic observer to hand to the network (counts, and logs drops at debug level). */
   readonly observer: NetObserver;
@@ -169,12 +154,9 @@ export class NodeMetrics implements MetricsSource {
     );
   }
 
-  /** Start observing `node`, whose databases live in `dataDir`. */
-  attach(node: MeteredNode, dataDir: string): void {
+  /** Start observing `node`. */
+  attach(node: MeteredNode): void {
     this.#node = node;
-    const paths = storePaths(dataDir);
-    this.#graph = new ReadOnlyDb(paths.graph);
-    this.#control = new ReadOnlyDb(paths.control);
     node.network.observe(this.observer);
   }
 
@@ -197,32 +179,20 @@ export class NodeMetrics implements MetricsSource {
     }
   }
 
-  /** Close the read-only database handles. */
-  close(): void {
-    this.#graph?.close();
-    this.#control?.close();
-  }
-
   #count(): number {
-    if (!this.#graph) return 0;
-    return Number(this.#graph.all("SELECT COUNT(*) AS n FROM experiment")[0]?.n ?? 0);
+    return this.#node?.stores.graph.count() ?? 0;
   }
 
   #trainingRuns(): Sample[] {
-    if (!this.#graph || !this.#node) return [];
-    const rows = this.#graph.all(
-      "SELECT status, COUNT(*) AS n FROM experiment WHERE node_id = ? GROUP BY status",
-      this.#node.nodeId,
-    );
-    const by = new Map(rows.map((r) => [String(r.status), Number(r.n)]));
+    if (!this.#node) return [];
+    const by = this.#node.stores.graph.statusCounts(this.#node.nodeId);
     // Every outcome is always present, so a rate() over it never sees a series appear.
     return EXPERIMENT_STATUSES.map((s) => ({ labels: { outcome: s }, value: by.get(s) ?? 0 }));
   }
 
   #controlEvents(): Sample[] {
-    if (!this.#control) return [];
-    const rows = this.#control.all("SELECT type, COUNT(*) AS n FROM control_event GROUP BY type");
-    const by = new Map(rows.map((r) => [String(r.type), Number(r.n)]));
+    if (!this.#node) return [];
+    const by = this.#node.stores.control.countByType();
     // The log accepts only these types, so the label set stays fixed.
     return CONTROL_TYPES.map((t) => ({ labels: { type: t }, value: by.get(t) ?? 0 }));
   }

@@ -46,6 +46,7 @@ const CONTROL_SQL = {
   get: "SELECT payload FROM control_event WHERE type = ? AND event_id = ?",
   afterSeq: "SELECT seq, type, payload FROM control_event WHERE seq > ? ORDER BY seq LIMIT ?",
   maxSeq: "SELECT COALESCE(MAX(seq), 0) AS m FROM control_event",
+  countByType: "SELECT type, COUNT(*) AS n FROM control_event GROUP BY type",
   byExperiment:
     "SELECT seq, type, payload FROM control_event WHERE experiment_id = ? ORDER BY seq LIMIT ?",
 };
@@ -124,6 +125,11 @@ export class ControlLog {
   /** Every event about one experiment, oldest first (at most {@link MAX_PAGE}). */
   byExperiment(experimentId: string): LoggedControl[] {
     return this.#s.byExperiment.all(experimentId, MAX_PAGE).map(toLogged);
+  }
+
+  /** Logged events by type (types without events are absent). */
+  countByType(): Map<string, number> {
+    return new Map(this.#s.countByType.all().map((r) => [String(r.type), Number(r.n)]));
   }
 
   /** Close the database. */

@@ -164,6 +164,7 @@ const GRAPH_SQL = {
   count: "SELECT (SELECT COALESCE(MAX(seq), 0) FROM experiment) + " +
     "(SELECT COUNT(*) FROM experiment WHERE seq IS NULL) AS n",
   frontierSize: "SELECT COUNT(*) AS n FROM experiment WHERE frontier = 1",
+  statusCounts: "SELECT status, COUNT(*) AS n FROM experiment WHERE node_id = ? GROUP BY status",
   nodes: "SELECT COUNT(*) AS n FROM graph_node",
   addNode: "INSERT OR IGNORE INTO graph_node (node_id) VALUES (?)",
   search:
@@ -370,6 +371,11 @@ export class GraphStore {
   /** Number of stored records. */
   count(): number {
     return Number(this.#s.count.get()?.n ?? 0);
+  }
+
+  /** Records published by `nodeId`, by status (statuses without records are absent). */
+  statusCounts(nodeId: string): Map<string, number> {
+    return new Map(this.#s.statusCounts.all(nodeId).map((r) => [String(r.status), Number(r.n)]));
   }
 
   /**

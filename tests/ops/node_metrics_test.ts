@@ -8,7 +8,7 @@ import { NodeMetrics } from "../../src/ops/node_metrics.ts";
 import type { Logger } from "../../src/ops/log.ts";
 import { startExplorer } from "../../src/explorer/server.ts";
 import { envelopeRaw, recordJson } from "../../src/protocol/mod.ts";
-import { makeRecords, RawPeer, startNode, waitFor } from "../net/helpers.ts";
+import { makeRecords, RawPeer, signedChallenge, startNode, waitFor } from "../net/helpers.ts";
 
 interface Family {
   name: string;
@@ -48,7 +48,7 @@ Deno.test("metrics: counters move as two nodes exchange records; healthz answers
     close: () => {},
   };
   const metrics = new NodeMetrics({ log });
-  metrics.attach(a.node, a.dir);
+  metrics.attach(a.node);
   const explorer = await startExplorer(a.node, { host: "127.0.0.1", port: 0, metrics });
   let bad: RawPeer | undefined;
   try {
@@ -75,6 +75,14 @@ Deno.test("metrics: counters move as two nodes exchange records; healthz answers
     await bad.sendJson(envelopeRaw("experiment", recordJson(forged)));
     await waitFor(() => a.node.stats().invalid === 1, "the forged record to be rejected");
 
+    // One signed challenge from B, logged by A.
+    const challenge = signedChallenge(fromB[0].id, b.keys);
+    assert.equal(await b.node.broadcastControl(challenge), true);
+    await waitFor(
+      () => a.node.stores.control.has("challenge", challenge.payload.event_id),
+      "A to log B's challenge",
+    );
+
     const m1 = await scrape(explorer.url);
     assert.ok(m1("spore_peers") >= 1);
     assert.equal(m1("spore_graph_records"), 56);
@@ -91,7 +99,8 @@ Deno.test("metrics: counters move as two nodes exchange records; healthz answers
     assert.equal(m1("spore_training_runs", { outcome: "keep" }), keeps);
     assert.equal(m1("spore_training_runs", { outcome: "discard" }), own.length - keeps);
     assert.equal(m1("spore_training_runs", { outcome: "crash" }), 0);
-    assert.equal(m1("spore_control_events", { type: "challenge" }), 0);
+    assert.equal(m1("spore_control_events", { type: "challenge" }), 1);
+    assert.equal(m1("spore_control_events", { type: "dispute" }), 0);
     assert.equal(m1("spore_queue_records_pending"), 0);
     // Records were stored moments ago: the sync is not idle.
     const idle = m1("spore_sync_idle_seconds");
@@ -115,7 +124,6 @@ Deno.test("metrics: counters move as two nodes exchange records; healthz answers
   } finally {
     await bad?.close();
     await explorer.close();
-    metrics.close();
     await b.stop();
     await a.stop();
   }
