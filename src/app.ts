@@ -11,7 +11,6 @@
  * events that came before.
  * @module
  */
-import { join } from "node:path";
 import {
   ConfigError,
   dataPaths,
@@ -320,7 +319,7 @@ export async function prepareTrainer(
   } else if (training.datasetCid !== undefined || training.dataCache !== undefined) {
     throw new ConfigError("--dataset-cid and --data-cache need --workspace DIR");
   }
-  const workspaceDir = workspace?.dir ?? join(dataDir, "workspace");
+  const workspaceDir = workspace?.dir ?? dataPaths(dataDir).workspace;
   if (!workspace) {
     const copied = await ensureUserWorkspace(workspaceDir);
     if (copied.length) say(`workspace: copied ${copied.join(", ")} to ${workspaceDir}`);

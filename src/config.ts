@@ -87,7 +87,7 @@ export function resolveDataDir(flag?: string): string {
   return resolve(dir);
 }
 
-/** Paths of everything inside a data dir. */
+/** Paths of everything inside a data dir: the one place their names are spelled. */
 export function dataPaths(dataDir: string) {
   return {
     config: join(dataDir, "config.toml"),
@@ -99,7 +99,15 @@ export function dataPaths(dataDir: string) {
     db: join(dataDir, "db"),
     artifact: join(dataDir, "artifact"),
     log: join(dataDir, "log"),
+    /** The user's copy of the workspace (train.py, prepare.py, ...). */
+    workspace: join(dataDir, "workspace"),
+    /** Sync cursors and watermarks (`src/net/sync_state.ts`). */
+    netState: join(dataDir, "db", "net_state.json"),
+    /** Held by the running node (`src/ops/lock.ts`). */
+    lock: join(dataDir, "spore.lock"),
     pid: join(dataDir, "spore.pid"),
+    /** The running node's port and live peers, for `spore peer` and `spore start`. */
+    peers: join(dataDir, "peers.json"),
   };
 }
 

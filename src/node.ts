@@ -14,8 +14,7 @@ import type {
 } from "./node_types.ts";
 import { type NetTiming, Network, type NetworkStats } from "./net/mod.ts";
 import type { ConnectionLimits } from "./net/connection.ts";
-import { atomicWrite } from "./config.ts";
-import { join } from "node:path";
+import { atomicWrite, dataPaths } from "./config.ts";
 import { storeThreadsWanted } from "./net/threads.ts";
 import { LiveRuns } from "./research/live_run.ts";
 import type { Logger } from "./ops/log.ts";
@@ -234,7 +233,7 @@ export class SporeNode implements NodeHandle {
       this.#flushPublishes();
       await this.#peersWrite;
       if (this.#publishPeers) {
-        await Deno.remove(join(this.#dataDir, "peers.json")).catch(() => {});
+        await Deno.remove(dataPaths(this.#dataDir).peers).catch(() => {});
       }
       this.stores.close();
     })();
@@ -268,7 +267,7 @@ export class SporeNode implements NodeHandle {
     try {
       await Deno.mkdir(this.#dataDir, { recursive: true });
       await atomicWrite(
-        join(this.#dataDir, "peers.json"),
+        dataPaths(this.#dataDir).peers,
         JSON.stringify({ pid: Deno.pid, port: this.port, peers }),
       );
     } catch { /* only a status hint for `spore peer` */ }

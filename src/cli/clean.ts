@@ -3,7 +3,6 @@
  * @module
  */
 import type { Command } from "commander";
-import { join } from "node:path";
 import { dataPaths } from "../config.ts";
 import { type CommonOptions, dataDirOf, withDataDir } from "./common.ts";
 import { UserError } from "./errors.ts";
@@ -24,8 +23,8 @@ export function cleanTargets(
 ): string[] {
   if (opts.all) return [dataDir];
   const p = dataPaths(dataDir);
-  const targets = [p.db, p.artifact, p.knownPeer, join(dataDir, "peers.json")];
-  if (opts.workspace) targets.push(join(dataDir, "workspace"));
+  const targets = [p.db, p.artifact, p.knownPeer, p.peers];
+  if (opts.workspace) targets.push(p.workspace);
   return targets;
 }
 

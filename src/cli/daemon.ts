@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { dataPaths } from "../config.ts";
 import { selfCommand } from "../ops/launch.ts";
 import { isDataDirLocked, readPid } from "../ops/lock.ts";
-import { formatLogLine, tailLog } from "../ops/log.ts";
+import { formatLogLine, logFilePath, tailLog } from "../ops/log.ts";
 import { type CommonOptions, dataDirOf, positiveInt, withDataDir, withJson } from "./common.ts";
 import { UserError } from "./errors.ts";
 
@@ -60,7 +60,7 @@ async function waitFor(pred: () => boolean, timeoutMs: number): Promise<boolean>
 /** What `<data>/peers.json` says about the running node (written once it listens). */
 function listeningPort(dataDir: string, pid: number): number | undefined {
   try {
-    const v = JSON.parse(Deno.readTextFileSync(join(dataDir, "peers.json")));
+    const v = JSON.parse(Deno.readTextFileSync(dataPaths(dataDir).peers));
     return v?.pid === pid && Number.isInteger(v.port) ? v.port : undefined;
   } catch {
     return undefined; // not written yet, or mid-write
@@ -237,7 +237,7 @@ export function registerDaemon(program: Command): void {
       // --json: the stored JSON lines as they are, for scripts.
       const show = opts.json ? (l: string) => l : formatLogLine;
       for (const l of lines) console.log(show(l));
-      if (opts.follow) await follow(join(dir, "spore.log"), show);
+      if (opts.follow) await follow(logFilePath(dir), show);
     },
   );
 }

@@ -28,7 +28,7 @@ export interface LivePeer {
 /** Live peers of a running node, if it publishes them. */
 export async function readLivePeers(dataDir: string): Promise<LivePeer[] | undefined> {
   try {
-    const raw = JSON.parse(await Deno.readTextFile(`${dataDir}/peers.json`));
+    const raw = JSON.parse(await Deno.readTextFile(dataPaths(dataDir).peers));
     return Array.isArray(raw?.peers)
       ? raw.peers.filter((p: LivePeer) => typeof p?.address === "string")
       : undefined;

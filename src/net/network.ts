@@ -17,7 +17,7 @@ import {
 } from "../protocol/mod.ts";
 import { storePaths } from "../store/mod.ts";
 import type { PeerInfo } from "../node_types.ts";
-import { saveKnownPeers } from "../config.ts";
+import { dataPaths, saveKnownPeers } from "../config.ts";
 import {
   Connection,
   type ConnectionLimits,
@@ -30,7 +30,6 @@ import { PeerBook } from "./peer_book.ts";
 import { pexAddresses } from "./pex.ts";
 import { SyncState } from "./sync_state.ts";
 import { ArtifactFetcher } from "./artifacts.ts";
-import { join } from "node:path";
 import { LegacySync } from "./legacy_sync.ts";
 import { ControlRelay } from "./control_relay.ts";
 import { seqs, SyncSessions } from "./sync_sessions.ts";
@@ -136,7 +135,7 @@ export class Network {
 
   /** Start listening (unless disabled) and dialing. */
   static async start(o: NetworkOptions): Promise<Network> {
-    const sync = await SyncState.load(join(o.dataDir, "db", "net_state.json"), seqs(o.stores));
+    const sync = await SyncState.load(dataPaths(o.dataDir).netState, seqs(o.stores));
     const net = new Network(o, sync);
     try {
       if (o.listen !== false) {

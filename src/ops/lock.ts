@@ -5,8 +5,8 @@
  * holder for `spore stop`.
  * @module
  */
-import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { dataPaths } from "../config.ts";
 
 /** Thrown when another node holds the data dir. */
 export class DataDirLockedError extends Error {
@@ -22,7 +22,7 @@ export interface DataDirLock {
 /** Pid recorded in the pid file, if any. */
 export function readPid(dataDir: string): number | undefined {
   try {
-    const pid = Number(Deno.readTextFileSync(join(dataDir, "spore.pid")).trim());
+    const pid = Number(Deno.readTextFileSync(dataPaths(dataDir).pid).trim());
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
@@ -35,7 +35,7 @@ export function readPid(dataDir: string): number | undefined {
  */
 export function acquireDataDirLock(dataDir: string): DataDirLock {
   Deno.mkdirSync(dataDir, { recursive: true });
-  const db = new DatabaseSync(join(dataDir, "spore.lock"));
+  const db = new DatabaseSync(dataPaths(dataDir).lock);
   try {
     db.exec("PRAGMA busy_timeout = 0");
     db.exec("PRAGMA locking_mode = EXCLUSIVE");
@@ -52,7 +52,7 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
     }
     throw e;
   }
-  const pidFile = join(dataDir, "spore.pid");
+  const pidFile = dataPaths(dataDir).pid;
   Deno.writeTextFileSync(pidFile, `${Deno.pid}\n`);
   return {
     pidFile,

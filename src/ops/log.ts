@@ -58,7 +58,7 @@ export class FileLogger implements Logger {
 
   constructor(opts: FileLoggerOptions) {
     this.#dir = opts.dir;
-    this.path = join(opts.dir, "spore.log");
+    this.path = logFilePath(opts.dir);
     this.#min = LOG_LEVELS.indexOf(opts.level ?? "info");
     this.#maxBytes = opts.maxBytes ?? 10 * 1024 * 1024;
     this.#keep = Math.max(1, opts.keep ?? 5);
@@ -156,9 +156,14 @@ export const nullLogger: Logger = {
   close() {},
 };
 
+/** The current log file in log directory `dir` (rotations add `.1` ... `.N`). */
+export function logFilePath(dir: string): string {
+  return join(dir, "spore.log");
+}
+
 /** Last `n` lines of the node log (across the newest rotation when the file is short). */
 export async function tailLog(dir: string, n: number): Promise<string[]> {
-  const path = join(dir, "spore.log");
+  const path = logFilePath(dir);
   const lines: string[] = [];
   for (const p of [path, `${path}.1`]) {
     try {
