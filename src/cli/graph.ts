@@ -14,6 +14,7 @@ import {
 } from "./common.ts";
 import { withDataDir } from "./context.ts";
 import { UserError } from "./errors.ts";
+import { shownClasses, withClassOption } from "./classes.ts";
 import {
   bpb,
   printJson,
@@ -124,36 +125,57 @@ export function registerGraph(program: Command): void {
     });
   });
 
-  const frontierCmd = program
-    .command("frontier")
-    .description("list the frontier: kept results no child has beaten, best first")
-    .option("--gpu <class>", "only this GPU class (e.g. H100, RTX_4090, CPU)")
-    .option("--limit <n>", "rows to show", positiveInt("--limit"), 20);
+  const frontierCmd = withClassOption(
+    program
+      .command("frontier")
+      .description(
+        "list the frontier by research class: kept results no child has beaten, best first",
+      )
+      .option("--gpu <class>", "only this GPU class (e.g. H100, RTX_4090, CPU)")
+      .option("--limit <n>", "rows to show per research class", positiveInt("--limit"), 20),
+  );
   withJson(withDataDirOption(frontierCmd)).action(
-    async (opts: CommonOptions & { gpu?: string; limit: number }) => {
-      await withDataDir(dataDirOf(opts), (ctx) => {
-        const rows = ctx.stores.graph.frontier(opts.gpu, opts.limit);
-        if (opts.json) return printRecordsJson(rows);
-        if (rows.length === 0) {
+    async (opts: CommonOptions & { gpu?: string; limit: number; class?: string }) => {
+      await withDataDir(dataDirOf(opts), async (ctx) => {
+        const graph = ctx.stores.graph;
+        const { classes } = await shownClasses(graph, opts.class);
+        const groups = classes
+          .map((c) => ({ c, rows: graph.frontierOfClass(c, opts.gpu, opts.limit) }))
+          .filter((g) => g.rows.length > 0);
+        // JSON stays a flat list of records (scripts read it), best first within each class.
+        if (opts.json) return printRecordsJson(groups.flatMap((g) => g.rows));
+        if (groups.length === 0) {
+          const what = [
+            opts.gpu ? `GPU class ${safeText(opts.gpu, 32)}` : "",
+            opts.class ? `research class ${safeText(opts.class, 64)}` : "",
+          ].filter(Boolean).join(" and ");
           return console.log(
-            opts.gpu
-              ? `No frontier experiments for GPU class ${safeText(opts.gpu, 32)}.`
-              : "The frontier is empty.",
+            what ? `No frontier experiments for ${what}.` : "The frontier is empty.",
           );
         }
-        const names = ctx.stores.profiles.displayNames(rows.map((r) => r.node_id));
-        console.log(table(
-          ["#", "id", "val_bpb", "gpu", "depth", "node", "description"],
-          rows.map((r, i) => [
-            String(i + 1),
-            shortId(r.id),
-            bpb(r.val_bpb),
-            safeText(r.gpu_model, 12),
-            String(r.depth),
-            safeText(names.get(r.node_id) ?? shortId(r.node_id), 16),
-            safeText(r.description, 50),
-          ]),
-        ));
+        const names = ctx.stores.profiles.displayNames(
+          groups.flatMap((g) => g.rows.map((r) => r.node_id)),
+        );
+        for (const [i, g] of groups.entries()) {
+          if (i > 0) console.log("");
+          console.log(
+            `${style("bold", safeText(g.c.name, 80))} ${
+              style("dim", `(${g.c.frontierSize} on the frontier, ${g.c.count} experiments)`)
+            }`,
+          );
+          console.log(table(
+            ["#", "id", "val_bpb", "gpu", "depth", "node", "description"],
+            g.rows.map((r, i) => [
+              String(i + 1),
+              shortId(r.id),
+              bpb(r.val_bpb),
+              safeText(r.gpu_model, 12),
+              String(r.depth),
+              safeText(names.get(r.node_id) ?? shortId(r.node_id), 16),
+              safeText(r.description, 50),
+            ]),
+          ));
+        }
       });
     },
   );

@@ -14,6 +14,8 @@ import {
 import { withDataDir } from "./context.ts";
 import { bpb, printJson, safeText, shortId, statusStyle, style, table } from "./output.ts";
 import { readVerificationSummary, type VerificationSummary } from "../verify/mod.ts";
+import { classOf, type ExperimentRecord, matchesClassFilter } from "../protocol/mod.ts";
+import { classJson, shownClasses, withClassOption } from "./classes.ts";
 
 /**
  * Pid of a node running on the data dir: the data-dir lock decides (a stale pid file whose pid
@@ -33,12 +35,23 @@ export function registerStatus(program: Command): void {
   const cmd = program.command("status").description(
     "show graph size, frontier, best result, reputation and verification",
   );
-  withJson(withDataDirOption(cmd)).action(async (opts: CommonOptions) => {
+  withJson(withDataDirOption(withClassOption(cmd))).action(async (
+    opts: CommonOptions & { class?: string },
+  ) => {
     const dataDir = dataDirOf(opts);
     await withDataDir(dataDir, async (ctx) => {
       const { graph, reputation } = ctx.stores;
       const stats = graph.stats();
-      const best = graph.best();
+      const { classes, named } = await shownClasses(graph, opts.class);
+      const inFilter = (r: ExperimentRecord) =>
+        opts.class === undefined || matchesClassFilter(classOf(r), opts.class, named);
+      // With --class: the best and the recent records of the matching classes only.
+      const best = opts.class === undefined
+        ? graph.best()
+        : classes.map((c) => graph.frontierOfClass(c, undefined, 1)[0])
+          .filter((r) => r !== undefined)
+          .sort((a, b) => a.val_bpb - b.val_bpb)[0];
+      const recent = graph.recent(opts.class === undefined ? 5 : 500).filter(inFilter).slice(0, 5);
       const own = ctx.keys ? reputation.get(ctx.keys.nodeId) : undefined;
       const pid = await runningPid(dataDir);
       const verification = readVerificationSummary(dataDir, {
@@ -55,7 +68,8 @@ export function registerStatus(program: Command): void {
         node_count: stats.nodes,
         reputation: own ?? null,
         verification,
-        recent: graph.recent(5).map((r) => ({
+        classes: classes.map(classJson),
+        recent: recent.map((r) => ({
           id: r.id,
           status: r.status,
           val_bpb: r.val_bpb,
@@ -91,9 +105,21 @@ export function registerStatus(program: Command): void {
         ],
       ]));
       printVerification(verification);
-      if (data.recent.length) {
+      if (classes.length) {
+        console.log("\n" + style("bold", "research classes"));
+        console.log(table(
+          ["class", "experiments", "frontier", "best val_bpb"],
+          classes.map((c) => [
+            safeText(c.name, 80),
+            String(c.count),
+            String(c.frontierSize),
+            c.bestValBpb === null ? "-" : bpb(c.bestValBpb),
+          ]),
+        ));
+      }
+      if (recent.length) {
         console.log("\n" + style("bold", "recent"));
-        for (const r of graph.recent(5)) {
+        for (const r of recent) {
           console.log(
             `  ${shortId(r.id)}  ${statusStyle(r.status.padEnd(7))}  ${bpb(r.val_bpb)}  ${
               safeText(r.description, 60)

@@ -8,7 +8,14 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { Buffer } from "node:buffer";
-import { type ExperimentRecord, isOnFrontier, shortId } from "../protocol/mod.ts";
+import {
+  classKey,
+  classLabel,
+  type ExperimentRecord,
+  isOnFrontier,
+  shortId,
+} from "../protocol/mod.ts";
+import { embeddedClasses } from "../training/research_workspace.ts";
 import type { NodeHandle } from "../node_types.ts";
 import type { Stores } from "../store/mod.ts";
 import { VERSION } from "../version.ts";
@@ -96,9 +103,28 @@ export function apiRoutes(node: NodeHandle, ctx: ApiContext): Hono {
 
   api.get("/frontier", (c) => {
     const gpu = parseGpu(c.req.query("gpu"));
+    const cls = parseResearchClass(c.req.query("class"));
     const { limit, offset } = page(c);
-    const rows = graph.frontier(gpu, Math.min(offset + limit + 1, 10_000));
+    const n = Math.min(offset + limit + 1, 10_000);
+    const rows = cls ? graph.frontierOfClass(cls, gpu, n) : graph.frontier(gpu, n);
     return list(c, listed(rows.slice(offset, offset + limit), profiles), rows, offset, limit);
+  });
+
+  // Research classes (PROTOCOL.md section 7), largest first, named where we know the name.
+  const named = embeddedClasses().catch(() => []);
+  api.get("/classes", async (c) => {
+    const names = await named;
+    return c.json(
+      graph.classes().map((k) => ({
+        class: classKey(k),
+        name: classLabel(k, names),
+        dataset_cid: k.datasetCid,
+        prepare_cid: k.prepareCid,
+        experiment_count: k.count,
+        frontier_size: k.frontierSize,
+        best_val_bpb: k.bestValBpb,
+      })),
+    );
   });
 
   api.get("/recent", (c) => {

@@ -37,6 +37,12 @@ export async function showDashboard(main, feed) {
     { "aria-label": "GPU class", "data-testid": "gpu-filter" },
     h("option", { value: "" }, "all GPUs"),
   );
+  // Research classes (dataset + prepare.py): val_bpb only compares within one.
+  const classSelect = h(
+    "select",
+    { "aria-label": "research class", "data-testid": "class-filter" },
+    h("option", { value: "" }, "all classes"),
+  );
 
   const reputation = h(
     "div",
@@ -114,6 +120,7 @@ export async function showDashboard(main, feed) {
           { class: "panel-head" },
           h("h2", {}, "Frontier"),
           h("span", { class: "spacer" }),
+          classSelect,
           gpuSelect,
         ),
         frontierBody,
@@ -126,6 +133,11 @@ export async function showDashboard(main, feed) {
   let gpu = "";
   gpuSelect.addEventListener("change", () => {
     gpu = gpuSelect.value;
+    refreshFrontier();
+  });
+  let cls = "";
+  classSelect.addEventListener("change", () => {
+    cls = classSelect.value;
     refreshFrontier();
   });
 
@@ -141,7 +153,17 @@ export async function showDashboard(main, feed) {
       classes.map((c) => h("option", { value: c }, c)),
     );
     gpuSelect.value = classes.includes(current) ? current : "";
-    const rows = gpu ? all.filter((r) => r.gpu_class === gpu) : all;
+    const research = await api("/api/classes");
+    setChildren(
+      classSelect,
+      h("option", { value: "" }, "all classes"),
+      research.map((c) => h("option", { value: c.class }, `${c.name} (${c.experiment_count})`)),
+    );
+    if (!research.some((c) => c.class === cls)) cls = "";
+    classSelect.value = cls;
+    const rows = all.filter((r) =>
+      (!gpu || r.gpu_class === gpu) && (!cls || `${r.dataset_cid}/${r.prepare_cid}` === cls)
+    );
     setChildren(
       frontierBody,
       recordTable(rows, {

@@ -5,6 +5,7 @@ import { MAX_LIMIT } from "../../src/explorer/params.ts";
 import { DEFAULT_BOUNDS } from "../../src/explorer/graph_view.ts";
 import { recordId } from "../../src/protocol/mod.ts";
 import { makeRecord, NODE_IDS, seedGraph, withNode } from "./helpers.ts";
+import { embeddedClasses, SYNTHETIC_DATASET_CID } from "../../src/training/research_workspace.ts";
 
 type Json = Record<string, unknown>;
 
@@ -456,5 +457,34 @@ Deno.test("api: list endpoints cut long text fields; the experiment page sends t
     assert.equal(full.body.diff, diff);
     assert.equal(full.body.description, description);
     assert.equal(full.body.truncated, undefined);
+  });
+});
+
+Deno.test("api: /api/classes lists research classes; /api/frontier?class= keeps one", async () => {
+  await withNode(async (node) => {
+    const g = await seedGraph(node);
+    const embedded = await embeddedClasses();
+    const ours = makeRecord({
+      val_bpb: 2.1,
+      dataset_cid: SYNTHETIC_DATASET_CID,
+      prepare_cid: embedded[0]!.prepareCid,
+    });
+    node.stores.graph.insert(ours);
+    const app = createApp(node);
+    const { status, body } = await get(app, "/api/classes");
+    assert.equal(status, 200);
+    const climb = `climbmix-400b-shuffle/${"ab".repeat(32)}`;
+    assert.deepEqual(body.map((c: Json) => [c.class, c.name, c.experiment_count]), [
+      [climb, `climbmix-400b-shuffle/${"ab".repeat(6)}`, 6],
+      [`${SYNTHETIC_DATASET_CID}/${embedded[0]!.prepareCid}`, "spore-synthetic", 1],
+    ]);
+    const mine = await get(
+      app,
+      `/api/frontier?class=${SYNTHETIC_DATASET_CID}/${embedded[0]!.prepareCid}`,
+    );
+    assert.deepEqual(ids(mine.body), [ours.id]);
+    const theirs = await get(app, `/api/frontier?class=${climb}`);
+    assert.deepEqual(new Set(ids(theirs.body)), new Set(g.frontier));
+    assert.equal((await get(app, "/api/frontier?class=nonsense")).status, 400);
   });
 });

@@ -31,6 +31,8 @@ export interface RecordSpec {
   diff?: string;
   code_cid?: string;
   key?: number;
+  dataset_cid?: string;
+  prepare_cid?: string;
 }
 
 let counter = 0;
@@ -45,8 +47,8 @@ export function makeRecord(spec: RecordSpec = {}): ExperimentRecord {
     depth: spec.parent ? spec.parent.depth + 1 : 0,
     code_cid: spec.code_cid ?? "0".repeat(64),
     diff: spec.diff ?? "",
-    dataset_cid: "climbmix-400b-shuffle",
-    prepare_cid: "ab".repeat(32),
+    dataset_cid: spec.dataset_cid ?? "climbmix-400b-shuffle",
+    prepare_cid: spec.prepare_cid ?? "ab".repeat(32),
     time_budget: 300,
     val_bpb: spec.val_bpb ?? 1.0,
     peak_vram_mb: 1024.5,
