@@ -14,6 +14,7 @@ import {
   type WireMessage,
 } from "../protocol/mod.ts";
 import type { PeerInfo } from "../node_types.ts";
+import { addressGroup } from "./slots.ts";
 
 /** Limits and timeouts of one connection (milliseconds and bytes). */
 export interface ConnectionLimits {
@@ -23,8 +24,15 @@ export interface ConnectionLimits {
   idleTimeoutMs: number;
   /** Send a `ping` after this long without sending anything. */
   pingIntervalMs: number;
-  /** A frame started but not finished for this long: dropped. */
+  /** A frame not finished this long after its first byte: dropped (slowloris). */
   frameTimeoutMs: number;
+  /**
+   * Average bytes per second a frame in flight must keep once it is older than
+   * `frameRateGraceMs`: a peer trickling a frame is dropped before the deadline.
+   */
+  minFrameBytesPerSec: number;
+  /** Age of a frame in flight before its rate is judged. */
+  frameRateGraceMs: number;
   /** A write that does not complete for this long: dropped. */
   writeTimeoutMs: number;
   /** A peer that dialed us and sent no valid message for this long: dropped. */
@@ -38,7 +46,10 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
   maxQueuedBytes: 32 * 1024 * 1024,
   idleTimeoutMs: 180_000,
   pingIntervalMs: 60_000,
+  // A maximal record frame (1.06 MiB) needs 18 KB/s to make it; a 1 Mbit/s link does 125 KB/s.
   frameTimeoutMs: 60_000,
+  minFrameBytesPerSec: 4096,
+  frameRateGraceMs: 10_000,
   writeTimeoutMs: 120_000,
   handshakeTimeoutMs: 30_000,
   maxInvalid: 1_000,
@@ -57,6 +68,8 @@ export interface ConnectionEvents {
    * or `other`.
    */
   onSent?(conn: Connection, type: string): void;
+  /** After each read: bytes of unfinished frames this connection holds (0 after close). */
+  onBuffered?(conn: Connection, bytes: number): void;
 }
 
 /** Handles one parsed message type; a returned promise pauses reading from the peer. */
@@ -87,6 +100,8 @@ export class Connection {
   readonly id: number = nextId++;
   /** Remote IP as seen on the socket. */
   readonly remoteHost: string;
+  /** Address group of the remote host (/24 or /64), for inbound slot limits. */
+  readonly group: string;
   /** Remote port as seen on the socket (ephemeral for inbound connections). */
   readonly remotePort: number;
   /** True when the peer dialed us. */
@@ -101,12 +116,16 @@ export class Connection {
   recordsReceived = 0;
   /** Invalid frames received. */
   invalidCount = 0;
+  /** When this peer last gave us a record we did not have (0: never); for eviction. */
+  lastNewRecordAt = 0;
+  /** Best ping round trip measured, ms (Infinity until a pong answers our ping). */
+  rttMs = Infinity;
 
   readonly #conn: Deno.TcpConn;
   readonly #limits: ConnectionLimits;
   readonly #events: ConnectionEvents;
   readonly #now: () => number;
-  readonly #decoder = new FrameDecoder();
+  #decoder = new FrameDecoder();
   #queue: Uint8Array[] = [];
   #queued = 0;
   #writing = false;
@@ -114,6 +133,12 @@ export class Connection {
   #lastRecv: number;
   #lastSend: number;
   #gotValid = false;
+  /** When the frame now in flight received its first byte (-1: none in flight). */
+  #frameStartedAt = -1;
+  /** Bytes received since then. */
+  #frameBytes = 0;
+  /** When our last ping went out (-1: none unanswered). */
+  #pingSentAt = -1;
   #closed = false;
   #drainWaiters: DrainWaiter[] = [];
   #done!: Promise<void>;
@@ -131,6 +156,7 @@ export class Connection {
     this.#conn = conn;
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.remoteHost = addr.hostname;
+    this.group = addressGroup(addr.hostname);
     this.remotePort = addr.port;
     this.inbound = opts.inbound;
     this.dialedAddress = opts.dialedAddress;
@@ -222,14 +248,24 @@ export class Connection {
       return this.close("no valid message after connecting");
     }
     if (now - this.#lastRecv > l.idleTimeoutMs) return this.close("idle timeout");
-    if (this.#decoder.pending > 0 && now - this.#lastRecv > l.frameTimeoutMs) {
-      return this.close("stalled partial frame");
+    if (this.#frameStartedAt >= 0) {
+      const age = now - this.#frameStartedAt;
+      if (age > l.frameTimeoutMs) {
+        return this.close(`frame not completed within ${l.frameTimeoutMs} ms of its first byte`);
+      }
+      const rate = this.#frameBytes * 1000 / Math.max(1, age);
+      if (age > l.frameRateGraceMs && rate < l.minFrameBytesPerSec) {
+        return this.close(
+          `frame arriving too slowly (${Math.round(rate)} B/s, minimum ${l.minFrameBytesPerSec})`,
+        );
+      }
     }
     if (this.#writeStartedAt >= 0 && now - this.#writeStartedAt > l.writeTimeoutMs) {
       return this.close("write stalled");
     }
     if (now - this.#lastSend > l.pingIntervalMs) {
       this.#lastSend = now;
+      if (this.#pingSentAt < 0) this.#pingSentAt = now;
       this.sendFrame(PING);
     }
   }
@@ -243,6 +279,9 @@ export class Connection {
     } catch { /* already closed by the peer */ }
     this.#queue = [];
     this.#queued = 0;
+    this.#decoder = new FrameDecoder(); // what it buffered is garbage now
+    this.#frameStartedAt = -1;
+    this.#events.onBuffered?.(this, 0);
     for (const w of this.#drainWaiters.splice(0)) w.resolve();
     this.#events.onClose(this, reason);
   }
@@ -268,6 +307,8 @@ export class Connection {
           reason = e instanceof FrameError ? e.message : "bad frame";
           break;
         }
+        this.#noteFrameProgress(n, bodies.length > 0);
+        if (this.#closed) break; // the receive budget closed it
         for (const body of bodies) {
           if (this.#closed) break;
           const parsed = parseMessage(body);
@@ -286,6 +327,10 @@ export class Connection {
             this.send('{"type":"pong","payload":{}}');
             continue;
           }
+          if (parsed.value.type === "pong" && this.#pingSentAt >= 0) {
+            this.rttMs = Math.min(this.rttMs, this.#now() - this.#pingSentAt);
+            this.#pingSentAt = -1;
+          }
           const pending = this.#events.onMessage(this, parsed.value);
           if (pending) await pending;
         }
@@ -294,6 +339,23 @@ export class Connection {
       if (!this.#closed) reason = `read failed: ${(e as Error).message}`;
     }
     this.close(reason);
+  }
+
+  /**
+   * Track the frame in flight after a read of `n` bytes (`completed`: it finished at least one
+   * frame, so what remains buffered is a new frame that started in this read).
+   */
+  #noteFrameProgress(n: number, completed: boolean): void {
+    const pending = this.#decoder.pending;
+    if (pending === 0) {
+      this.#frameStartedAt = -1;
+    } else if (this.#frameStartedAt < 0 || completed) {
+      this.#frameStartedAt = this.#lastRecv;
+      this.#frameBytes = completed ? pending : n;
+    } else {
+      this.#frameBytes += n;
+    }
+    this.#events.onBuffered?.(this, pending);
   }
 
   async #flush(): Promise<void> {

@@ -35,11 +35,36 @@ export interface IngestStats {
  */
 export const DEFAULT_BATCH = 2_500;
 
+/**
+ * Most bytes of records per transaction (estimated by {@link recordBytes}). A record may be up to
+ * 1 MiB (docs/LIMITS.md): 2,500 of those would be 2.5 GB of heap. Real records are 1-30 KB, so
+ * batches of real traffic never reach this and keep their 2,500-record size.
+ */
+export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Heap cost of an untrusted record, estimated from its text: the sum of its top-level string
+ * lengths (one byte per character, as V8 stores ASCII) plus a fixed 512 for the object and
+ * numbers. Cheap enough for every record received.
+ */
+export function recordBytes(raw: unknown): number {
+  let n = 512;
+  if (typeof raw !== "object" || raw === null) return n;
+  for (const v of Object.values(raw)) if (typeof v === "string") n += v.length;
+  return n;
+}
+
 /** Other copies of an in-flight id kept in case the first one fails validation. */
 const MAX_ALTERNATIVES = 3;
 
 type Item<S> =
-  | { kind: "record"; id: string; verdict: Promise<Validated<ExperimentRecord>>; source: S | null }
+  | {
+    kind: "record";
+    id: string;
+    bytes: number;
+    verdict: Promise<Validated<ExperimentRecord>>;
+    source: S | null;
+  }
   | { kind: "marker"; run: (durable: boolean) => void };
 
 /** Options of {@link RecordIngest}. */
@@ -71,13 +96,14 @@ export class RecordIngest<S> {
   #queue: Item<S>[] = [];
   #head = 0;
   #records = 0;
+  #pendingBytes = 0;
   #pumping = false;
   /** Set while the pump lingers for more work; called when some arrives. */
   #more: (() => void) | undefined;
   #failedSinceMarker = false;
   /** Markers reached while records before them wait in the open batch. */
   #markers: ((durable: boolean) => void)[] = [];
-  #waiters: { below: number; resolve: () => void }[] = [];
+  #waiters: { below: number; belowBytes: number; resolve: () => void }[] = [];
 
   constructor(opts: IngestOptions<S>) {
     this.#opts = opts;
@@ -88,6 +114,11 @@ export class RecordIngest<S> {
   /** Records submitted and not yet stored or dropped. */
   get pending(): number {
     return this.#records;
+  }
+
+  /** Estimated bytes of the records counted by {@link pending} ({@link recordBytes}). */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
   }
 
   /** Submit an untrusted record from `source`. Never throws. */
@@ -127,11 +158,13 @@ export class RecordIngest<S> {
     next = false,
   ): void {
     this.#inflight.set(id, alternatives);
-    const item: Item<S> = { kind: "record", id, verdict: this.#opts.validate(raw), source };
+    const bytes = recordBytes(raw);
+    const item: Item<S> = { kind: "record", id, bytes, verdict: this.#opts.validate(raw), source };
     // A retried copy goes next in line, ahead of any marker queued after the failed one.
     if (next) this.#queue.splice(this.#head, 0, item);
     else this.#queue.push(item);
     this.#records++;
+    this.#pendingBytes += bytes;
     this.#pump();
   }
 
@@ -144,10 +177,10 @@ export class RecordIngest<S> {
     this.#pump();
   }
 
-  /** Resolve once fewer than `n` records are pending. */
-  whenBelow(n: number): Promise<void> {
-    if (this.#records < n) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push({ below: n, resolve }));
+  /** Resolve once fewer than `n` records, and fewer than `bytes` bytes of them, are pending. */
+  whenBelow(n: number, bytes = Infinity): Promise<void> {
+    if (this.#records < n && this.#pendingBytes < bytes) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ below: n, belowBytes: bytes, resolve }));
   }
 
   /** Resolve once everything submitted so far is stored or dropped. */
@@ -164,6 +197,7 @@ export class RecordIngest<S> {
     const batchSize = this.#opts.batchSize ?? DEFAULT_BATCH;
     const lingerMs = this.#opts.lingerMs ?? 5;
     let batch: Ingested<S>[] = [];
+    let batchBytes = 0;
     try {
       for (;;) {
         const item = this.#queue[this.#head];
@@ -173,6 +207,7 @@ export class RecordIngest<S> {
           // few large transactions instead of many small ones.
           if (batch.length < batchSize && await this.#waitForMore(lingerMs)) continue;
           batch = await this.#commit(batch);
+          batchBytes = 0;
           this.#wake();
           continue;
         }
@@ -191,9 +226,11 @@ export class RecordIngest<S> {
         this.#advance();
         const alternatives = this.#inflight.get(item.id) ?? [];
         this.#records--;
+        this.#pendingBytes -= item.bytes;
         if (verdict.ok) {
           alternatives.length = 0; // the genuine copy is in: other copies are plain duplicates
           batch.push({ record: verdict.value, source: item.source });
+          batchBytes += item.bytes;
         } else {
           this.#inflight.delete(item.id);
           this.stats.invalid++;
@@ -204,7 +241,10 @@ export class RecordIngest<S> {
             this.#enqueue(item.id, next.raw, next.source, alternatives, true);
           }
         }
-        if (batch.length >= batchSize) batch = await this.#commit(batch);
+        if (batch.length >= batchSize || batchBytes >= MAX_BATCH_BYTES) {
+          batch = await this.#commit(batch);
+          batchBytes = 0;
+        }
         this.#wake();
       }
     } finally {
@@ -293,7 +333,7 @@ export class RecordIngest<S> {
     if (this.#waiters.length === 0) return;
     const keep = [];
     for (const w of this.#waiters) {
-      if (this.#records < w.below) w.resolve();
+      if (this.#records < w.below && this.#pendingBytes < w.belowBytes) w.resolve();
       else keep.push(w);
     }
     this.#waiters = keep;

@@ -35,6 +35,13 @@ import { ControlRelay } from "./control_relay.ts";
 import { seqs, SyncSessions } from "./sync_sessions.ts";
 import { acceptLoop, Dialer, DialError, type DialFailure } from "./transport.ts";
 import { componentLogger, nullLogger } from "../ops/log.ts";
+import { ReceiveBudget } from "./receive_budget.ts";
+import {
+  addressGroup,
+  admitInbound,
+  DEFAULT_MAX_INBOUND_PER_GROUP,
+  RESERVED_OUTBOUND,
+} from "./slots.ts";
 import { Relay } from "./relay.ts";
 import {
   DEFAULT_MAX_PENDING,
@@ -61,6 +68,7 @@ export class Network {
   readonly #relay: Relay<Connection>;
   readonly #dialer: Dialer;
   readonly #events: NetEvents;
+  readonly #budget: ReceiveBudget<Connection>;
   readonly #tasks = new Set<Promise<unknown>>();
   #listener: Deno.TcpListener | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -90,7 +98,13 @@ export class Network {
       verifyWorkers: o.verifyWorkers,
       storeInWorker: o.storeInWorker,
       maxPending: o.maxPendingRecords ?? DEFAULT_MAX_PENDING,
-      onStored: (batch) => this.#relay.records(batch),
+      maxPendingBytes: o.maxPendingBytes,
+      onStored: (batch) => {
+        // Peers that feed us new records are protected from eviction.
+        const now = Date.now();
+        for (const { source } of batch) if (source) source.lastNewRecordAt = now;
+        this.#relay.records(batch);
+      },
       onInvalid: (reason) =>
         this.#observer.dropped?.(
           reason.startsWith("store failed") ? "store_failed" : "invalid_record",
@@ -131,6 +145,7 @@ export class Network {
       this.#t.dialTimeoutMs,
       componentLogger(log, "net:dial"),
     );
+    this.#budget = new ReceiveBudget<Connection>(o.receiveBudgetBytes);
   }
 
   /** Start listening (unless disabled) and dialing. */
@@ -143,7 +158,7 @@ export class Network {
         net.#port = (net.#listener.addr as Deno.NetAddr).port;
         net.#track(acceptLoop(net.#listener, {
           closed: () => net.#closed,
-          full: () => net.#full(),
+          admit: (host) => net.#admitInbound(host),
           adopt: (c) => net.#adopt(c, true),
         }));
       }
@@ -276,6 +291,27 @@ export class Network {
     return this.connections().length >= this.#o.maxPeers;
   }
 
+  /**
+   * Room for a new inbound connection from `host`, evicting the least useful inbound peer when
+   * a limit is reached (`slots.ts`). Outbound connections keep their slots.
+   */
+  #admitInbound(host: string): boolean {
+    const live = this.connections();
+    const outbound = live.length - live.filter((c) => c.inbound).length;
+    const o = this.#o;
+    const maxInbound = Math.min(
+      o.maxInbound ?? Math.max(1, o.maxPeers - RESERVED_OUTBOUND),
+      o.maxPeers - outbound,
+    );
+    const verdict = admitInbound(live, addressGroup(host), {
+      maxInbound,
+      maxInboundPerGroup: o.maxInboundPerGroup ?? DEFAULT_MAX_INBOUND_PER_GROUP,
+    });
+    if (!verdict.admit) return false;
+    verdict.evict?.close(`evicted to make room for a new inbound peer from ${host}`);
+    return true;
+  }
+
   async #dial(address: string): Promise<void> {
     const parsed = parseAddress(address);
     if (!parsed.ok) return this.#book.markSelf(address); // never valid: stop trying
@@ -307,6 +343,7 @@ export class Network {
         onMessage: (c, m) => this.#onMessage(c, m),
         onInvalid: (_c, reason) => this.#observer.dropped?.("invalid_message", reason),
         onClose: (c, reason) => this.#onClose(c, reason),
+        onBuffered: (c, bytes) => this.#budget.update(c, bytes),
         // Every text message out of a connection (ours, sync streams, artifacts) passes here.
         onSent: (_c, type) => this.#observer.messageOut?.(type),
       },

@@ -84,6 +84,14 @@ export interface NetworkOptions {
   storeInWorker?: boolean;
   /** Records buffered for validation before reading from peers pauses ({@link DEFAULT_MAX_PENDING}). */
   maxPendingRecords?: number;
+  /** Estimated bytes of those records before reading pauses (default 16 MiB). */
+  maxPendingBytes?: number;
+  /** Bytes of unfinished frames over all connections (`DEFAULT_RECEIVE_BUDGET_BYTES`, 64 MiB). */
+  receiveBudgetBytes?: number;
+  /** Inbound connections in total (default `maxPeers` minus 8 reserved for our own dials). */
+  maxInbound?: number;
+  /** Inbound connections per address group, /24 or /64 (`DEFAULT_MAX_INBOUND_PER_GROUP`, 32). */
+  maxInboundPerGroup?: number;
 }
 
 /**

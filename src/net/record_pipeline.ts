@@ -10,6 +10,13 @@ import { type Ingested, RecordIngest } from "./ingest.ts";
 import { RecordVerifier } from "./verify_pool.ts";
 import { storeThreadsWanted } from "./threads.ts";
 
+/**
+ * Bytes of records waiting for validation before reading from peers pauses. 1,536 real records
+ * (the count bound) are 2-5 MB; this only bites when peers send large records, which would
+ * otherwise hold up to 1,536 MiB (`MAX_RECORD_BYTES` each) and exhaust the 128 MB heap.
+ */
+export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
 /** Options of a {@link RecordPipeline}. */
 export interface RecordPipelineOptions<S> {
   graph: GraphStore;
@@ -21,6 +28,8 @@ export interface RecordPipelineOptions<S> {
   storeInWorker?: boolean;
   /** Records buffered for validation before {@link RecordPipeline.submit} asks to pause. */
   maxPending: number;
+  /** Estimated bytes of those records before it asks to pause (default 16 MiB). */
+  maxPendingBytes?: number;
   /** Called after each committed batch with the records that were new. */
   onStored(batch: Ingested<S>[]): void;
   /** A record was dropped, or a batch failed to store. */
@@ -34,9 +43,11 @@ export class RecordPipeline<S> {
   readonly #verifier: RecordVerifier;
   readonly #writer: GraphWriter;
   readonly #maxPending: number;
+  readonly #maxPendingBytes: number;
 
   constructor(o: RecordPipelineOptions<S>) {
     this.#maxPending = o.maxPending;
+    this.#maxPendingBytes = o.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
     this.#verifier = new RecordVerifier(o.verifyWorkers);
     this.#writer = (o.storeInWorker ?? storeThreadsWanted())
       ? new WorkerGraphWriter(o.graphPath, o.graph)
@@ -58,7 +69,10 @@ export class RecordPipeline<S> {
   submit(raw: unknown, source: S): Promise<void> | undefined {
     this.ingest.submit(raw, source);
     const max = this.#maxPending;
-    if (this.ingest.pending >= max) return this.ingest.whenBelow(max / 2);
+    const maxBytes = this.#maxPendingBytes;
+    if (this.ingest.pending >= max || this.ingest.pendingBytes >= maxBytes) {
+      return this.ingest.whenBelow(max / 2, maxBytes / 2);
+    }
   }
 
   /** Validate one untrusted record (shape, content id, signature). */

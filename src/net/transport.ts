@@ -11,8 +11,8 @@ import type { DialErrorKind } from "../node_types.ts";
 export interface AcceptOwner {
   /** True once shutting down: the loop ends. */
   closed(): boolean;
-  /** True when no more connections are wanted: new ones are closed at once. */
-  full(): boolean;
+  /** Whether to take a connection from `host` (it may make room by evicting another). */
+  admit(host: string): boolean;
   adopt(conn: Deno.TcpConn): void;
 }
 
@@ -28,7 +28,7 @@ export async function acceptLoop(listener: Deno.TcpListener, owner: AcceptOwner)
       await new Promise((r) => setTimeout(r, 100));
       continue;
     }
-    if (owner.closed() || owner.full()) {
+    if (owner.closed() || !owner.admit((conn.remoteAddr as Deno.NetAddr).hostname)) {
       try {
         conn.close();
       } catch { /* gone already */ }

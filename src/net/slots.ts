@@ -1,0 +1,125 @@
+/**
+ * Inbound connection slots (docs/LIMITS.md): inbound connections are limited in total and per
+ * address group (/24 for IPv4, /64 for IPv6), and the slots left are reserved for peers this
+ * node dials. A newcomer over a limit does not get refused: it evicts the least useful inbound
+ * connection, as Bitcoin Core's eviction does: the peers that most recently gave us new records,
+ * the lowest-latency and the longest-connected are protected; among the rest, the youngest
+ * connection of the fullest group goes. So idle or useless connections, however many one party
+ * opens, never lock a newcomer out, and never push out a peer that feeds us.
+ * Pure: the network supplies the peers and closes the one chosen.
+ * @module
+ */
+
+/** Limits on inbound connections. */
+export interface SlotLimits {
+  /** Inbound connections in total. */
+  maxInbound: number;
+  /** Inbound connections from one address group. */
+  maxInboundPerGroup: number;
+}
+
+/**
+ * Outbound slots kept free of inbound connections by default: inbound may use `max_peers`
+ * minus these. Matches the default outbound target for discovered peers (8).
+ */
+export const RESERVED_OUTBOUND = 8;
+
+/**
+ * Default inbound connections per address group. A 30-node mesh on one machine (all one group,
+ * 127.0.0.0/24) needs 29; one party with many addresses in a /24 gets at most this many of the
+ * 56 inbound slots (64 `max_peers` minus the reserved outbound).
+ */
+export const DEFAULT_MAX_INBOUND_PER_GROUP = 32;
+
+/** How many peers each protection keeps (Bitcoin Core: 4 by recent blocks, 8 by ping). */
+export const PROTECT_RECENT_RECORDS = 4;
+/** See {@link PROTECT_RECENT_RECORDS}. */
+export const PROTECT_LOW_LATENCY = 4;
+/** See {@link PROTECT_RECENT_RECORDS}. */
+export const PROTECT_LONGEST_LIVED = 4;
+
+/** What eviction looks at in a connection. */
+export interface SlotPeer {
+  inbound: boolean;
+  /** Address group of the remote host ({@link addressGroup}). */
+  group: string;
+  connectedAt: number;
+  /** When this peer last gave us a record we did not have (0: never). */
+  lastNewRecordAt: number;
+  /** Best ping round trip measured (Infinity: none yet). */
+  rttMs: number;
+}
+
+/** The address group of a host: `/24` of an IPv4 address, `/64` of an IPv6 one. */
+export function addressGroup(host: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
+  const v4 = mapped ? mapped[1]! : host;
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(v4)) return v4.split(".").slice(0, 3).join(".") + ".0/24";
+  if (!host.includes(":")) return host; // a name: its own group
+  const [head = "", tail = ""] = host.toLowerCase().split("::", 2);
+  const left = head ? head.split(":") : [];
+  const right = host.includes("::") && tail ? tail.split(":") : [];
+  const groups = [
+    ...left,
+    ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"),
+    ...right,
+  ];
+  return groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":") + "::/64";
+}
+
+/** Outcome of {@link admitInbound}. */
+export type Admission<P> =
+  | { admit: true; evict?: P }
+  | { admit: false; reason: string };
+
+/**
+ * Decide on a new inbound connection from `group` given the live `peers`: admit it, admit it by
+ * evicting one inbound peer, or refuse it (every inbound peer that could go is protected).
+ */
+export function admitInbound<P extends SlotPeer>(
+  peers: readonly P[],
+  group: string,
+  limits: SlotLimits,
+): Admission<P> {
+  const inbound = peers.filter((p) => p.inbound);
+  const sameGroup = inbound.filter((p) => p.group === group).length;
+  const groupFull = sameGroup >= limits.maxInboundPerGroup;
+  if (inbound.length < limits.maxInbound && !groupFull) return { admit: true };
+  let pool = unprotected(inbound);
+  if (groupFull) {
+    pool = pool.filter((p) => p.group === group);
+  } else {
+    // The group with the most evictable connections gives one up.
+    const counts = new Map<string, number>();
+    for (const p of pool) counts.set(p.group, (counts.get(p.group) ?? 0) + 1);
+    let fullest: string | undefined;
+    for (const [g, n] of counts) if (fullest === undefined || n > counts.get(fullest)!) fullest = g;
+    pool = pool.filter((p) => p.group === fullest);
+  }
+  if (pool.length === 0) {
+    return { admit: false, reason: "inbound slots full of protected peers" };
+  }
+  // The youngest goes: it has shown the least, and an attacker's newest connection is usually it.
+  const evict = pool.reduce((a, b) => b.connectedAt > a.connectedAt ? b : a);
+  return { admit: true, evict };
+}
+
+/** Inbound peers left after the protections, in their original order. */
+function unprotected<P extends SlotPeer>(inbound: readonly P[]): P[] {
+  const keep = new Set<P>();
+  const protect = (ordered: P[], n: number) => {
+    for (const p of ordered.filter((p) => !keep.has(p)).slice(0, n)) keep.add(p);
+  };
+  protect(
+    inbound.filter((p) => p.lastNewRecordAt > 0).sort((a, b) =>
+      b.lastNewRecordAt - a.lastNewRecordAt
+    ),
+    PROTECT_RECENT_RECORDS,
+  );
+  protect(
+    inbound.filter((p) => Number.isFinite(p.rttMs)).sort((a, b) => a.rttMs - b.rttMs),
+    PROTECT_LOW_LATENCY,
+  );
+  protect([...inbound].sort((a, b) => a.connectedAt - b.connectedAt), PROTECT_LONGEST_LIVED);
+  return inbound.filter((p) => !keep.has(p));
+}
