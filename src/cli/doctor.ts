@@ -22,6 +22,13 @@ import { type CommonOptions, dataDirOf, withDataDir, withJson } from "./common.t
 import { UserError } from "./errors.ts";
 import { printJson, style, table } from "./output.ts";
 import { runningPid } from "./status.ts";
+import {
+  describeWorkspace,
+  resolveWorkspaceOption,
+  withWorkspaceOptions,
+  type WorkspaceOptions,
+} from "./workspace_options.ts";
+import { dataCacheProblem, type ResolvedWorkspace } from "../training/research_workspace.ts";
 import { offerResearchPackages } from "./packages.ts";
 
 /** Outcome of one check. */
@@ -34,7 +41,7 @@ export interface Check {
 }
 
 /** Options of `spore doctor`. */
-export interface DoctorOptions extends CommonOptions {
+export interface DoctorOptions extends CommonOptions, WorkspaceOptions {
   python?: string;
   /** Install missing system packages (apt-get; root or passwordless sudo) before checking. */
   fix?: boolean;
@@ -218,11 +225,47 @@ export async function checkConfig(dataDir: string): Promise<[Check, SporeConfig]
   }
 }
 
+/**
+ * The research workspace's checks (`--workspace` or config `workspace`): its class, and whether
+ * its prepared data is where its prepare.py looks. Empty without a workspace or for one with the
+ * embedded prepare.py (the "training data" check covers that).
+ */
+export async function checkWorkspace(
+  dataDir: string,
+  config: SporeConfig,
+  opts: WorkspaceOptions,
+): Promise<Check[]> {
+  let ws: ResolvedWorkspace | undefined;
+  try {
+    ws = await resolveWorkspaceOption(opts, config, dataDir);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    return [{ name: "workspace", status: "fail", detail: "not usable", fix: e.message }];
+  }
+  if (!ws || ws.embedded) return [];
+  const checks: Check[] = [{
+    name: "workspace",
+    status: "ok",
+    detail: describeWorkspace(ws),
+    fix: "",
+  }];
+  const problem = await dataCacheProblem(ws, ws.dataCache);
+  checks.push(
+    problem ? { name: "workspace data", status: "fail", detail: "not prepared", fix: problem } : {
+      name: "workspace data",
+      status: "ok",
+      detail: ws.dataCache ? `prepared in ${ws.dataCache}` : "prepare.py reads no home cache",
+      fix: "",
+    },
+  );
+  return checks;
+}
+
 /** Run every check (exported for tests). */
 export async function runDoctor(
   dataDir: string,
   config: SporeConfig,
-  opts: { python?: string; exec?: Exec } = {},
+  opts: { python?: string; exec?: Exec; workspace?: WorkspaceOptions } = {},
 ): Promise<Check[]> {
   const exec = opts.exec ?? execCommand;
   const [pyCheck, py] = await checkPython(opts.python ?? config.python, exec);
@@ -230,7 +273,10 @@ export async function runDoctor(
   if (py && !py.torch.cudaAvailable && !py.torch.mpsAvailable) {
     checks.push(await checkCpuSpeed(py, exec));
   }
-  checks.push(await checkBwrap(py, dataDir, exec), await checkData(py, dataDir, exec));
+  const workspace = await checkWorkspace(dataDir, config, opts.workspace ?? {});
+  checks.push(await checkBwrap(py, dataDir, exec));
+  // A foreign workspace brings its own data: the embedded data's check would be beside the point.
+  checks.push(...(workspace.length ? workspace : [await checkData(py, dataDir, exec)]));
   const running = (await runningPid(dataDir)) !== undefined;
   checks.push(checkPort("gossip", config.host, config.port, running));
   checks.push(checkPort("explorer", config.web_host, config.web_port, running));
@@ -251,7 +297,7 @@ export function registerDoctor(program: Command): void {
       "install missing system packages (python3-torch, libopenblas0-pthread, bubblewrap) " +
         "with apt-get, without asking",
     );
-  withJson(withDataDir(cmd)).action(async (opts: DoctorOptions) => {
+  withJson(withDataDir(withWorkspaceOptions(cmd))).action(async (opts: DoctorOptions) => {
     const dataDir = dataDirOf(opts);
     // A broken config.toml is one failed check, not the end of the report.
     const [configCheck, config] = await checkConfig(dataDir);
@@ -260,7 +306,10 @@ export function registerDoctor(program: Command): void {
       const print = opts.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
       await offerResearchPackages({ print }, opts.python ?? config.python);
     }
-    const checks = [configCheck, ...await runDoctor(dataDir, config, { python: opts.python })];
+    const checks = [
+      configCheck,
+      ...await runDoctor(dataDir, config, { python: opts.python, workspace: opts }),
+    ];
     if (opts.json) {
       printJson({ ok: checks.every((c) => c.status !== "fail"), checks });
     } else {

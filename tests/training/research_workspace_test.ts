@@ -24,6 +24,8 @@ import { TrainingRuntime } from "../../src/training/runtime.ts";
 import { COMPILE_MEMORY_FILE } from "../../src/training/compile_policy.ts";
 import { bundledWorkspaceDir } from "../../src/training/workspace.ts";
 import { BWRAP, PYTHON3, TORCH } from "./_env.ts";
+import { runDoctor } from "../../src/cli/doctor.ts";
+import { loadConfig } from "../../src/config.ts";
 
 Deno.test("homeCacheOf finds where prepare.py reads under the home, in the usual spellings", () => {
   const cases: [string, string | undefined][] = [
@@ -204,4 +206,31 @@ Deno.test({
       }
     });
   },
+});
+
+Deno.test("spore doctor --workspace: says whether the workspace's prepared data is there", async () => {
+  await withTemp(async (root) => {
+    const ws = await writeStandinWorkspace(root);
+    const dataDir = join(root, "data");
+    const config = await loadConfig(dataDir);
+    const byName = async (o: Record<string, string>) =>
+      new Map((await runDoctor(dataDir, config, {
+        exec: () => Promise.resolve(null),
+        workspace: { workspace: ws.dir, datasetCid: CLIMBMIX, ...o },
+      })).map((c) => [c.name, c]));
+    const ready = await byName({ dataCache: ws.dataCache });
+    assert.equal(ready.get("workspace")?.status, "ok");
+    assert.match(ready.get("workspace")!.detail, /climbmix-400b-shuffle/);
+    assert.equal(ready.get("workspace data")?.status, "ok");
+    assert.equal(ready.has("training data"), false, "the embedded data is beside the point");
+    const missing = await byName({ dataCache: join(root, "nowhere") });
+    assert.equal(missing.get("workspace data")?.status, "fail");
+    assert.match(missing.get("workspace data")!.fix, /uv run prepare\.py/);
+    const unknown = (await runDoctor(dataDir, config, {
+      exec: () => Promise.resolve(null),
+      workspace: { workspace: ws.dir },
+    })).find((c) => c.name === "workspace");
+    assert.equal(unknown?.status, "fail");
+    assert.match(unknown!.fix, /--dataset-cid NAME/);
+  });
 });
