@@ -41,11 +41,11 @@ Deno.test("startNode composes a sync-only node whose verifier hears control even
     await waitFor(() => p.node.stores.graph.count() === 50, "a peer syncs from the node", 60_000);
 
     // A signed challenge from the peer reaches the verifier through the node's control fan-out.
-    const challenge = signedChallenge(recs[0].id, vectorKey(1));
+    const challenge = signedChallenge(recs[0]!.id, vectorKey(1));
     assert.equal(await p.node.broadcastControl(challenge), true);
     await waitFor(
       () =>
-        app.verifier.evidence(recs[0].id).some((r) =>
+        app.verifier.evidence(recs[0]!.id).some((r) =>
           r.event.payload.event_id === challenge.payload.event_id
         ),
       "the challenge to reach the verifier",

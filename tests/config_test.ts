@@ -46,7 +46,7 @@ Deno.test("identity is created 0600 in a 0700 dir and reloads unchanged", async 
 
 Deno.test("a Python node's identity files load to the same node id", async () => {
   await withTemp(async (dir) => {
-    const k = vectors.keys[0];
+    const k = vectors.keys[0]!;
     await Deno.mkdir(`${dir}/identity`, { recursive: true });
     await Deno.writeTextFile(`${dir}/identity/private_key`, k.private_key_hex);
     await Deno.writeTextFile(`${dir}/identity/node_id`, k.node_id);
@@ -72,8 +72,8 @@ Deno.test("a malformed private_key is a clear error and is never replaced", asyn
 Deno.test("node_id disagreeing with the key is reported", async () => {
   await withTemp(async (dir) => {
     await Deno.mkdir(`${dir}/identity`, { recursive: true });
-    await Deno.writeTextFile(`${dir}/identity/private_key`, vectors.keys[0].private_key_hex);
-    await Deno.writeTextFile(`${dir}/identity/node_id`, vectors.keys[1].node_id);
+    await Deno.writeTextFile(`${dir}/identity/private_key`, vectors.keys[0]!.private_key_hex);
+    await Deno.writeTextFile(`${dir}/identity/node_id`, vectors.keys[1]!.node_id);
     await assert.rejects(() => loadIdentity(dir), /does not match/);
   });
 });

@@ -9,7 +9,7 @@ Deno.test("published and received records count once in experiments_published", 
     const key = generateKeyPair();
     const recs = makeRecords(5, key, { tag: "pub" });
     for (const r of recs) await a.node.publish(r);
-    await a.node.publish(recs[0]); // a repeat is not a new publish
+    await a.node.publish(recs[0]!); // a repeat is not a new publish
     b = await startNode({ peers: [a.address] });
     const bb = b;
     await waitFor(() => bb.node.stores.graph.count() === 5, "sync to B");

@@ -131,7 +131,7 @@ interface Result {
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return s[Math.floor(s.length / 2)]!;
 }
 
 /** Every node's `/metrics` text once none of them changed (received, sent) for `quietMs`. */
@@ -185,7 +185,7 @@ async function mesh(n: number, mode: string, lines: string[], entry: string[], t
         `web_host = "127.0.0.1"\nweb_port = ${webPort}\n` +
           (mode === "flood" ? `gossip = "flood"\n` : ""),
       );
-      const peers = topo[i].map((j) => `127.0.0.1:${nodes[j].port}`);
+      const peers = topo[i]!.map((j) => `127.0.0.1:${nodes[j]!.port}`);
       const child = startNode(entry, {
         dataDir: dir,
         port,
@@ -206,11 +206,11 @@ async function mesh(n: number, mode: string, lines: string[], entry: string[], t
     // Rows a node already had (none, unless something else reached it first) do not count.
     const want = nodes.map((x) => countRows(x.dir) + lines.length);
     const t0 = performance.now();
-    const { conn, reader } = await streamRecords(nodes[0].port, lines);
+    const { conn, reader } = await streamRecords(nodes[0]!.port, lines);
     for (;;) {
       const now = performance.now();
       for (let i = 0; i < n; i++) {
-        if (done[i] === undefined && countRows(nodes[i].dir) >= want[i]) done[i] = now - t0;
+        if (done[i] === undefined && countRows(nodes[i]!.dir) >= want[i]!) done[i] = now - t0;
       }
       if (done.every((d) => d !== undefined)) break;
       if (now - t0 > CONVERGE_TIMEOUT_MS) {
@@ -237,7 +237,7 @@ async function mesh(n: number, mode: string, lines: string[], entry: string[], t
     }
     const others = (n - 1) * lines.length;
     const rss = nodes.map((x) => rssMb(x.child.pid));
-    const cpu = nodes.reduce((s, x, i) => s + cpuSeconds(x.child.pid) - cpu0[i], 0);
+    const cpu = nodes.reduce((s, x, i) => s + cpuSeconds(x.child.pid) - cpu0[i]!, 0);
     conn.close();
     await reader;
     const times = done.slice(1) as number[];
@@ -313,7 +313,7 @@ try {
       );
     }
     if (results.length === 2) {
-      const [a, f] = results;
+      const [a, f] = results as [Result, Result]; // length checked above
       report(
         `mesh.${n}.ratio`,
         (f.allMs / a.allMs).toFixed(2),

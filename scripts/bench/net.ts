@@ -100,9 +100,11 @@ async function trial(lines: string[], entry: string[], tmp: string): Promise<Tri
 /** Median of one figure over the trials, with the range when there are several. */
 function summary(trials: Trial[], key: keyof Trial, digits = 0): { value: number; note: string } {
   const xs = trials.map((t) => t[key]).sort((x, y) => x - y);
-  const value = xs[Math.floor(xs.length / 2)];
+  const value = xs[Math.floor(xs.length / 2)]!;
   const note = xs.length > 1
-    ? `median of ${xs.length}, range ${xs[0].toFixed(digits)}-${xs[xs.length - 1].toFixed(digits)}`
+    ? `median of ${xs.length}, range ${xs[0]!.toFixed(digits)}-${
+      xs[xs.length - 1]!.toFixed(digits)
+    }`
     : "1 run";
   return { value, note };
 }

@@ -25,7 +25,7 @@ const N = quick ? 2_000 : 20_000;
 const keys = Array.from({ length: 8 }, generateKeyPair);
 
 function payload(i: number): ExperimentPayload {
-  const k = keys[i % keys.length];
+  const k = keys[i % keys.length]!;
   return {
     version: 1,
     parent: i === 0 ? null : sha256Hex(String(i - 1)),
@@ -52,7 +52,7 @@ function payload(i: number): ExperimentPayload {
 }
 
 const records: ExperimentRecord[] = [];
-for (let i = 0; i < N; i++) records.push(signRecord(payload(i), keys[i % keys.length].seed));
+for (let i = 0; i < N; i++) records.push(signRecord(payload(i), keys[i % keys.length]!.seed));
 
 /** Time `fn` (which handles `count` records) by wall clock and by this process's CPU time. */
 async function rate(label: string, count: number, fn: () => unknown): Promise<void> {

@@ -68,10 +68,10 @@ class Generator {
     let tipIndex = -1;
     if (this.#tips.length > 0 && rand() > 0.001) {
       if (rand() < 0.02 && this.#keeps.length > 0) {
-        parent = this.#keeps[Math.floor(rand() * this.#keeps.length)];
+        parent = this.#keeps[Math.floor(rand() * this.#keeps.length)]!;
       } else {
         tipIndex = Math.floor(rand() * this.#tips.length);
-        parent = this.#tips[tipIndex];
+        parent = this.#tips[tipIndex]!;
       }
     }
     const r = rand();
@@ -96,10 +96,10 @@ class Generator {
       description: `try change ${i}`,
       hypothesis: "a smaller learning rate converges better in five minutes",
       agent_model: "bench",
-      gpu_model: GPUS[i % GPUS.length],
+      gpu_model: GPUS[i % GPUS.length]!,
       cuda_version: "12.8",
       torch_version: "2.9.0",
-      node_id: NODES[i % NODES.length],
+      node_id: NODES[i % NODES.length]!,
       timestamp: 1_773_000_000 + i,
       signature: SIGNATURE,
     };
@@ -119,7 +119,7 @@ class Generator {
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return s[Math.floor(s.length / 2)]!;
 }
 
 function timeMedian(fn: () => unknown): number {

@@ -74,9 +74,10 @@ export function homeCacheOf(prepareSource: string): string | undefined {
   const ref =
     /(?:os\.path\.expanduser\(\s*(["'])~([^"'\n]*)\1\s*\)|Path\.home\(\s*\))((?:\s*[,/]\s*(["'])[^"'\n]+\4)*)/g;
   for (const m of prepareSource.matchAll(ref)) {
+    // The inner pattern's group 2 is not optional: each of its matches sets it.
     const parts = [
       ...(m[2] ?? "").split("/"),
-      ...[...(m[3] ?? "").matchAll(/(["'])([^"'\n]+)\1/g)].flatMap((p) => p[2].split("/")),
+      ...[...(m[3] ?? "").matchAll(/(["'])([^"'\n]+)\1/g)].flatMap((p) => p[2]!.split("/")),
     ].filter((p) => p !== "");
     if (parts.length > 0 && isPlainRelPath(parts.join("/"))) return parts.join("/");
   }

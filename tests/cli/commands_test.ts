@@ -149,6 +149,7 @@ Deno.test("every command has generated --help", async () => {
   );
   assert.ok(names.length >= 8, top.out);
   for (const name of names) {
+    assert.ok(name);
     const h = await spore(name, "--help");
     assert.equal(h.code, 0, name);
     assert.match(h.out, new RegExp(`Usage: spore ${name}`));

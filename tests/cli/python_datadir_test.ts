@@ -44,7 +44,7 @@ const COLS = [
 ];
 
 async function writePythonDataDir(dir: string): Promise<void> {
-  const k = vectors.keys[0];
+  const k = vectors.keys[0]!;
   await Deno.mkdir(`${dir}/identity`, { recursive: true });
   await Deno.writeTextFile(`${dir}/identity/private_key`, k.private_key_hex);
   await Deno.writeTextFile(`${dir}/identity/node_id`, k.node_id);
@@ -60,7 +60,7 @@ async function writePythonDataDir(dir: string): Promise<void> {
   );
   for (const v of vectors.records) {
     const w = v.wire as unknown as Record<string, string | number | null>;
-    ins.run(...COLS.map((c) => w[c]));
+    ins.run(...COLS.map((c) => w[c]!));
   }
   db.close();
   const rep = new DatabaseSync(`${dir}/db/reputation.sqlite`);
@@ -90,7 +90,7 @@ Deno.test("status, frontier and graph read a Python node's data dir", async () =
     const status = await spore("status", "--json", "--data-dir", dir);
     assert.equal(status.code, 0, status.err);
     const s = JSON.parse(status.out);
-    assert.equal(s.node_id, vectors.keys[0].node_id);
+    assert.equal(s.node_id, vectors.keys[0]!.node_id);
     assert.equal(s.experiment_count, vectors.records.length);
     const front = expectedFrontier();
     assert.equal(s.frontier_size, front.length);
@@ -124,9 +124,9 @@ Deno.test("status, frontier and graph read a Python node's data dir", async () =
     assert.equal(tree.code, 0, tree.err);
     const roots = JSON.parse(tree.out);
     assert.equal(roots.length, 1);
-    assert.equal(roots[0].id, vectors.records[0].cid);
+    assert.equal(roots[0].id, vectors.records[0]!.cid);
     const childCount = vectors.records.filter((r) =>
-      r.wire.parent === vectors.records[0].cid
+      r.wire.parent === vectors.records[0]!.cid
     ).length;
     assert.equal(roots[0].children.length, childCount);
 

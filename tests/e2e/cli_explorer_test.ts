@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openStores } from "../../src/store/mod.ts";
 import { makeRecord } from "../explorer/helpers.ts";
+import { take } from "../tuple.ts";
 
 const ROOT = join(import.meta.dirname ?? ".", "..", "..");
 
@@ -58,7 +59,10 @@ Deno.test("cli: spore explorer serves a data dir, follows new records, stops on 
   try {
     const first = makeRecord();
     stores.graph.insert(first);
-    const [, url] = await waitForLine(child.stdout, /explorer: (http:\/\/127\.0\.0\.1:\d+\/)/);
+    const [, url] = take(
+      await waitForLine(child.stdout, /explorer: (http:\/\/127\.0\.0\.1:\d+\/)/),
+      2,
+    );
     const stat = await (await fetch(`${url}api/stat`)).json();
     assert.equal(stat.experiment_count, 1);
     assert.equal(stat.peer_count, 0);
@@ -131,7 +135,7 @@ Deno.test("cli: with a node answering on the gossip port, spore explorer attache
     assert.equal(stat.experiment_count, 25, "the explorer's node synced the running node's graph");
     assert.equal(stat.peer_count, 1);
     // Live: a record published on the running node reaches the explorer through gossip.
-    const [next] = makeRecords(1, vectorKey(1), { tag: "attach-live" });
+    const [next] = take(makeRecords(1, vectorKey(1), { tag: "attach-live" }), 1);
     await running.node.publish(next);
     let found = false;
     for (let i = 0; i < 100 && !found; i++) {

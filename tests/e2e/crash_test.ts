@@ -18,6 +18,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { makeRecords, startNode, type TestNode } from "../net/helpers.ts";
+import { take } from "../tuple.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const TOTAL = 20_000;
@@ -279,7 +280,7 @@ Deno.test("crash: SIGKILL during ingest and publish loses no acknowledged record
       afterKill(await victim.kill(), round);
       let published = 0;
       for (const line of victim.lines) {
-        const [id, cid] = line.split(" ");
+        const [id, cid] = take(line.split(" "), 2);
         acked.add(id);
         ackedCode.add(cid);
         published++;

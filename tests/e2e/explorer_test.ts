@@ -164,8 +164,8 @@ Deno.test({
             assert.match(await page.locator('[data-testid="events"]').innerText(), /verification/);
             const lineage = await page.locator('[data-testid="lineage"] li').allInnerTexts();
             assert.equal(lineage.length, 2);
-            assert.match(lineage[0], /1\.1000/);
-            assert.match(lineage[1], /1\.0500/);
+            assert.match(lineage[0]!, /1\.1000/);
+            assert.match(lineage[1]!, /1\.0500/);
             assert.match(await page.locator('[data-testid="code"]').innerText(), /import torch/);
             // A display name with markup is shown as text, never parsed.
             assert.ok(text.includes("Alice <script>x</script>"));

@@ -119,9 +119,9 @@ Deno.test("api: /api/graph bounded view caps the node count on a large graph", a
       `bounded view has ${body.node.length} nodes`,
     );
     assert.equal(body.truncated, true);
-    assert.deepEqual(body.frontier_id, [recs[1199].id]);
+    assert.deepEqual(body.frontier_id, [recs[1199]!.id]);
     const shown = new Set(ids(body.node));
-    assert.ok(shown.has(recs[1199].id));
+    assert.ok(shown.has(recs[1199]!.id));
     // Every edge joins two shown records.
     for (const e of body.edge) assert.ok(shown.has(e.source) && shown.has(e.target));
   });
@@ -279,7 +279,7 @@ Deno.test("api: search by id prefix, description, node, gpu and display name", a
       ids((await get(app, `/api/search?q=${encodeURIComponent(s)}`)).body);
     assert.deepEqual(await q(g.a2.id.slice(0, 10)), [g.a2.id]);
     assert.deepEqual(await q("LEARNING rate"), [g.a1.id]);
-    assert.deepEqual(await q(NODE_IDS[3].slice(0, 12)), [g.rtx.id]);
+    assert.deepEqual(await q(NODE_IDS[3]!.slice(0, 12)), [g.rtx.id]);
     assert.deepEqual(await q("4090"), [g.rtx.id]);
     assert.deepEqual(await q("bob"), [g.c1.id, g.b1.id]);
     assert.deepEqual(await q("100%"), []);
@@ -299,7 +299,7 @@ Deno.test("api: leaderboard rows carry display names and page", async () => {
     ]);
     const p = await get(app, "/api/leaderboard?limit=1&offset=1");
     assert.deepEqual(p.body.map((r: Json) => r.node_id), [NODE_IDS[2]]);
-    node.stores.reputation.recordPublish(NODE_IDS[3], "x");
+    node.stores.reputation.recordPublish(NODE_IDS[3]!, "x");
     const withAnon = (await get(app, "/api/leaderboard")).body;
     assert.equal(withAnon.find((r: Json) => r.node_id === NODE_IDS[3]).display_name, null);
   });
@@ -452,7 +452,7 @@ Deno.test("api: list endpoints cut long text fields; the experiment page sends t
       assert.deepEqual(row.truncated, ["diff", "description"], path);
     }
     const summary = await get(app, "/api/graph?fields=summary");
-    assert.equal(((summary.body.node as Json[])[0].description as string).length, 1024);
+    assert.equal(((summary.body.node as Json[])[0]!.description as string).length, 1024);
     const full = await get(app, `/api/experiment/${rec.id}`);
     assert.equal(full.body.diff, diff);
     assert.equal(full.body.description, description);

@@ -61,10 +61,10 @@ export function makeRecord(spec: RecordSpec = {}): ExperimentRecord {
     gpu_model: spec.gpu_model ?? "NVIDIA H100 80GB HBM3",
     cuda_version: "12.8",
     torch_version: "2.9.0",
-    node_id: NODE_IDS[key],
+    node_id: NODE_IDS[key]!,
     timestamp: spec.timestamp ?? 1_773_000_000 + counter,
   };
-  return signRecord(payload, SEEDS[key]);
+  return signRecord(payload, SEEDS[key]!);
 }
 
 /** A signed profile for test key `key`. */
@@ -74,7 +74,7 @@ export function makeProfile(
   timestamp = 1_773_000_000,
 ): NodeProfile {
   return signProfile({
-    node_id: NODE_IDS[key],
+    node_id: NODE_IDS[key]!,
     display_name: displayName,
     bio: "bio of " + displayName,
     website: "https://example.org/" + key,
@@ -82,12 +82,12 @@ export function makeProfile(
     donation_address: "bc1qexample" + key,
     timestamp,
     schema_version: 1,
-  }, SEEDS[key]);
+  }, SEEDS[key]!);
 }
 
 /** A NodeHandle over real stores; peers and remote artifacts are in-memory stand-ins. */
 export class FakeNode implements NodeHandle {
-  readonly nodeId: string = NODE_IDS[0];
+  readonly nodeId: string = NODE_IDS[0]!;
   readonly stores: Stores;
   /** Artifacts "held by peers": fetchArtifact falls back to these, as the real node asks peers. */
   readonly remoteArtifacts = new Map<string, Uint8Array>();
@@ -229,8 +229,8 @@ export async function seedGraph(node: FakeNode): Promise<SeededGraph> {
   node.stores.profiles.upsert(makeProfile(1, "Alice <script>x</script>"));
   node.stores.profiles.upsert(makeProfile(2, "Bob"));
   node.stores.reputation.applyEvent(`verification:${a1.id}:${NODE_IDS[2]}`, "verification", [
-    { nodeId: NODE_IDS[1], score: 1, experiments_verified: 1 },
-    { nodeId: NODE_IDS[2], score: 0.5, verifications_performed: 1 },
+    { nodeId: NODE_IDS[1]!, score: 1, experiments_verified: 1 },
+    { nodeId: NODE_IDS[2]!, score: 0.5, verifications_performed: 1 },
   ]);
   node.stores.graph.markVerified(a1.id);
   node.stores.control.append("verification", {

@@ -93,8 +93,8 @@ Deno.test("server: /ws pushes experiment, profile, control and peer events live"
       const payload = {
         event_id: `dispute:${rec.id}:${NODE_IDS[2]}`,
         experiment_id: rec.id,
-        original_node_id: NODE_IDS[1],
-        challenger_id: NODE_IDS[2],
+        original_node_id: NODE_IDS[1]!,
+        challenger_id: NODE_IDS[2]!,
         challenger_bpb: 0.95,
         outcome: "rejected" as const,
         ground_truth_bpb: 0.95,

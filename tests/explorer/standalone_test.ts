@@ -12,7 +12,7 @@ Deno.test("store node: emits events only for rows another connection adds after 
   try {
     const old = makeRecord();
     writer.graph.insert(old);
-    const node = new StoreNode(reader, NODE_IDS[0]);
+    const node = new StoreNode(reader, NODE_IDS[0]!);
     const seen: NodeEvent[] = [];
     const off = node.events.on((e) => seen.push(e));
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { envelope, sha256Hex } from "../../src/protocol/mod.ts";
 import { makeRecords, RawPeer, startNode, vectorKey, waitFor } from "./helpers.ts";
+import { take } from "../tuple.ts";
 
 const LIAR_ID = "f".repeat(64);
 
@@ -108,7 +109,7 @@ Deno.test("an experiment arriving from a peer prefetches its code", async () => 
     await waitFor(() => b.node.peers().some((p) => p.nodeId), "link");
     const code = new TextEncoder().encode("# code for the record\n");
     const codeCid = await a.node.stores.artifacts.put(code);
-    const [rec] = makeRecords(1, vectorKey(5), { tag: "pf", codeCid });
+    const [rec] = take(makeRecords(1, vectorKey(5), { tag: "pf", codeCid }), 1);
     await a.node.publish(rec, code);
     await waitFor(() => b.node.stores.graph.has(rec.id), "the record");
     let have = false;

@@ -82,7 +82,7 @@ Deno.test("ping keepalive is sent and answered; silence past the idle timeout cl
     await waitFor(() => p.client.received.some((m) => m.type === "pong"), "a pong");
     await p.client.sendJson('{"type":"pex_request","payload":{}}');
     await waitFor(() => p.messages.length === 1, "the message");
-    assert.equal(p.messages[0].type, "pex_request");
+    assert.equal(p.messages[0]!.type, "pex_request");
     await waitFor(() => p.conn.closed, "idle timeout", 3000);
     assert.equal(p.reason(), "idle timeout");
   } finally {

@@ -11,6 +11,7 @@ import {
   vectorKey,
   waitFor,
 } from "./helpers.ts";
+import { take } from "../tuple.ts";
 
 async function stopAll(...nodes: (TestNode | undefined)[]): Promise<void> {
   await Promise.all(nodes.map((n) => n?.stop()));
@@ -19,7 +20,7 @@ async function stopAll(...nodes: (TestNode | undefined)[]): Promise<void> {
 Deno.test("fastSignRecord produces valid records (the node accepts them)", async () => {
   const a = await startNode();
   try {
-    const [rec] = makeRecords(1);
+    const [rec] = take(makeRecords(1), 1);
     assert.equal(await a.node.network.publish(rec), true);
     assert.ok(a.node.stores.graph.has(rec.id));
     const forged = { ...rec, signature: fastSignRecord(rec, vectorKey(1)).signature };
@@ -46,8 +47,8 @@ Deno.test("two nodes share in both directions and converge on the same frontier"
     assert.deepEqual(frontierIds(a), frontierIds(b));
     assert.ok(frontierIds(a).length > 10);
     // Live gossip, both ways.
-    const [newA] = makeRecords(1, vectorKey(0), { tag: "liveA", t0: 1_800_000_000 });
-    const [newB] = makeRecords(1, vectorKey(1), { tag: "liveB", t0: 1_800_000_001 });
+    const [newA] = take(makeRecords(1, vectorKey(0), { tag: "liveA", t0: 1_800_000_000 }), 1);
+    const [newB] = take(makeRecords(1, vectorKey(1), { tag: "liveB", t0: 1_800_000_001 }), 1);
     await a.node.publish(newA);
     await b.node.publish(newB);
     await waitFor(
@@ -83,13 +84,13 @@ Deno.test("three-node fan-out A->B->C, and control events cross two hops", async
     await waitFor(() => c.node.stores.graph.count() === 20, "records to reach C");
     assert.equal(c.node.peers().length, 1, "C is only connected to B");
 
-    const event = signedChallenge(recs[0].id, vectorKey(0));
+    const event = signedChallenge(recs[0]!.id, vectorKey(0));
     assert.equal(await a.node.broadcastControl(event), true);
     assert.equal(await a.node.broadcastControl(event), false, "deduplicated by type+event_id");
     await waitFor(() => seen.length === 1, "the challenge to reach C's handler");
-    assert.equal(seen[0].event.payload.event_id, event.payload.event_id);
-    assert.equal(seen[0].event.payload.sig, event.payload.sig);
-    assert.equal(seen[0].from?.nodeId, b.keys.nodeId);
+    assert.equal(seen[0]!.event.payload.event_id, event.payload.event_id);
+    assert.equal(seen[0]!.event.payload.sig, event.payload.sig);
+    assert.equal(seen[0]!.from?.nodeId, b.keys.nodeId);
     assert.ok(c.node.stores.control.has("challenge", event.payload.event_id));
     assert.ok(b.node.stores.control.has("challenge", event.payload.event_id));
   } finally {
@@ -173,7 +174,7 @@ Deno.test("a restarted peer is reconnected and the second sync transfers only ne
         () => b.node.peers().some((p) => p.nodeId === aKeys.nodeId),
         "B to reconnect to the restarted A",
       );
-      const [late] = makeRecords(1, vectorKey(2), { tag: "late", t0: 1_760_000_000 });
+      const [late] = take(makeRecords(1, vectorKey(2), { tag: "late", t0: 1_760_000_000 }), 1);
       await a2.node.publish(late);
       await waitFor(() => b.node.stores.graph.has(late.id), "gossip after reconnect");
     } finally {
@@ -205,8 +206,8 @@ Deno.test("profiles and control events travel in sync, and live, with newest-pro
   const verification: ControlEvent = {
     type: "verification",
     payload: {
-      event_id: `verification:${recs[0].id}:${key.nodeId}`,
-      experiment_id: recs[0].id,
+      event_id: `verification:${recs[0]!.id}:${key.nodeId}`,
+      experiment_id: recs[0]!.id,
       verified_node_id: key.nodeId,
       verifier_id: key.nodeId,
       verifier_gpu: "CPU",
@@ -247,8 +248,8 @@ Deno.test("self-connections and duplicate connections are dropped", async () => 
     await new Promise((r) => setTimeout(r, 600)); // several redial rounds at test timing
     assert.equal(a.node.peers().length, 1);
     assert.equal(b.node.peers().length, 1);
-    assert.equal(a.node.peers()[0].nodeId, b.keys.nodeId);
-    const [rec] = makeRecords(1, vectorKey(4), { tag: "dup" });
+    assert.equal(a.node.peers()[0]!.nodeId, b.keys.nodeId);
+    const [rec] = take(makeRecords(1, vectorKey(4), { tag: "dup" }), 1);
     await a.node.publish(rec);
     await waitFor(() => b.node.stores.graph.has(rec.id), "gossip over the kept link");
     assert.equal(b.node.stats().duplicates, 0, "no second link delivering copies");

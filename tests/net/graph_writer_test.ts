@@ -22,7 +22,7 @@ for (
       assert.equal(await writer.insertMany(recs.slice(0, 200)), 200);
       assert.equal(await writer.insertMany(recs.slice(100)), 100, "duplicates are not counted");
       assert.equal(graph.count(), 300, "the main connection sees what the writer committed");
-      assert.deepEqual(graph.get(recs[150].id), recs[150]);
+      assert.deepEqual(graph.get(recs[150]!.id), recs[150]);
       assert.deepEqual(
         graph.frontier().map((r) => r.id).sort(),
         (() => {

@@ -26,7 +26,7 @@ const encoder = new TextEncoder();
 
 /** Vector key `i` for the first keys, then deterministic test keys derived from `i`. */
 export function vectorKey(i = 0): KeyPair {
-  if (i < vectors.keys.length) return keyPairFromSeed(hexToBytes(vectors.keys[i].seed_hex));
+  if (i < vectors.keys.length) return keyPairFromSeed(hexToBytes(vectors.keys[i]!.seed_hex));
   return keyPairFromSeed(hexToBytes(sha256Hex(`spore-net-test-key-${i}`)));
 }
 

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { encodeFrame, envelope, envelopeRaw, recordJson } from "../../src/protocol/mod.ts";
 import type { ConnectionLimits } from "../../src/net/connection.ts";
 import { makeRecords, RawPeer, startNode, type TestNode, vectorKey, waitFor } from "./helpers.ts";
+import { take } from "../tuple.ts";
 
 let counter = 0;
 
@@ -35,10 +36,16 @@ async function fixture(limits: Partial<ConnectionLimits> = {}): Promise<Fixture>
 
 /** The node kept its data and still exchanges records with the good peer, both ways. */
 async function assertHealthy(f: Fixture): Promise<void> {
-  const [fromG] = makeRecords(1, vectorKey(1), { tag: `g${counter++}`, t0: 1_800_000_000 });
+  const [fromG] = take(
+    makeRecords(1, vectorKey(1), { tag: `g${counter++}`, t0: 1_800_000_000 }),
+    1,
+  );
   await f.g.node.publish(fromG);
   await waitFor(() => f.n.node.stores.graph.has(fromG.id), "record from the good peer");
-  const [fromN] = makeRecords(1, vectorKey(2), { tag: `n${counter++}`, t0: 1_800_000_001 });
+  const [fromN] = take(
+    makeRecords(1, vectorKey(2), { tag: `n${counter++}`, t0: 1_800_000_001 }),
+    1,
+  );
   await f.n.node.publish(fromN);
   await waitFor(() => f.g.node.stores.graph.has(fromN.id), "record to the good peer");
   assert.equal(f.n.node.stores.graph.count(), f.before + 2);
@@ -88,7 +95,7 @@ Deno.test("hostile: invalid UTF-8 is dropped and the connection keeps working", 
   try {
     await bad.write(frameOf(new Uint8Array([0x7b, 0xff, 0xfe, 0xc3, 0x28, 0x7d])));
     // The same peer then sends a valid record: parsing state was not corrupted.
-    const [rec] = makeRecords(1, vectorKey(3), { tag: `u${counter++}` });
+    const [rec] = take(makeRecords(1, vectorKey(3), { tag: `u${counter++}` }), 1);
     await bad.sendJson(envelopeRaw("experiment", recordJson(rec)));
     await waitFor(() => f.n.node.stores.graph.has(rec.id), "the valid record after the junk");
     f.before++;
@@ -136,7 +143,7 @@ Deno.test("hostile: wrong field types are rejected without side effects", async 
   const f = await fixture();
   const bad = await RawPeer.connect(f.n.node.port);
   try {
-    const [good] = makeRecords(1, vectorKey(4), { tag: `w${counter++}` });
+    const [good] = take(makeRecords(1, vectorKey(4), { tag: `w${counter++}` }), 1);
     const cases: [string, unknown][] = [
       ["experiment", { ...good, val_bpb: "0.9" }],
       ["experiment", { ...good, timestamp: 1.5 }],
@@ -177,11 +184,11 @@ Deno.test("hostile: 100,000 junk frames in a burst", async () => {
   try {
     // Half records of the wrong shape (well-formed messages), half bodies that are not JSON.
     const pair = [encodeFrame('{"type":"experiment","payload":{"id":1}}'), encodeFrame("{nope")];
-    const size = (pair[0].length + pair[1].length) * 50_000;
+    const size = (pair[0]!.length + pair[1]!.length) * 50_000;
     const burst = new Uint8Array(size);
     for (let i = 0, off = 0; i < 100_000; i++) {
-      burst.set(pair[i % 2], off);
-      off += pair[i % 2].length;
+      burst.set(pair[i % 2]!, off);
+      off += pair[i % 2]!.length;
     }
     // The node hangs up after its invalid-message budget; the rest of our write may then fail.
     await bad.write(burst).catch(() => {});

@@ -4,6 +4,7 @@ import { RecordIngest } from "../../src/net/ingest.ts";
 import type { GraphWriter } from "../../src/net/graph_writer.ts";
 import { RecordVerifier } from "../../src/net/verify_pool.ts";
 import { makeRecords, vectorKey } from "./helpers.ts";
+import { take } from "../tuple.ts";
 
 async function withIngest(
   fn: (ingest: RecordIngest<string>, graph: GraphStore, stored: string[]) => Promise<void>,
@@ -55,7 +56,7 @@ Deno.test("ingest stores in order, dedupes, and runs markers after what came bef
 
 Deno.test("a forgery reusing an id does not shadow the genuine record behind it", async () => {
   await withIngest(async (ingest, graph) => {
-    const [rec] = makeRecords(1, vectorKey(1), { tag: "forge" });
+    const [rec] = take(makeRecords(1, vectorKey(1), { tag: "forge" }), 1);
     ingest.submit({ ...rec, description: "tampered" }, "evil");
     ingest.submit(rec, "honest");
     ingest.submit({ id: 5 }, "evil");

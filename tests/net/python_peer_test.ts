@@ -19,14 +19,14 @@ Deno.test("every vector record sent the Python way: valid ones stored, invalid o
   const invalid = await pythonBodies("invalid_records");
   assert.equal(valid.length, vectors.records.length);
   assert.ok(invalid.length > 0);
-  assert.ok(valid[0].includes('\n  "payload": {\n'), "bodies are indent=2 like Python's");
+  assert.ok(valid[0]!.includes('\n  "payload": {\n'), "bodies are indent=2 like Python's");
   const n = await startNode();
   const peer = await RawPeer.connect(n.node.port);
   try {
     // Interleave so an invalid record never blocks the valid ones behind it.
     for (let i = 0; i < Math.max(valid.length, invalid.length); i++) {
-      if (i < invalid.length) await peer.sendJson(invalid[i]);
-      if (i < valid.length) await peer.sendJson(valid[i]);
+      if (i < invalid.length) await peer.sendJson(invalid[i]!);
+      if (i < valid.length) await peer.sendJson(valid[i]!);
     }
     const graph = n.node.stores.graph;
     await waitFor(() => vectors.records.every((v) => graph.has(v.wire.id)), "valid records");
@@ -64,7 +64,7 @@ Deno.test("every vector record sent the Python way: valid ones stored, invalid o
       assert.equal(recordId(rec), rec.id);
     }
     // The only extension message it ever sent first is hello, which Python ignores.
-    assert.equal(peer.received[0].type, "hello");
+    assert.equal(peer.received[0]!.type, "hello");
   } finally {
     await peer.close();
     await n.stop();

@@ -6,7 +6,7 @@ import { vectors } from "../protocol/vectors.ts";
 import { makeRecords, vectorKey } from "./helpers.ts";
 
 function cases(): unknown[] {
-  const good = vectors.records[0].wire;
+  const good = vectors.records[0]!.wire;
   return [
     ...vectors.records.map((v) => v.wire),
     ...vectors.invalid_records.map((v) => v.wire),
@@ -28,14 +28,14 @@ for (const workers of [0, 2]) {
       const got = await Promise.all(all.map((c) => v.validate(c)));
       for (const [i, c] of all.entries()) {
         const want = await validateRecord(c);
-        assert.equal(got[i].ok, want.ok, `case ${i}`);
-        if (!got[i].ok && !want.ok) assert.equal(got[i].reason, want.reason, `case ${i}`);
+        assert.equal(got[i]!.ok, want.ok, `case ${i}`);
+        if (!got[i]!.ok && !want.ok) assert.equal(got[i]!.reason, want.reason, `case ${i}`);
       }
       assert.equal(got.filter((g) => g.ok).length, vectors.records.length + 50);
     } finally {
       v.close();
     }
-    const after = await v.validate(vectors.records[0].wire);
+    const after = await v.validate(vectors.records[0]!.wire);
     assert.ok(!after.ok && after.reason === "validator closed", "a closed verifier refuses");
   });
 }
@@ -52,7 +52,7 @@ Deno.test("a worker that cannot load falls back to in-thread validation, not rej
   try {
     const all = cases();
     const got = await Promise.all(all.map((c) => v.validate(c)));
-    for (const [i, c] of all.entries()) assert.equal(got[i].ok, (await validateRecord(c)).ok);
+    for (const [i, c] of all.entries()) assert.equal(got[i]!.ok, (await validateRecord(c)).ok);
     assert.equal(got.filter((g) => g.ok).length, vectors.records.length + 50);
   } finally {
     v.close();

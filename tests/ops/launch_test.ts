@@ -61,7 +61,7 @@ Deno.test("launch: the compiled binary embeds every worker module the source sta
     const text = await Deno.readTextFile(file);
     // Worker modules are named next to the code that starts them: new URL("./x.ts", import.meta.url)
     for (const m of text.matchAll(/new URL\("\.\/([\w.]+\.ts)", import\.meta\.url\)/g)) {
-      const path = join(file, "..", m[1]).slice(ROOT.length + 1);
+      const path = join(file, "..", m[1]!).slice(ROOT.length + 1);
       if (/worker/.test(path)) workers.push(path);
     }
   }
@@ -195,7 +195,7 @@ Deno.test("launch: every variable the node reads by name is in the allowed list"
       else if (e.name.endsWith(".ts")) {
         const text = await Deno.readTextFile(path);
         for (const m of text.matchAll(/(?:Deno\.env\.get|\benv)\(\s*"([A-Z_][A-Z0-9_]*)"\s*\)/g)) {
-          read.add(m[1]);
+          read.add(m[1]!);
         }
       }
     }

@@ -71,7 +71,7 @@ Deno.test("metrics: counters move as two nodes exchange records; healthz answers
     // A peer sending garbage: one unparsable message and one record with a bad signature.
     bad = await RawPeer.connect(a.node.port);
     await bad.sendJson("{not json");
-    const forged = { ...makeRecords(1, b.keys, { tag: "forged" })[0], signature: "0".repeat(128) };
+    const forged = { ...makeRecords(1, b.keys, { tag: "forged" })[0]!, signature: "0".repeat(128) };
     await bad.sendJson(envelopeRaw("experiment", recordJson(forged)));
     await waitFor(() => a.node.stats().invalid === 1, "the forged record to be rejected");
 

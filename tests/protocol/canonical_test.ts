@@ -96,7 +96,7 @@ Deno.test("float formatting equals Python json.dumps on 10,000 random doubles an
   assert.equal(expected.length, xs.length);
   let mismatches = 0;
   for (let i = 0; i < xs.length; i++) {
-    const ours = formatPythonFloat(xs[i]);
+    const ours = formatPythonFloat(xs[i]!);
     if (ours !== expected[i]) {
       mismatches++;
       if (mismatches < 5) {

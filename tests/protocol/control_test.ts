@@ -14,9 +14,10 @@ import {
   verificationId,
 } from "../../src/protocol/mod.ts";
 import { vectors } from "./vectors.ts";
+import { take } from "../tuple.ts";
 
-const [alice, bob] = vectors.keys;
-const expId = vectors.records[0].cid;
+const [alice, bob] = take(vectors.keys, 2);
+const expId = vectors.records[0]!.cid;
 
 function challenge(challenger: string): ControlEvent {
   return {

@@ -19,11 +19,11 @@ import { checkRecord } from "../../src/net/record_check.ts";
 import { reasonOf, vectors } from "./vectors.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const seed = hexToBytes(vectors.keys[0].seed_hex);
+const seed = hexToBytes(vectors.keys[0]!.seed_hex);
 
 function payloadWith(fields: Partial<ExperimentPayload>): ExperimentPayload {
-  const { id: _id, signature: _sig, ...base } = vectors.records[1].wire;
-  return { ...base, node_id: vectors.keys[0].node_id, ...fields };
+  const { id: _id, signature: _sig, ...base } = vectors.records[1]!.wire;
+  return { ...base, node_id: vectors.keys[0]!.node_id, ...fields };
 }
 
 Deno.test("limits: every vector record and the workspace's full-rewrite diff fit", async () => {
@@ -43,7 +43,7 @@ Deno.test("limits: every vector record and the workspace's full-rewrite diff fit
 Deno.test("limits: a signed record with an oversized text field is refused with a reason", async () => {
   for (const field of ["description", "hypothesis", "diff", "gpu_model"] as const) {
     const rec = signRecord(
-      payloadWith({ [field]: "x".repeat(RECORD_TEXT_LIMITS[field] + 1) }),
+      payloadWith({ [field]: "x".repeat(RECORD_TEXT_LIMITS[field]! + 1) }),
       seed,
     );
     const why = reasonOf(await validateRecord(rec));
@@ -54,7 +54,7 @@ Deno.test("limits: a signed record with an oversized text field is refused with 
 
 Deno.test("limits: a record within every field limit but over the canonical byte limit is refused", async () => {
   // Non-ASCII characters are six canonical bytes each (\uXXXX).
-  const diff = "\u00e9".repeat(RECORD_TEXT_LIMITS.diff);
+  const diff = "\u00e9".repeat(RECORD_TEXT_LIMITS.diff!);
   const rec = signRecord(payloadWith({ diff }), seed);
   const why = reasonOf(await validateRecord(rec));
   assert.match(why, /record too large: \d+ canonical bytes/);

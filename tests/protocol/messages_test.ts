@@ -19,8 +19,8 @@ Deno.test("parseMessage accepts every message type of PROTOCOL.md section 6", ()
     envelope("sync_request", { since: 0 }),
     envelope("code_request", { code_cid: "ab" }),
     envelope("code_response", { code_cid: "ab", code: "aGk=" }),
-    envelope("profile", vectors.profiles[0].wire),
-    envelopeRaw("experiment", recordJson(vectors.records[0].wire)),
+    envelope("profile", vectors.profiles[0]!.wire),
+    envelopeRaw("experiment", recordJson(vectors.records[0]!.wire)),
     envelope("challenge", {
       event_id: "challenge:e:c",
       experiment_id: "e",

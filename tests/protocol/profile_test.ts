@@ -23,7 +23,7 @@ Deno.test("every vector profile: canonical bytes, id and signature match Python"
 });
 
 Deno.test("tampered or malformed profiles are rejected", async () => {
-  const wire = vectors.profiles[0].wire;
+  const wire = vectors.profiles[0]!.wire;
   const tampered = await validateProfile({ ...wire, bio: "changed" });
   assert.equal(reasonOf(tampered), "cid mismatch");
   const other = vectors.profiles.find((p) => p.wire.node_id !== wire.node_id)!.wire;

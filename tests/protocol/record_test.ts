@@ -56,7 +56,7 @@ Deno.test("records parsed from Python's indent=2 bodies keep their canonical byt
   const bodies = await pythonBodies();
   assert.equal(bodies.length, vectors.records.length);
   for (const [i, v] of vectors.records.entries()) {
-    const parsed = JSON.parse(bodies[i]);
+    const parsed = JSON.parse(bodies[i]!);
     assert.equal(canonicalRecord(parsed), v.canonical);
     assert((await validateRecord(parsed)).ok);
   }
@@ -74,12 +74,12 @@ Deno.test("every invalid vector record is rejected with its reason", async () =>
     const result = await validateRecord(v.wire);
     assert(!result.ok, `accepted: ${v.why}`);
     const reason = reasonOf(result);
-    assert(reason.startsWith(expected[v.why]), `${v.why}: got reason "${reason}"`);
+    assert(reason.startsWith(expected[v.why]!), `${v.why}: got reason "${reason}"`);
   }
 });
 
 Deno.test("structurally wrong records are rejected with a reason naming the field", async () => {
-  const good = vectors.records[0].wire;
+  const good = vectors.records[0]!.wire;
   const cases: [Record<string, unknown>, string][] = [
     [{ ...good, val_bpb: "0.9" }, 'field "val_bpb"'],
     [{ ...good, depth: 1.5 }, 'field "depth"'],
@@ -104,7 +104,7 @@ Deno.test("structurally wrong records are rejected with a reason naming the fiel
 });
 
 Deno.test("a tampered float changes the id", async () => {
-  const wire = { ...vectors.records[0].wire, val_bpb: 0.5 };
+  const wire = { ...vectors.records[0]!.wire, val_bpb: 0.5 };
   const r = await validateRecord(wire);
   assert.equal(reasonOf(r), "cid mismatch");
 });

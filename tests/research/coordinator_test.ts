@@ -55,16 +55,16 @@ Deno.test("selectParent exploits the best or explores the least-explored branch"
   const kids: Record<string, number> = { a: 9, b: 5, c: 0 };
   const opts = (values: number[]) => ({ graphSize: 50, plateau: 0, random: () => values.shift()! });
   assert.equal(selectParent([], () => 0, opts([0])), undefined);
-  assert.deepEqual(selectParent([a, b, c], (id) => kids[id], opts([0.5])), {
+  assert.deepEqual(selectParent([a, b, c], (id) => kids[id]!, opts([0.5])), {
     parent: a,
     mode: "exploit",
   });
   // Explore (0.1 < 0.2): weights b = 1/36, c = 1; a draw of 0.5 of the total lands on c.
-  assert.deepEqual(selectParent([a, b, c], (id) => kids[id], opts([0.1, 0.5])), {
+  assert.deepEqual(selectParent([a, b, c], (id) => kids[id]!, opts([0.1, 0.5])), {
     parent: c,
     mode: "explore",
   });
-  assert.deepEqual(selectParent([a, b, c], (id) => kids[id], opts([0.1, 0.001])), {
+  assert.deepEqual(selectParent([a, b, c], (id) => kids[id]!, opts([0.1, 0.001])), {
     parent: b,
     mode: "explore",
   });

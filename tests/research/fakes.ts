@@ -79,7 +79,7 @@ export class FakeTrainer implements Trainer {
     // Hyperparameter values feed in too, so mutator runs get distinct, repeatable scores.
     let h = 0;
     for (const m of code.matchAll(/^[A-Z_]+ = ([^#\n]+)/gm)) {
-      for (const ch of m[1]) h = (h * 31 + ch.charCodeAt(0)) % 1000;
+      for (const ch of m[1]!) h = (h * 31 + ch.charCodeAt(0)) % 1000;
     }
     return Number((1 - 0.01 * better + 0.01 * worse + h / 1e6).toFixed(6));
   }

@@ -13,6 +13,7 @@ import { buildRecord } from "../../src/research/experiment.ts";
 import { FakeNode, FakeTrainer } from "./fakes.ts";
 import { type FakeLlmServer, startFakeLlm } from "./fake_llm.ts";
 import { BASELINE, edit, markerSyntax } from "./fixtures.ts";
+import { take } from "../tuple.ts";
 
 const keys = generateKeyPair();
 
@@ -109,7 +110,7 @@ Deno.test("an OpenAI-format LLM drives baseline, keep, discard (with both repair
       skipped: 0,
       stopReason: "done",
     });
-    const [base, keep, discard, crash] = h.node.published.map((p) => p.record);
+    const [base, keep, discard, crash] = take(h.node.published.map((p) => p.record), 4);
     assert.equal(base.parent, null);
     assert.equal(base.depth, 0);
     assert.equal(base.agent_model, "baseline");
@@ -147,13 +148,16 @@ Deno.test("an OpenAI-format LLM drives baseline, keep, discard (with both repair
     // Requests: 3 for experiment 1 (500, 429, ok), 3 for experiment 2 (two repairs), 1 more.
     assert.equal(h.server.requests.length, 7);
     assert.deepEqual(h.slept, [10, 3000]);
-    const invalidRepair = h.server.requests[4].body.messages as { role: string; content: string }[];
+    const invalidRepair = h.server.requests[4]!.body.messages as {
+      role: string;
+      content: string;
+    }[];
     assert.equal(invalidRepair.at(-2)?.role, "assistant");
     assert.match(
       invalidRepair.at(-1)!.content,
       /could not be used as train\.py:\n- this looks like a diff/,
     );
-    const policyRepair = h.server.requests[5].body.messages as { content: string }[];
+    const policyRepair = h.server.requests[5]!.body.messages as { content: string }[];
     assert.match(policyRepair.at(-1)!.content, /breaks the local policy:\n- imports subprocess/);
     assert.ok(!h.trainer.runs.some((code) => code.includes("import subprocess")));
     assert.ok(h.events.some((e) => /accepted after repair \(invalid, policy\)/.test(e.message)));
@@ -191,8 +195,8 @@ Deno.test("an Anthropic-format LLM's junk never crashes the loop; the mutator fi
     assert.ok(h.server.requests.every((r) => r.path === "/v1/messages"));
     assert.ok(!h.trainer.runs.some((code) => code.includes("curl")));
     const skips = h.events.filter((e) => e.kind === "skip").map((e) => e.message);
-    assert.match(skips[0], /claude-test: no usable proposal \(still invalid after a repair round/);
-    assert.match(skips[1], /no usable proposal \(anthropic is unavailable/);
+    assert.match(skips[0]!, /claude-test: no usable proposal \(still invalid after a repair round/);
+    assert.match(skips[1]!, /no usable proposal \(anthropic is unavailable/);
   });
 });
 
@@ -263,7 +267,7 @@ Deno.test("research starts from the best frontier code fetched from peers", asyn
     const summary = await new ResearchLoop(loopOptions(h, { maxExperiments: 1 })).run();
     assert.equal(summary.baselinePublished, false);
     assert.equal(summary.published, 1);
-    const rec = h.node.published[0].record;
+    const rec = h.node.published[0]!.record;
     assert.equal(rec.agent_model, "spore-mutator");
     // Only `held` has code, so every experiment branches from it.
     assert.equal(rec.parent, held.record.id);
@@ -312,7 +316,7 @@ Deno.test("a crashing baseline stops research with the reason", async () => {
     const summary = await new ResearchLoop(loopOptions(h, { maxExperiments: 2 })).run();
     assert.equal(summary.stopReason, "baseline-crash");
     assert.match(summary.message!, /baseline crashed \(exit code 1: RuntimeError\)/);
-    assert.equal(h.node.published[0].record.status, "crash");
+    assert.equal(h.node.published[0]!.record.status, "crash");
   });
 });
 

@@ -47,9 +47,9 @@ Deno.test("the result block the trainer parses must stay", () => {
 });
 
 Deno.test("binary junk and empty or oversized files are refused", () => {
-  assert.match(structuralProblems("\u0000\u0001ELF\u0002", BASELINE)[0], /binary/);
-  assert.match(structuralProblems("  \n", BASELINE)[0], /empty/);
-  assert.match(structuralProblems("x = 1\n".repeat(50_000), BASELINE)[0], /limit is 200000/);
+  assert.match(structuralProblems("\u0000\u0001ELF\u0002", BASELINE)[0]!, /binary/);
+  assert.match(structuralProblems("  \n", BASELINE)[0]!, /empty/);
+  assert.match(structuralProblems("x = 1\n".repeat(50_000), BASELINE)[0]!, /limit is 200000/);
 });
 
 Deno.test("process, network, FFI, signal and dynamic-code use is a policy violation", () => {

@@ -29,7 +29,7 @@ Deno.test("without llm.toml research uses the mutator and says why", async () =>
       maxExperiments: 3,
       log: (l) => lines.push(l),
     });
-    assert.match(lines[0], /^research: built-in mutator \(spore-mutator\): no LLM configured/);
+    assert.match(lines[0]!, /^research: built-in mutator \(spore-mutator\): no LLM configured/);
     assert.match(
       lines.at(-1)!,
       /^research finished: 3 experiments \(\d keep, \d discard, 0 crash\) \+ baseline$/,

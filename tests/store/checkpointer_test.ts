@@ -159,7 +159,7 @@ Deno.test("graph: bulk inserts with background checkpoints keep every record", a
     assert.equal(existsSync(`${path}-wal`), false);
     const again = GraphStore.open(path);
     assert.equal(again.count(), recs.length);
-    assert.equal(again.get(recs[377].id)?.signature, recs[377].signature);
+    assert.equal(again.get(recs[377]!.id)?.signature, recs[377]!.signature);
     again.close();
   });
 });

@@ -39,6 +39,6 @@ Deno.test("graph rows: a -0.0 record is recovered from its zero-valued columns",
   assert.notEqual(recordId(fromColumns), negZero.id);
   const match = signVariants(fromColumns).filter((r) => recordId(r) === negZero.id);
   assert.equal(match.length, 1);
-  assert.ok(Object.is(match[0].val_bpb, -0));
+  assert.ok(Object.is(match[0]!.val_bpb, -0));
   assert.equal(signVariants(makeRecord({ val_bpb: 0.5 })).length, 1);
 });

@@ -106,7 +106,7 @@ Deno.test("graph: frontier flags stay right under random arrival order (vs brute
       const recs: ExperimentRecord[] = [];
       for (let i = 0; i < 120; i++) {
         const parent = recs.length > 0 && rand() < 0.85
-          ? recs[Math.floor(rand() * recs.length)].id
+          ? recs[Math.floor(rand() * recs.length)]!.id
           : null;
         const r = rand();
         recs.push(makeRecord({
@@ -125,7 +125,7 @@ Deno.test("graph: frontier flags stay right under random arrival order (vs brute
       let i = 0;
       while (i < order.length) {
         const n = 1 + Math.floor(rand() * 20);
-        if (n === 1) g.insert(order[i]);
+        if (n === 1) g.insert(order[i]!);
         else g.insertMany(order.slice(i, i + n));
         i += n;
         const stored = order.slice(0, Math.min(i, order.length));
@@ -230,8 +230,8 @@ Deno.test("graph: recent, byNode, search (escaped wildcards), verified flag", as
     g.insertMany([r1, r2, r3]);
     assert.deepEqual(ids(g.recent(10)), [r3.id, r2.id, r1.id]);
     assert.deepEqual(ids(g.recent(1, 1)), [r2.id]);
-    assert.deepEqual(ids(g.byNode(NODE_IDS[0], 10)), [r3.id, r1.id]);
-    assert.deepEqual(ids(g.byNode(NODE_IDS[0], 10, 1)), [r1.id]);
+    assert.deepEqual(ids(g.byNode(NODE_IDS[0]!, 10)), [r3.id, r1.id]);
+    assert.deepEqual(ids(g.byNode(NODE_IDS[0]!, 10, 1)), [r1.id]);
     assert.deepEqual(ids(g.search("% warm", 10)), [r2.id]);
     assert.deepEqual(ids(g.search("%", 10)), [r2.id]);
     assert.deepEqual(ids(g.search("wider_", 10)), [r3.id]);
@@ -239,7 +239,7 @@ Deno.test("graph: recent, byNode, search (escaped wildcards), verified flag", as
     assert.deepEqual(ids(g.search("LR_to", 10)), []);
     assert.deepEqual(ids(g.search("a100", 10)), [r3.id]);
     assert.deepEqual(ids(g.search(r1.id.slice(0, 10), 10)), [r1.id]);
-    assert.deepEqual(ids(g.search(NODE_IDS[1].slice(0, 8), 10)), [r2.id]);
+    assert.deepEqual(ids(g.search(NODE_IDS[1]!.slice(0, 8), 10)), [r2.id]);
     assert.deepEqual(ids(g.search("   ", 10)), []);
     assert.throws(() => g.recent(-1), StoreError);
     assert.throws(() => g.search("x", 1.5), StoreError);
@@ -261,7 +261,7 @@ Deno.test("graph: iterSinceTimestamp pages through equal timestamps without gaps
     const want = recs.filter((r) => r.timestamp >= 1001);
     assert.equal(got.length, want.length);
     assert.deepEqual(new Set(ids(got)), new Set(ids(want)));
-    for (let i = 1; i < got.length; i++) assert.ok(got[i - 1].timestamp <= got[i].timestamp);
+    for (let i = 1; i < got.length; i++) assert.ok(got[i - 1]!.timestamp <= got[i]!.timestamp);
     assert.equal([...g.iterSinceTimestamp(0)].length, 23);
     assert.equal([...g.iterSinceTimestamp(5000)].length, 0);
     g.close();
@@ -318,7 +318,7 @@ Deno.test("graph: a Python-written graph opens unchanged and is backfilled", asy
     Deno.mkdirSync(join(dir, "db"));
     // Children are written first for some rows: the Python node also stores out of order.
     const later = [makeRecord({ val_bpb: 0.7 })];
-    const extra = makeRecord({ parent: VECTOR_RECORDS[0].id, val_bpb: -1, status: "keep" });
+    const extra = makeRecord({ parent: VECTOR_RECORDS[0]!.id, val_bpb: -1, status: "keep" });
     writePythonGraph(path, [extra, ...VECTOR_RECORDS]);
     const all = [extra, ...VECTOR_RECORDS];
 
@@ -348,7 +348,7 @@ Deno.test("graph: a Python-written graph opens unchanged and is backfilled", asy
       bestValBpb: -1,
       nodes: new Set([...all, ...later].map((r) => r.node_id)).size,
     });
-    assertExact(again.get(later[0].id), later[0]);
+    assertExact(again.get(later[0]!.id), later[0]!);
     again.close();
   });
 });

@@ -71,10 +71,10 @@ export function makeRecord(spec: RecordSpec = {}): ExperimentRecord {
     gpu_model: spec.gpu_model ?? "H100",
     cuda_version: "12.8",
     torch_version: "2.9.0",
-    node_id: NODE_IDS[key],
+    node_id: NODE_IDS[key]!,
     timestamp: spec.timestamp ?? 1_773_000_000 + counter,
   };
-  return signRecord(payload, SEEDS[key]);
+  return signRecord(payload, SEEDS[key]!);
 }
 
 /** The frontier by its definition, computed from scratch (PROTOCOL.md section 7). */
@@ -93,7 +93,7 @@ export function shuffled<T>(xs: readonly T[], rand: () => number): T[] {
   const out = [...xs];
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
+    [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
 }

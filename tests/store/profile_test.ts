@@ -17,7 +17,7 @@ function profile(
   fields: Partial<ProfilePayload> = {},
 ): NodeProfile {
   return signProfile({
-    node_id: NODE_IDS[key],
+    node_id: NODE_IDS[key]!,
     display_name: `node ${key} at ${timestamp}`,
     bio: "",
     website: "",
@@ -26,7 +26,7 @@ function profile(
     timestamp,
     schema_version: 1,
     ...fields,
-  }, SEEDS[key]);
+  }, SEEDS[key]!);
 }
 
 Deno.test("profiles: vector profiles round-trip exactly", async () => {
@@ -55,10 +55,10 @@ Deno.test("profiles: newest timestamp wins; older, equal and identical are no-op
     assert.equal(p.upsert(v2), true);
     assert.equal(p.upsert(old), false);
     assert.equal(p.upsert(sameTime), false);
-    assert.deepEqual(p.get(NODE_IDS[0]), v2);
+    assert.deepEqual(p.get(NODE_IDS[0]!), v2);
     p.close();
     p = ProfileStore.open(path);
-    assert.deepEqual(p.get(NODE_IDS[0]), v2);
+    assert.deepEqual(p.get(NODE_IDS[0]!), v2);
     assert.equal(p.get("f".repeat(64)), undefined);
     p.close();
   });
@@ -69,7 +69,7 @@ Deno.test("profiles: text SQLite cannot hold is still reproduced exactly", async
     const p = ProfileStore.open(join(dir, "profile.sqlite"));
     const odd = profile(1, 10, { bio: "nul\u0000in bio", display_name: "lone \udc00" });
     assert.equal(p.upsert(odd), true);
-    assert.deepEqual(p.get(NODE_IDS[1]), odd);
+    assert.deepEqual(p.get(NODE_IDS[1]!), odd);
     p.close();
   });
 });
@@ -92,7 +92,7 @@ Deno.test("profiles: all, displayNames, and afterSeq following replacements", as
     assert.equal(p.maxSeq(), 2);
     assert.deepEqual(p.all(10).map((x) => x.node_id), [...NODE_IDS].sort());
     assert.deepEqual(
-      p.displayNames([NODE_IDS[0], NODE_IDS[1], "f".repeat(64)]),
+      p.displayNames([NODE_IDS[0]!, NODE_IDS[1]!, "f".repeat(64)]),
       new Map([[NODE_IDS[0], "alice"]]),
     );
     const replaced = profile(0, 2, { display_name: "alice2" });
@@ -130,7 +130,7 @@ Deno.test("profiles: a Python-written table opens unchanged and gets sequence nu
     }
     db.close();
     const p = ProfileStore.open(path);
-    const want = vectors.profiles[0].wire;
+    const want = vectors.profiles[0]!.wire;
     assert.equal(canonicalProfile(p.get(want.node_id)!), canonicalProfile(want));
     assert.deepEqual(p.afterSeq(0, 10).map((x) => x.seq), [1]);
     p.close();

@@ -93,7 +93,7 @@ Deno.test({
         "evaluating",
         "done",
       ]);
-      assert.equal(events[1].progress?.tokPerSec, 1000);
+      assert.equal(events[1]!.progress?.tokPerSec, 1000);
     });
   },
 });

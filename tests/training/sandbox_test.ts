@@ -28,7 +28,9 @@ const SPEC: SandboxSpec = {
 function binds(args: string[]): Array<[string, string, string]> {
   const out: Array<[string, string, string]> = [];
   for (let i = 0; i < args.length; i++) {
-    if (/^--(ro-|dev-)?bind(-try)?$/.test(args[i])) out.push([args[i], args[i + 1], args[i + 2]]);
+    if (/^--(ro-|dev-)?bind(-try)?$/.test(args[i]!)) {
+      out.push([args[i]!, args[i + 1]!, args[i + 2]!]);
+    }
   }
   return out;
 }
@@ -49,7 +51,7 @@ Deno.test("sandbox: isolated namespaces, dies with parent, minimal env", () => {
   assert.ok(a.includes("--unshare-user"), "non-root uses a user namespace");
   assert.ok(!a.includes("--cap-add"));
   const env = new Map<string, string>();
-  for (let i = 0; i < a.length; i++) if (a[i] === "--setenv") env.set(a[i + 1], a[i + 2]);
+  for (let i = 0; i < a.length; i++) if (a[i] === "--setenv") env.set(a[i + 1]!, a[i + 2]!);
   assert.equal(env.get("SPORE_CACHE_DIR"), "/data");
   assert.equal(env.get("SPORE_MAX_STEPS"), "5");
   assert.equal(env.get("HOME"), "/workspace");

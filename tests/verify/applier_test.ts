@@ -4,6 +4,7 @@ import type { ControlEvent, ExperimentRecord, KeyPair } from "../../src/protocol
 import { openStores, type Stores } from "../../src/store/mod.ts";
 import { EventApplier, resolveDispute, VerifyDb, verifyDbPath } from "../../src/verify/mod.ts";
 import { key, makeRecord, signAs } from "./helpers.ts";
+import { take } from "../tuple.ts";
 
 const pub = key(0);
 const checker = key(1);
@@ -160,7 +161,7 @@ Deno.test("a signed verification applies its exact deltas once, however often it
         state: "applied",
       });
     }
-    const [p, c] = scores(h);
+    const [p, c] = take(scores(h), 2);
     assert.equal(p.score, 2.0);
     assert.equal(p.experiments_verified, 1);
     assert.equal(c.score, 0.5);
@@ -190,7 +191,7 @@ Deno.test("an event held before its record applies when the record arrives after
       assert.deepEqual(applied.map((e) => e.payload.event_id), [ev.payload.event_id]);
       assert.equal(h.applier.held("verification", ev.payload.event_id)?.state, "applied");
       assert.deepEqual(h.applier.onRecord(record), [], "applied once");
-      assert.equal(scores(h)[0].experiments_verified, 1);
+      assert.equal(scores(h)[0]!.experiments_verified, 1);
     } finally {
       h.close();
     }
@@ -314,11 +315,11 @@ Deno.test("the full dispute evidence converges to the same ledger in any arrival
         }
       }
       ledgers.push(scores(h));
-      assert.equal(h.applier.held("dispute", c.events[3].payload.event_id)?.state, "applied");
+      assert.equal(h.applier.held("dispute", c.events[3]!.payload.event_id)?.state, "applied");
       assert.equal(h.applier.held("verification", verify.payload.event_id)?.state, "pending");
     });
   }
-  const [p, ch, a, b] = ledgers[0] as ReturnType<typeof scores>;
+  const [p, ch, a, b] = take(ledgers[0] as ReturnType<typeof scores>, 4);
   assert.deepEqual([p.score, p.disputes_lost], [-5.0, 1]);
   assert.deepEqual([ch.score, ch.disputes_won], [1.0, 1]);
   assert.deepEqual([a.score, b.score], [0.5, 0.5]);
@@ -332,7 +333,7 @@ Deno.test("a dispute contradicting the signed evidence is refused", async () => 
     for (const e of c.events.slice(0, 3)) await h.applier.handle(e);
     const lie = signAs({
       type: "dispute",
-      payload: { ...c.events[3].payload, outcome: "upheld" },
+      payload: { ...c.events[3]!.payload, outcome: "upheld" },
     } as ControlEvent, checker);
     const r = await h.applier.handle(lie);
     assert.ok(r.status === "held" && r.state === "invalid");
@@ -356,7 +357,7 @@ Deno.test("several challengers rejecting one experiment cost the publisher -5.0 
         dispute(c.record, v1, c.truth, second),
       ]
     ) await h.applier.handle(e);
-    const [p, ch, a] = scores(h);
+    const [p, ch, a] = take(scores(h), 3);
     assert.deepEqual([p.score, p.disputes_lost], [-5.0, 1]);
     assert.equal(ch.score, 1.0);
     assert.equal(a.score, 0.5 + 1.0); // answered the first challenge, won its own dispute
@@ -371,12 +372,12 @@ Deno.test("replay from the control log rebuilds the same ledger and skips forged
     h.stores.graph.insert(c.record);
     place(h, v1, v2);
     // A forged dispute reaches the control log first (e.g. written by sync); the real one later.
-    const forged = { type: "dispute", payload: { ...c.events[3].payload, outcome: "upheld" } };
+    const forged = { type: "dispute", payload: { ...c.events[3]!.payload, outcome: "upheld" } };
     h.stores.control.append("dispute", forged.payload);
     await h.applier.replayControlLog();
     for (const e of c.events) await h.applier.handle(e);
     const before = scores(h);
-    assert.equal(before[0].score, -5.0);
+    assert.equal(before[0]!.score, -5.0);
     h.close();
     // Lose the ledger and the evidence; keep the graph and the control log.
     await Deno.remove(join(dir, "db", "reputation.sqlite"));
@@ -393,7 +394,7 @@ Deno.test("replay from the control log rebuilds the same ledger and skips forged
       ]);
       assert.deepEqual(scores(h).map((r) => r.score), [0, 0, 0.5, 0.5, 0]);
       // The genuine dispute arriving again (sync from a peer) completes the ledger.
-      await h.applier.handle(c.events[3]);
+      await h.applier.handle(c.events[3]!);
       assert.deepEqual(scores(h), before);
       // A second replay finds nothing new.
       assert.deepEqual(await h.applier.replayControlLog(), []);

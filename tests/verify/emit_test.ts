@@ -34,7 +34,7 @@ Deno.test("an own verification is broadcast while not yet logged, and logged onc
     verifier.onRecord(rec.record, "peer");
     await verifier.idle();
     assert.deepEqual(relayed.map((e) => e.type), ["verification"]);
-    assert.equal(relayed[0].payload.experiment_id, rec.record.id);
+    assert.equal(relayed[0]!.payload.experiment_id, rec.record.id);
     const logged = stores.control.afterSeq(0, 100);
     assert.deepEqual(logged.map((e) => e.type), ["verification"]);
   } finally {

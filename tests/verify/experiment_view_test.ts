@@ -29,7 +29,7 @@ Deno.test("a rejected claim shows as rejected with every genuine event applied",
     const cheat = makeRecord(key(0), { claimOffset: -0.05 });
     bus.publish(cheat);
     await bus.settle();
-    const events = logged(nodes[4], cheat.record.id);
+    const events = logged(nodes[4]!, cheat.record.id);
     assert.deepEqual(events.map((e) => e.type).sort(), [
       "challenge",
       "challenge_response",
@@ -67,7 +67,7 @@ Deno.test("a signed dispute contradicting its evidence is refused and decides no
     };
     bus.broadcast(null, signAs({ type: "challenge", payload: challenge }, rogue));
     await bus.settle();
-    const answers = logged(nodes[4], r.id).filter((e) => e.type === "challenge_response");
+    const answers = logged(nodes[4]!, r.id).filter((e) => e.type === "challenge_response");
     assert.equal(answers.length, 4, "nodes 1-4 answer the rogue's challenge truthfully");
     const lie: DisputePayload = {
       event_id: `dispute:${r.id}:${rogue.nodeId}`,
@@ -78,9 +78,9 @@ Deno.test("a signed dispute contradicting its evidence is refused and decides no
       outcome: "rejected",
       ground_truth_bpb: challenge.challenger_bpb,
       verifier_count: 1,
-      verifier_ids: [answers[0].payload.verifier_id as string],
+      verifier_ids: [answers[0]!.payload.verifier_id as string],
     };
-    const events = [...logged(nodes[4], r.id), signAs({ type: "dispute", payload: lie }, rogue)];
+    const events = [...logged(nodes[4]!, r.id), signAs({ type: "dispute", payload: lie }, rogue)];
     const v = experimentVerification(r, events);
     assert.equal(v.state, "challenged", "the rogue's challenge stays open: its dispute is refused");
     assert.equal(v.verifications, 1);

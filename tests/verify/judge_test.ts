@@ -178,7 +178,7 @@ Deno.test("dispute: applied only when the named, held evidence recomputes it", (
   assert.equal(judgeDispute(dispute(), evidence(refused)).state, "invalid");
   assert.equal(judgeDispute(dispute(), evidence(held, { state: "invalid" })).state, "invalid");
   // Missing evidence waits.
-  const partial = { [v1.nodeId]: held[v1.nodeId] };
+  const partial = { [v1.nodeId]: held[v1.nodeId]! };
   assert.equal(judgeDispute(dispute(), evidence(partial)).state, "pending");
   assert.equal(judgeDispute(dispute(), evidence(held, { state: "missing" })).state, "pending");
   assert.equal(judgeDispute(dispute(), { ...evidence(held), record: undefined }).state, "pending");

@@ -42,16 +42,17 @@ Deno.test("an honest publisher is verified and scores move by the table's deltas
     await bus.settle();
     for (const view of ledgerViews(nodes, ids(nodes))) {
       const [publisher, checker, ...rest] = view;
+      assert.ok(publisher && checker);
       // A genesis keep record is on the frontier: +2.0; the checker +0.5.
       assert.deepEqual(
         [publisher.score, publisher.experiments_verified],
         [2.0, 1],
       );
       assert.deepEqual([checker.score, checker.verifications_performed], [0.5, 1]);
-      for (const r of rest) assert.equal(r.score, 0);
+      for (const r of rest) assert.equal(r?.score, 0);
     }
     for (const n of nodes) assert.ok(n.stores.graph.isVerified(rec.record.id));
-    assert.equal(nodes[1].trainer.runs, 1);
+    assert.equal(nodes[1]!.trainer.runs, 1);
   } finally {
     await bus.close();
   }
@@ -63,16 +64,17 @@ Deno.test("a publisher claiming better than its code is challenged, answered by 
     const rec = makeRecord(key(0), { claimOffset: -0.05 });
     bus.publish(rec);
     await bus.settle();
-    const d = disputeOf(nodes[1], rec.record.id);
+    const d = disputeOf(nodes[1]!, rec.record.id);
     assert.ok(d);
     assert.equal(d.outcome, "rejected");
     assert.equal(d.verifier_count, 3);
     assert.deepEqual([...(d.verifier_ids as string[])].sort(), ids(nodes.slice(2)).sort());
     const views = ledgerViews(nodes, ids(nodes));
     for (const [publisher, challenger, ...verifiers] of views) {
+      assert.ok(publisher && challenger);
       assert.deepEqual([publisher.score, publisher.disputes_lost], [-5.0, 1]);
       assert.deepEqual([challenger.score, challenger.disputes_won], [1.0, 1]);
-      for (const v of verifiers) assert.deepEqual([v.score, v.verifications_performed], [0.5, 1]);
+      for (const v of verifiers) assert.deepEqual([v?.score, v?.verifications_performed], [0.5, 1]);
     }
     for (const v of views) assert.deepEqual(v, views[0]);
     for (const n of nodes) assert.equal(n.verifier.pendingChallenges().length, 0);
@@ -88,12 +90,14 @@ Deno.test("with only one other same-class node the challenge wants one response"
     const rec = makeRecord(key(0), { claimOffset: -0.05 });
     bus.publish(rec);
     await bus.settle();
-    const d = disputeOf(nodes[1], rec.record.id);
+    const d = disputeOf(nodes[1]!, rec.record.id);
     assert.ok(d, "resolved without waiting for the timeout");
-    assert.deepEqual([d.outcome, d.verifier_count, d.verifier_ids], ["rejected", 1, [nodes[2].id]]);
-    assert.equal(nodes[3].trainer.runs + nodes[4].trainer.runs, 0, "other classes never rerun");
+    assert.deepEqual([d.outcome, d.verifier_count, d.verifier_ids], ["rejected", 1, [
+      nodes[2]!.id,
+    ]]);
+    assert.equal(nodes[3]!.trainer.runs + nodes[4]!.trainer.runs, 0, "other classes never rerun");
     for (const [publisher, challenger, verifier] of ledgerViews(nodes, ids(nodes))) {
-      assert.deepEqual([publisher.score, challenger.score, verifier.score], [-5.0, 1.0, 0.5]);
+      assert.deepEqual([publisher?.score, challenger?.score, verifier?.score], [-5.0, 1.0, 0.5]);
     }
   } finally {
     await bus.close();
@@ -106,7 +110,7 @@ Deno.test("with no independent same-class node there is no challenge", async () 
     const rec = makeRecord(key(0), { claimOffset: -0.05 });
     bus.publish(rec);
     await bus.settle();
-    assert.equal(nodes[1].trainer.runs, 1, "the spot-check ran");
+    assert.equal(nodes[1]!.trainer.runs, 1, "the spot-check ran");
     for (const n of nodes) {
       assert.equal(n.stores.control.maxSeq(), 0);
       assert.equal(n.verifier.pendingChallenges().length, 0);
@@ -166,8 +170,8 @@ Deno.test("forged, wrongly signed, contradicting and replayed events change no s
     const unsigned = { type: "dispute", payload: bare } as ControlEvent;
     const inNode1Name = {
       ...bare,
-      event_id: `dispute:${honest.record.id}:${nodes[1].id}`,
-      challenger_id: nodes[1].id,
+      event_id: `dispute:${honest.record.id}:${nodes[1]!.id}`,
+      challenger_id: nodes[1]!.id,
     };
     const posing = signAs({ type: "dispute", payload: inNode1Name } as ControlEvent, rogue);
     const fakeClaim = { type: "dispute", payload: inNode1Name } as ControlEvent;
@@ -197,17 +201,17 @@ Deno.test("a challenger restarting mid-challenge resumes and every ledger conver
   try {
     const rec = makeRecord(key(0), { claimOffset: -0.05 });
     // Hold back node 2's and node 3's answers: they are down while the challenge goes out.
-    await nodes[2].stop();
+    await nodes[2]!.stop();
     bus.publish(rec);
     await bus.settle();
-    const challenger = nodes[1];
+    const challenger = nodes[1]!;
     assert.equal(challenger.verifier.pendingChallenges().length, 1);
-    assert.equal(challenger.verifier.pendingChallenges()[0].required, 3);
+    assert.equal(challenger.verifier.pendingChallenges()[0]!.required, 3);
     // The challenger goes down with one of three responses; the others arrive while it is down.
     await challenger.stop();
-    await nodes[2].start();
-    await bus.syncTo(nodes[2]);
-    assert.equal(nodes[2].trainer.runs, 1, "node 2 answered the challenge it learned by sync");
+    await nodes[2]!.start();
+    await bus.syncTo(nodes[2]!);
+    assert.equal(nodes[2]!.trainer.runs, 1, "node 2 answered the challenge it learned by sync");
     await challenger.start();
     assert.equal(challenger.verifier.pendingChallenges().length, 1, "the open challenge survived");
     await bus.syncTo(challenger);
@@ -216,7 +220,7 @@ Deno.test("a challenger restarting mid-challenge resumes and every ledger conver
     assert.deepEqual([d?.outcome, d?.verifier_count], ["rejected", 3]);
     const views = ledgerViews(nodes, ids(nodes));
     for (const v of views) assert.deepEqual(v, views[0]);
-    assert.deepEqual(views[0].map((r) => r.score), [-5.0, 1.0, 0.5, 0.5, 0.5]);
+    assert.deepEqual(views[0]!.map((r) => r.score), [-5.0, 1.0, 0.5, 0.5, 0.5]);
   } finally {
     await bus.close();
   }
@@ -226,12 +230,12 @@ Deno.test("a restarted challenger whose deadline passed resolves with the respon
   const { bus, nodes } = await network(["H100", "H100", "H100", "H100", "H100"]);
   try {
     const rec = makeRecord(key(0), { claimOffset: -0.05 });
-    await nodes[3].stop();
-    await nodes[4].stop();
+    await nodes[3]!.stop();
+    await nodes[4]!.stop();
     bus.publish(rec);
     await bus.settle();
-    const challenger = nodes[1];
-    assert.equal(challenger.verifier.pendingChallenges()[0].required, 3);
+    const challenger = nodes[1]!;
+    assert.equal(challenger.verifier.pendingChallenges()[0]!.required, 3);
     assert.equal(disputeOf(challenger, rec.record.id), undefined, "one of three: still waiting");
     await challenger.stop();
     bus.clock.advance(1800_000);
@@ -242,18 +246,18 @@ Deno.test("a restarted challenger whose deadline passed resolves with the respon
     const up = nodes.filter((n) => n.up);
     const views = ledgerViews(up, ids(nodes));
     for (const v of views) assert.deepEqual(v, views[0]);
-    assert.deepEqual(views[0].map((r) => r.score), [-5.0, 1.0, 0.5, 0, 0]);
+    assert.deepEqual(views[0]!.map((r) => r.score), [-5.0, 1.0, 0.5, 0, 0]);
     // Nodes that were down catch up by sync. Their stand-in reruns are instant, so they answer
     // the challenge before the dispute reaches them: late answers are valid reruns, credited
     // on every node alike, and every ledger still converges.
-    for (const n of [nodes[3], nodes[4]]) {
+    for (const n of [nodes[3]!, nodes[4]!]) {
       await n.start();
       await bus.syncTo(n);
     }
     await bus.settle();
     const after = ledgerViews(nodes, ids(nodes));
     for (const v of after) assert.deepEqual(v, after[0]);
-    assert.deepEqual(after[0].slice(0, 3), views[0].slice(0, 3));
+    assert.deepEqual(after[0]!.slice(0, 3), views[0]!.slice(0, 3));
   } finally {
     await bus.close();
   }

@@ -28,13 +28,13 @@ Deno.test("spore status lists the verified count, open challenges and dispute ou
     bus.publish(cheat);
     await bus.settle();
     // A second cheat whose answers stall: its challenge stays open.
-    nodes[2].trainer.stall = true;
-    nodes[3].trainer.stall = true;
+    nodes[2]!.trainer.stall = true;
+    nodes[3]!.trainer.stall = true;
     const open = makeRecord(key(0), { claimOffset: -0.05 });
     bus.publish(open);
-    await bus.settle([nodes[2], nodes[3]]);
-    const dir = nodes[3].dir;
-    await nodes[3].stop(); // its rerun stalls: stop it so the status reads a quiet data dir
+    await bus.settle([nodes[2]!, nodes[3]!]);
+    const dir = nodes[3]!.dir;
+    await nodes[3]!.stop(); // its rerun stalls: stop it so the status reads a quiet data dir
 
     const text = await status(dir, false);
     assert.match(

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { readVerificationSummary } from "../../src/verify/mod.ts";
 import { Bus, key, makeRecord } from "./helpers.ts";
+import { take } from "../tuple.ts";
 
 Deno.test("the summary shows verified count and an open challenge until the challenger stops waiting", async () => {
   const bus = await Bus.create();
@@ -11,7 +12,7 @@ Deno.test("the summary shows verified count and an open challenge until the chal
       nodes.push(await bus.addNode(i, { spotCheckRate: i === 1 ? 1 : 0, timeoutMs: 60_000 }));
     }
     for (let i = 0; i < 4; i++) bus.publish(makeRecord(key(i)), true);
-    const [publisher, challenger, v2, v3] = nodes;
+    const [publisher, challenger, v2, v3] = take(nodes, 4);
     assert.deepEqual(readVerificationSummary(challenger.dir), {
       verified_experiments: 0,
       open_challenges: [],
@@ -34,14 +35,14 @@ Deno.test("the summary shows verified count and an open challenge until the chal
     await bus.settle([v2, v3]);
     const mine = readVerificationSummary(challenger.dir, { selfId: challenger.id });
     assert.equal(mine.open_challenges.length, 1);
-    const open = mine.open_challenges[0];
+    const open = mine.open_challenges[0]!;
     assert.equal(open.experiment_id, cheat.record.id);
     assert.equal(open.challenger_id, challenger.id);
     assert.equal(open.responses, 0);
     assert.equal(open.required, 2);
     assert.ok(open.deadline_ms !== null && open.deadline_ms > bus.clock.now());
     const theirs = readVerificationSummary(v2.dir);
-    assert.equal(theirs.open_challenges[0].required, null, "only the challenger knows its wait");
+    assert.equal(theirs.open_challenges[0]!.required, null, "only the challenger knows its wait");
     assert.equal(theirs.owed_answers, 1);
     assert.deepEqual(readVerificationSummary(publisher.dir).recent_disputes, []);
 
@@ -73,10 +74,10 @@ Deno.test("the summary lists a rejected dispute on every node", async () => {
       const s = readVerificationSummary(n.dir);
       assert.deepEqual(s.open_challenges, []);
       assert.equal(s.recent_disputes.length, 1);
-      const d = s.recent_disputes[0];
+      const d = s.recent_disputes[0]!;
       assert.deepEqual(
         [d.experiment_id, d.original_node_id, d.challenger_id, d.outcome, d.verifier_count],
-        [cheat.record.id, nodes[0].id, nodes[1].id, "rejected", 3],
+        [cheat.record.id, nodes[0]!.id, nodes[1]!.id, "rejected", 3],
       );
       assert.ok(Math.abs(d.ground_truth_bpb - (cheat.record.val_bpb + 0.05)) < 1e-9);
     }

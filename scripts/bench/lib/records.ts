@@ -34,7 +34,7 @@ export async function benchRecords(n: number): Promise<string[]> {
   });
   let parent: string | null = null;
   for (let i = 0; i < n; i++) {
-    const k = keys[i % keys.length];
+    const k = keys[i % keys.length]!;
     const payload = {
       version: 1,
       parent,

@@ -68,7 +68,7 @@ Deno.test("anthropic speaks the Messages API with x-api-key and version header",
     const c = client(server, "anthropic", fakeHttp());
     assert.equal(c.model, "claude-sonnet-4-5");
     assert.equal(await c.complete(ask), "part one, two");
-    const seen = server.requests[0];
+    const seen = server.requests[0]!;
     assert.equal(seen.path, "/v1/messages");
     assert.equal(seen.headers["x-api-key"], "sk-test-123");
     assert.equal(seen.headers["anthropic-version"], "2023-06-01");
