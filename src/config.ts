@@ -38,6 +38,11 @@ export interface SporeConfig {
   spot_check_rate?: number;
   /** Memory limit of each training run: `50%` (of RAM), `4096MiB`, `8GiB` or `none`. */
   train_memory_limit?: string;
+  /**
+   * Legacy network switch: apply unsigned control events (a Python-only network's challenges and
+   * disputes) to reputation. Off by default; `SPORE_ACCEPT_UNSIGNED_CONTROL` overrides it.
+   */
+  accept_unsigned_control?: boolean;
   /** A research workspace (`--workspace`): a directory with prepare.py and train.py. */
   workspace?: string;
   /** The `dataset_cid` of that workspace's data (`--dataset-cid`). */
@@ -134,14 +139,13 @@ function parseTomlFile(path: string, text: string): Record<string, unknown> {
   }
 }
 
-function expectType(
-  path: string,
-  key: string,
-  value: unknown,
-  kind: "string" | "integer" | "number" | "string[]",
-): void {
+type ConfigKind = "string" | "integer" | "number" | "boolean" | "string[]";
+
+function expectType(path: string, key: string, value: unknown, kind: ConfigKind): void {
   const ok = kind === "string[]"
     ? Array.isArray(value) && value.every((v) => typeof v === "string")
+    : kind === "boolean"
+    ? typeof value === "boolean"
     : kind === "integer"
     ? Number.isInteger(value)
     : kind === "number"
@@ -197,7 +201,7 @@ export async function loadConfig(dataDir: string): Promise<SporeConfig> {
   const text = await readTextOrUndefined(path);
   const raw = text === undefined ? {} : parseTomlFile(path, text);
   const cfg = defaultConfig(dataDir);
-  const kinds: Record<string, "string" | "integer" | "number" | "string[]"> = {
+  const kinds: Record<string, ConfigKind> = {
     host: "string",
     port: "integer",
     data_dir: "string",
@@ -207,6 +211,7 @@ export async function loadConfig(dataDir: string): Promise<SporeConfig> {
     max_peers: "integer",
     spot_check_rate: "number",
     train_memory_limit: "string",
+    accept_unsigned_control: "boolean",
     workspace: "string",
     dataset_cid: "string",
     data_cache: "string",

@@ -13,6 +13,7 @@ import {
   trainMemoryLimit,
   updateConfig,
 } from "../src/config.ts";
+import { verifierSettings } from "../src/verify/mod.ts";
 import { vectors } from "./protocol/vectors.ts";
 import { withTemp } from "./cli/helpers.ts";
 
@@ -182,4 +183,22 @@ Deno.test("config: train_memory_limit is checked on load and defaults to half th
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("config.toml: accept_unsigned_control is read (the env var still overrides it)", async () => {
+  await withTemp(async (dir) => {
+    await Deno.writeTextFile(`${dir}/config.toml`, "accept_unsigned_control = true\n");
+    const c = await loadConfig(dir);
+    assert.equal(c.accept_unsigned_control, true);
+    assert.equal(c.warnings, undefined, "a known key, not a misspelling");
+    const env = (vars: Record<string, string>) => (n: string) => vars[n];
+    assert.equal(verifierSettings(c, env({})).acceptUnsigned, true);
+    assert.equal(
+      verifierSettings(c, env({ SPORE_ACCEPT_UNSIGNED_CONTROL: "0" })).acceptUnsigned,
+      false,
+    );
+    assert.equal(verifierSettings(await loadConfig(`${dir}/none`), env({})).acceptUnsigned, false);
+    await Deno.writeTextFile(`${dir}/config.toml`, 'accept_unsigned_control = "yes"\n');
+    await assert.rejects(() => loadConfig(dir), /"accept_unsigned_control" must be a boolean/);
+  });
 });

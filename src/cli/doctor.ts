@@ -94,7 +94,7 @@ async function checkDevice(py: PythonInfo | null, exec: Exec): Promise<Check> {
   return {
     name: "device",
     status: "ok",
-    detail: `${dev.gpuModel}, class ${dev.gpuClass}${extra}`,
+    detail: `${dev.deviceName}, class ${dev.gpuClass}${extra}`,
     fix: "",
   };
 }

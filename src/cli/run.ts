@@ -270,7 +270,7 @@ async function describeResearch(t: TrainingInfo): Promise<[string, string][]> {
 
 async function describeTrainer(trainer: Trainer): Promise<string> {
   const env = await trainer.environment();
-  return `${env.gpuClass} (${env.gpuModel}, torch ${env.torchVersion})`;
+  return `${env.gpuClass} (torch ${env.torchVersion})`;
 }
 
 function trainingProgress(

@@ -243,7 +243,12 @@ function printHuman(out: Record<string, unknown>, path: string): void {
   rows.push(
     ["wall s", String(out.wall_seconds)],
     ["device", `${out.gpu_model} (class ${out.gpu_class})`],
-    ["torch", `${out.torch_version}${out.cuda_version ? ` / CUDA ${out.cuda_version}` : ""}`],
+    [
+      "torch",
+      `${out.torch_version}${
+        /^\d/.test(String(out.cuda_version)) ? ` / CUDA ${out.cuda_version}` : ""
+      }`,
+    ],
     ["sandboxed", out.sandboxed ? "yes" : style("yellow", "NO")],
     ["code_cid", String(out.code_cid)],
     ["dataset_cid", String(out.dataset_cid)],

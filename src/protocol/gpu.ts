@@ -8,7 +8,12 @@
 const CLASS_CACHE_LIMIT = 1024;
 const classCache = new Map<string, string>();
 
-/** Normalize a device string to its GPU class, e.g. "NVIDIA H100 80GB HBM3" -> "H100". */
+/**
+ * Normalize a device string to its GPU class exactly as the Python node does (its
+ * `normalize_gpu_model`): "NVIDIA GeForce RTX 3060" -> "RTX_3060", "H100 SXM" -> "H100", but
+ * "NVIDIA H100 80GB HBM3" -> "NVIDIA_H100_80GB_HBM3" (only a leading H100 is shortened; the
+ * Python network's H100 nodes are in that class, with the default tolerance).
+ */
 export function normalizeGpuClass(gpu: string): string {
   // Called for every record stored or checked, with few distinct strings: remember them.
   let cls = classCache.get(gpu);
@@ -21,11 +26,10 @@ export function normalizeGpuClass(gpu: string): string {
 }
 
 function gpuClassOf(gpu: string): string {
-  let s = gpu.trim().replace(/[- ]/g, "_").replace(/_+/g, "_").toUpperCase();
+  const s = gpu.trim().replace(/[- ]/g, "_").replace(/_+/g, "_").toUpperCase();
   if (s === "") return "UNKNOWN";
   if (s.includes("MPS") || s.includes("APPLE")) return "APPLE_MPS";
   if (s === "CPU" || s === "UNKNOWN") return s;
-  s = s.replace(/^NVIDIA_/, "");
   if (s.startsWith("H100")) return "H100";
   if (s.startsWith("A100")) return "A100";
   const rtx = /RTX_?(\d{4})/.exec(s);

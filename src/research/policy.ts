@@ -47,7 +47,7 @@ export interface Envelope {
 }
 
 /** Classes with enough memory that no size envelope applies. */
-const LARGE_CLASSES = /^(H100|H200|A100|B100|B200|GH200|L40S?|A6000|RTX_6000|MI\d+)/;
+const LARGE_CLASSES = /^(NVIDIA_)?(H100|H200|A100|B100|B200|GH200|L40S?|A6000|RTX_6000|MI\d+)/;
 
 /** The envelope for a normalized GPU class; undefined for large accelerators. */
 export function envelopeFor(gpuClass: string): Envelope | undefined {

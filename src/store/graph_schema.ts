@@ -7,6 +7,13 @@ import type { DatabaseSync } from "node:sqlite";
 import { StoreError } from "./errors.ts";
 import { RECORD_COLUMN_NAMES } from "./graph_rows.ts";
 import { columnsOf, inTransaction } from "./sqlite.ts";
+import { normalizeGpuClass } from "../protocol/mod.ts";
+
+/**
+ * Version of the GPU class rules `gpu_class` was computed with. 2: exactly the Python node's
+ * (no `NVIDIA_` prefix stripped); databases written under 1 are reclassified once on open.
+ */
+export const GPU_CLASS_RULES = 2;
 
 /** The Python node's table, for creating a fresh database (PROTOCOL.md section 9). */
 export const PYTHON_EXPERIMENT_DDL = `CREATE TABLE IF NOT EXISTS experiment (
@@ -86,5 +93,22 @@ export function migrate(db: DatabaseSync, path: string): void {
       db.exec("CREATE TABLE graph_node (node_id TEXT PRIMARY KEY) WITHOUT ROWID");
       db.exec("INSERT OR IGNORE INTO graph_node (node_id) SELECT DISTINCT node_id FROM experiment");
     }
+    reclassifyGpus(db);
   });
+}
+
+/** Recompute `gpu_class` once after the class rules changed (one scan, then a marker row). */
+function reclassifyGpus(db: DatabaseSync): void {
+  db.exec("CREATE TABLE IF NOT EXISTS ts_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  const row = db.prepare("SELECT value FROM ts_meta WHERE key = 'gpu_class_rules'").get();
+  if (row && Number(row.value) === GPU_CLASS_RULES) return;
+  const set = db.prepare(
+    "UPDATE experiment SET gpu_class = ? WHERE gpu_model = ? AND gpu_class IS NOT NULL",
+  );
+  for (const r of db.prepare("SELECT DISTINCT gpu_model FROM experiment").all()) {
+    const model = String(r.gpu_model);
+    set.run(normalizeGpuClass(model), model);
+  }
+  db.prepare("INSERT OR REPLACE INTO ts_meta (key, value) VALUES ('gpu_class_rules', ?)")
+    .run(String(GPU_CLASS_RULES));
 }

@@ -19,10 +19,16 @@ export interface SmiGpu {
 export interface DeviceInfo {
   /** "cuda", "mps" or "cpu": where train.py will run. */
   kind: "cuda" | "mps" | "cpu";
-  /** Human name, e.g. "NVIDIA H100 80GB HBM3", "Apple MPS", "CPU". */
+  /** Device name as torch reports it, e.g. "NVIDIA GeForce RTX 3060", "Apple MPS", "CPU". */
+  deviceName: string;
+  /**
+   * `gpu_model` of our records: the device name normalized as the Python node writes it
+   * (PROTOCOL.md section 11), e.g. "RTX_3060", "NVIDIA_H100_80GB_HBM3", "APPLE_MPS", "CPU".
+   */
   gpuModel: string;
-  /** Normalized class for comparisons, e.g. "H100", "APPLE_MPS", "CPU". */
+  /** Class for comparisons (section 7); the same normalization, so equal to `gpuModel`. */
   gpuClass: string;
+  /** The CUDA version, or "mps" / "cpu" as the Python node writes it. */
   cudaVersion: string;
   torchVersion: string;
 }
@@ -57,10 +63,12 @@ export async function detectNvidiaGpus(exec: Exec = execCommand): Promise<SmiGpu
 export function deviceFromTorch(torch: TorchInfo): DeviceInfo {
   if (torch.cudaAvailable) {
     const name = torch.deviceName || "CUDA GPU";
+    const cls = normalizeGpuClass(name);
     return {
       kind: "cuda",
-      gpuModel: name,
-      gpuClass: normalizeGpuClass(name),
+      deviceName: name,
+      gpuModel: cls,
+      gpuClass: cls,
       cudaVersion: torch.cudaVersion,
       torchVersion: torch.version,
     };
@@ -68,17 +76,19 @@ export function deviceFromTorch(torch: TorchInfo): DeviceInfo {
   if (torch.mpsAvailable) {
     return {
       kind: "mps",
-      gpuModel: "Apple MPS",
+      deviceName: "Apple MPS",
+      gpuModel: "APPLE_MPS",
       gpuClass: "APPLE_MPS",
-      cudaVersion: "",
+      cudaVersion: "mps",
       torchVersion: torch.version,
     };
   }
   return {
     kind: "cpu",
+    deviceName: "CPU",
     gpuModel: "CPU",
     gpuClass: "CPU",
-    cudaVersion: "",
+    cudaVersion: "cpu",
     torchVersion: torch.version,
   };
 }

@@ -15,7 +15,7 @@ export interface VerifierSettings {
 /** The config keys read here (a `SporeConfig` fits). */
 export interface VerifierConfig {
   spot_check_rate?: number;
-  /** Legacy network switch (config key suggested for config.ts). */
+  /** Legacy network switch (config.toml `accept_unsigned_control`). */
   accept_unsigned_control?: boolean;
 }
 

@@ -65,7 +65,7 @@ Deno.test("api: /api/graph default view has every record, edges and the frontier
     const a2 = body.node.find((n: Json) => n.id === g.a2.id);
     assert.equal(a2.node_display_name, "Alice <script>x</script>");
     // The full record comes back unchanged apart from the added name.
-    assert.equal(a2.gpu_class, "H100");
+    assert.equal(a2.gpu_class, "NVIDIA_H100_80GB_HBM3"); // the Python node's class of this name
     const { node_display_name: _n, gpu_class: _g, ...wire } = a2;
     assert.equal(recordId(wire), g.a2.id);
     const root = body.node.find((n: Json) => n.id === g.root.id);
@@ -133,7 +133,7 @@ Deno.test("api: /api/frontier lists the frontier, filters by gpu class and pages
     const app = createApp(node);
     assert.deepEqual(ids((await get(app, "/api/frontier")).body), g.frontier);
     // Any spelling of the device normalizes to the class.
-    assert.deepEqual(ids((await get(app, "/api/frontier?gpu=NVIDIA%20H100%2080GB")).body), [
+    assert.deepEqual(ids((await get(app, "/api/frontier?gpu=nvidia-h100-80gb%20HBM3")).body), [
       g.a2.id,
     ]);
     assert.deepEqual(ids((await get(app, "/api/frontier?gpu=rtx-4090")).body), [g.rtx.id]);

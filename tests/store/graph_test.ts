@@ -375,3 +375,24 @@ Deno.test("graph: a database whose experiment table is foreign is refused", asyn
     assert.throws(() => GraphStore.open(path), /no column "id"/);
   });
 });
+
+Deno.test("graph: classes computed under the old rules (NVIDIA_ stripped) are redone on open", async () => {
+  await withTempDir((dir) => {
+    const path = join(dir, "db", "graph.sqlite");
+    const rec = makeRecord({ gpu_model: "NVIDIA H100 80GB HBM3" });
+    let g = GraphStore.open(path);
+    g.insertMany([rec]);
+    g.close();
+    // What a database written before the change holds.
+    const db = new DatabaseSync(path);
+    db.exec("UPDATE experiment SET gpu_class = 'H100'; DELETE FROM ts_meta");
+    db.close();
+    g = GraphStore.open(path);
+    try {
+      assert.deepEqual(ids(g.frontier("H100")), []);
+      assert.deepEqual(ids(g.frontier("NVIDIA_H100_80GB_HBM3")), [rec.id]);
+    } finally {
+      g.close();
+    }
+  });
+});

@@ -36,25 +36,37 @@ Deno.test("detectNvidiaGpus: no nvidia-smi means no GPUs", async () => {
   );
 });
 
-Deno.test("deviceFromTorch classes what torch will use", () => {
+Deno.test("deviceFromTorch: gpu_model and cuda_version as the Python node writes them", () => {
   assert.deepEqual(deviceFromTorch(CPU_TORCH), {
     kind: "cpu",
+    deviceName: "CPU",
     gpuModel: "CPU",
     gpuClass: "CPU",
-    cudaVersion: "",
+    cudaVersion: "cpu",
     torchVersion: "1.13.1",
   });
-  const h100 = deviceFromTorch({
-    ...CPU_TORCH,
-    version: "2.5.1",
-    cudaVersion: "12.4",
-    cudaAvailable: true,
-    deviceName: "NVIDIA H100 80GB HBM3",
-  });
+  const cuda = (deviceName: string) =>
+    deviceFromTorch({
+      ...CPU_TORCH,
+      version: "2.5.1",
+      cudaVersion: "12.4",
+      cudaAvailable: true,
+      deviceName,
+    });
+  const h100 = cuda("NVIDIA H100 80GB HBM3");
   assert.equal(h100.kind, "cuda");
-  assert.equal(h100.gpuClass, "H100");
+  assert.equal(h100.deviceName, "NVIDIA H100 80GB HBM3");
+  // PROTOCOL.md section 11: the Python network's H100 nodes write exactly this.
+  assert.equal(h100.gpuModel, "NVIDIA_H100_80GB_HBM3");
+  assert.equal(h100.gpuClass, "NVIDIA_H100_80GB_HBM3");
   assert.equal(h100.cudaVersion, "12.4");
-  assert.equal(deviceFromTorch({ ...CPU_TORCH, mpsAvailable: true }).gpuClass, "APPLE_MPS");
+  assert.equal(cuda("NVIDIA GeForce RTX 3060").gpuModel, "RTX_3060");
+  const mps = deviceFromTorch({ ...CPU_TORCH, mpsAvailable: true });
+  assert.deepEqual([mps.gpuModel, mps.gpuClass, mps.cudaVersion], [
+    "APPLE_MPS",
+    "APPLE_MPS",
+    "mps",
+  ]);
 });
 
 Deno.test("compile policy: off on CPU and on small CUDA cards, on for big ones", () => {

@@ -71,7 +71,7 @@ export function makeRecord(
     description: `test ${counter}`,
     hypothesis: "",
     agent_model: "test",
-    gpu_model: spec.gpu ?? "NVIDIA H100 80GB HBM3",
+    gpu_model: spec.gpu ?? "H100 80GB HBM3",
     cuda_version: "12.8",
     torch_version: "2.9.0",
     node_id: publisher.nodeId,
@@ -90,7 +90,7 @@ export class FakeTrainer implements Trainer {
   runs = 0;
   /** When set, runs report a crash. */
   crash = false;
-  constructor(readonly gpu: string = "NVIDIA H100 80GB HBM3", readonly gpuClass = "H100") {}
+  constructor(readonly gpu: string = "H100 80GB HBM3", readonly gpuClass = "H100") {}
   environment() {
     return Promise.resolve({
       gpuModel: this.gpu,

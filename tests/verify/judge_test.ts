@@ -40,7 +40,7 @@ const challenge: ChallengePayload = {
   experiment_id: record.id,
   challenger_id: checker.nodeId,
   challenger_bpb: truth,
-  challenger_gpu: "NVIDIA H100 80GB HBM3",
+  challenger_gpu: "H100 80GB HBM3",
 };
 
 function response(verifier: string, bpb: number): ChallengeResponsePayload {
