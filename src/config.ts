@@ -11,6 +11,7 @@ import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-
 import { bytesToHex, hexToBytes, type KeyPair, keyPairFromSeed } from "./protocol/mod.ts";
 import { parseAddress } from "./protocol/address.ts";
 import { generateKeyPair } from "./protocol/crypto.ts";
+import { UserError } from "./errors.ts";
 import { DEFAULT_MEMORY_LIMIT, type MemoryLimit, parseMemoryLimit } from "./training/memory.ts";
 
 /** Default gossip port (the Python network's). */
@@ -21,9 +22,7 @@ export const DEFAULT_WEB_PORT = 8470;
 export const DEFAULT_BOOTSTRAP = ["peer.sporemesh.com:7470"];
 
 /** A user-facing configuration problem: the message says what is wrong and what to do. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+export class ConfigError extends UserError {}
 
 /** Contents of `<data>/config.toml`, with defaults applied. */
 export interface SporeConfig {

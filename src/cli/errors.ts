@@ -4,11 +4,9 @@
  * @module
  */
 import { style } from "./output.ts";
+import { UserError } from "../errors.ts";
 
-/** An error whose message is already written for the user. */
-export class UserError extends Error {
-  override name = "UserError";
-}
+export { UserError };
 
 /** Print an error for the user and return the process exit code. */
 export function reportError(e: unknown): number {
@@ -16,10 +14,6 @@ export function reportError(e: unknown): number {
   const err = e instanceof Error ? e : new Error(String(e));
   console.error(`${style("red", "error:")} ${err.message}`);
   if (debug) console.error(err.stack);
-  else if (!isUserFacing(err)) console.error("(run with SPORE_DEBUG=1 for details)");
+  else if (!(err instanceof UserError)) console.error("(run with SPORE_DEBUG=1 for details)");
   return 1;
-}
-
-function isUserFacing(err: Error): boolean {
-  return ["UserError", "ConfigError", "StoreError"].includes(err.name);
 }

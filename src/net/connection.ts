@@ -15,6 +15,7 @@ import {
 } from "../protocol/mod.ts";
 import type { PeerInfo } from "../node_types.ts";
 import { addressGroup } from "./slots.ts";
+import { errorText, isProgrammerError, safetyCatch } from "../errors.ts";
 
 /** Limits and timeouts of one connection (milliseconds and bytes). */
 export interface ConnectionLimits {
@@ -166,7 +167,9 @@ export class Connection {
     this.connectedAt = this.#lastRecv = this.#lastSend = opts.now();
     try {
       conn.setNoDelay(true);
-    } catch { /* not fatal: only latency */ }
+    } catch (e) {
+      safetyCatch(e); // not fatal: only latency
+    }
   }
 
   /** Start reading. Resolves when the connection is closed and the read loop has ended. */
@@ -276,7 +279,9 @@ export class Connection {
     this.#closed = true;
     try {
       this.#conn.close();
-    } catch { /* already closed by the peer */ }
+    } catch (e) {
+      safetyCatch(e); // already closed by the peer
+    }
     this.#queue = [];
     this.#queued = 0;
     this.#decoder = new FrameDecoder(); // what it buffered is garbage now
@@ -336,7 +341,12 @@ export class Connection {
         }
       }
     } catch (e) {
-      if (!this.#closed) reason = `read failed: ${(e as Error).message}`;
+      if (isProgrammerError(e)) {
+        // A bug in a message handler: close this connection and let the error surface.
+        this.close(`internal error: ${errorText(e)}`);
+        throw e;
+      }
+      if (!this.#closed) reason = `read failed: ${errorText(e)}`;
     }
     this.close(reason);
   }
@@ -373,7 +383,8 @@ export class Connection {
         this.#wakeDrainWaiters();
       }
     } catch (e) {
-      this.close(`write failed: ${(e as Error).message}`);
+      this.close(`write failed: ${errorText(e)}`);
+      safetyCatch(e);
     } finally {
       this.#writing = false;
       this.#writeStartedAt = -1;

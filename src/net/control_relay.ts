@@ -47,6 +47,8 @@ export interface ControlRelayOptions<P extends RelayTarget> {
   describe(p: P): PeerInfo;
   /** Called for every accepted event (node events, live views). */
   onAccepted(event: ControlEvent): void;
+  /** The handler failed on an event (it runs untracked): log it, rethrow a programmer error. */
+  onHandlerFailed(error: unknown): void;
 }
 
 /** Accepts, logs and relays control events. */
@@ -56,6 +58,11 @@ export class ControlRelay<P extends RelayTarget> {
 
   constructor(o: ControlRelayOptions<P>) {
     this.#o = o;
+  }
+
+  /** An event received from peer `from`: accepted and handed to the handler. */
+  async receive(event: ControlEvent, from: P): Promise<void> {
+    await this.accept(event, from, true);
   }
 
   /**
@@ -88,7 +95,8 @@ export class ControlRelay<P extends RelayTarget> {
       const handler = this.#o.handler ?? NOOP_CONTROL_HANDLER;
       // Not tracked for shutdown: a handler may run long (a verification rerun) and a trusted
       // event is already logged, so nothing is lost by not waiting for it.
-      handler.onControl(event, from ? this.#o.describe(from) : null).catch(() => {});
+      handler.onControl(event, from ? this.#o.describe(from) : null)
+        .catch((e) => this.#o.onHandlerFailed(e));
     }
     this.#o.onAccepted(event);
     for (const t of this.#o.targets()) if (t !== from) t.send(json);

@@ -9,6 +9,7 @@ import type { ExperimentRecord, Validated } from "../protocol/mod.ts";
 import type { GraphStore } from "../store/mod.ts";
 import { type GraphWriter, InlineGraphWriter } from "./graph_writer.ts";
 import { LruSet } from "./lru.ts";
+import { errorText, safetyCatch } from "../errors.ts";
 
 /** Validates one untrusted record (see `RecordVerifier.validate`). */
 export type RecordValidator = (raw: unknown) => Promise<Validated<ExperimentRecord>>;
@@ -76,6 +77,8 @@ export interface IngestOptions<S> {
   /** Called after each committed batch with the records that were new. */
   onStored: (batch: Ingested<S>[]) => void;
   onInvalid?: (reason: string, source: S | null) => void;
+  /** A batch failed to store (the records are dropped; markers report not durable). */
+  onStoreFailed?: (error: unknown) => void;
   /** Most records per transaction (default {@link DEFAULT_BATCH}). */
   batchSize?: number;
   /** How long a caught-up pump waits for more records before committing (default 5 ms). */
@@ -219,10 +222,10 @@ export class RecordIngest<S> {
           if (batch.length === 0) this.#runMarkers();
           continue;
         }
-        const verdict = await item.verdict.catch((e): Validated<ExperimentRecord> => ({
-          ok: false,
-          reason: String(e),
-        }));
+        const verdict = await item.verdict.catch((e): Validated<ExperimentRecord> => {
+          safetyCatch(e); // a validator bug must surface; a dead worker is just a failed check
+          return { ok: false, reason: errorText(e) };
+        });
         this.#advance();
         const alternatives = this.#inflight.get(item.id) ?? [];
         this.#records--;
@@ -311,7 +314,8 @@ export class RecordIngest<S> {
       added = await this.#writer.insertMany(batch.map((b) => b.record));
     } catch (e) {
       this.#failedSinceMarker = true;
-      this.#opts.onInvalid?.(`store failed: ${(e as Error).message}`, null);
+      safetyCatch(e);
+      this.#opts.onStoreFailed?.(e);
       for (const b of batch) this.#inflight.delete(b.record.id);
       return;
     }

@@ -22,6 +22,7 @@ import {
   Connection,
   type ConnectionLimits,
   DEFAULT_LIMITS,
+  type MessageHandler,
   type MessageHandlers,
 } from "./connection.ts";
 import { NetEvents } from "./peer_events.ts";
@@ -42,6 +43,7 @@ import {
   DEFAULT_MAX_INBOUND_PER_GROUP,
   RESERVED_OUTBOUND,
 } from "./slots.ts";
+import { errorText } from "../errors.ts";
 import { Relay } from "./relay.ts";
 import {
   DEFAULT_MAX_PENDING,
@@ -105,11 +107,8 @@ export class Network {
         for (const { source } of batch) if (source) source.lastNewRecordAt = now;
         this.#relay.records(batch);
       },
-      onInvalid: (reason) =>
-        this.#observer.dropped?.(
-          reason.startsWith("store failed") ? "store_failed" : "invalid_record",
-          reason,
-        ),
+      onInvalid: (reason) => this.#observer.dropped?.("invalid_record", reason),
+      onStoreFailed: (e) => this.#observer.dropped?.("store_failed", errorText(e)),
     });
     this.#fetcher = new ArtifactFetcher<Connection>({
       store: o.stores.artifacts,
@@ -122,7 +121,7 @@ export class Network {
       stores: o.stores,
       state: sync,
       afterPending,
-      track: (p) => this.#track(p),
+      track: (p) => this.#track(p, "sync stream"),
       connection: (id) => this.#conns.get(id),
     });
     this.#legacy = new LegacySync({ state: sync, afterPending });
@@ -133,6 +132,7 @@ export class Network {
       targets: () => this.#readyConnections(),
       describe: (c) => c.info,
       onAccepted: (event) => this.#events.emit({ kind: "control", event }),
+      onHandlerFailed: (e) => this.#events.taskFailed("control handler", e),
     });
     this.#relay = new Relay<Connection>({
       profiles: o.stores.profiles,
@@ -156,11 +156,14 @@ export class Network {
       if (o.listen !== false) {
         net.#listener = Deno.listen({ hostname: o.host, port: o.port, transport: "tcp" });
         net.#port = (net.#listener.addr as Deno.NetAddr).port;
-        net.#track(acceptLoop(net.#listener, {
-          closed: () => net.#closed,
-          admit: (host) => net.#admitInbound(host),
-          adopt: (c) => net.#adopt(c, true),
-        }));
+        net.#track(
+          acceptLoop(net.#listener, {
+            closed: () => net.#closed,
+            admit: (host) => net.#admitInbound(host),
+            adopt: (c) => net.#adopt(c, true),
+          }),
+          "accept loop",
+        );
       }
     } catch (e) {
       await net.close();
@@ -268,22 +271,22 @@ export class Network {
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#dialer.abortAll();
-    try {
-      this.#listener?.close();
-    } catch { /* already closed */ }
+    this.#listener?.close(); // only ever closed here
     for (const c of this.#conns.values()) c.close("node shutting down");
     this.#fetcher.close();
     await Promise.allSettled([...this.#tasks]);
     await this.#records.close();
-    if (this.#book.takeDiscoveredChanged()) await this.#saveKnown();
+    if (this.#book.takeDiscoveredChanged()) {
+      await this.#saveKnown().catch((e) => this.#events.taskFailed("save known peers", e));
+    }
     this.#sync.noteHighWater(seqs(this.#o.stores));
     await this.#sync.close();
   }
 
   // ---- connections ------------------------------------------------------------------------
 
-  #track<T>(p: Promise<T>): void {
-    const t = p.catch(() => undefined).finally(() => this.#tasks.delete(t));
+  #track<T>(p: Promise<T>, task: string): void {
+    const t = p.catch((e) => this.#events.taskFailed(task, e)).finally(() => this.#tasks.delete(t));
     this.#tasks.add(t);
   }
 
@@ -350,7 +353,7 @@ export class Network {
     });
     this.#conns.set(conn.id, conn);
     conn.send(envelope("hello", this.#sessions.hello(this.#o.nodeId, this.#port, this.#o.agent)));
-    this.#track(conn.start());
+    this.#track(conn.start(), "connection");
   }
 
   #onClose(c: Connection, reason: string): void {
@@ -387,7 +390,7 @@ export class Network {
     let room = this.#o.maxPeers - live.length;
     for (const address of this.#book.due(now, outbound, nodes)) {
       if (room-- <= 0) break;
-      this.#track(this.#dial(address));
+      this.#track(this.#dial(address), "dial");
     }
     if (now - this.#lastMark > this.#t.markIntervalMs) {
       this.#lastMark = now;
@@ -397,14 +400,13 @@ export class Network {
       this.#lastPex = now;
       for (const c of this.#readyConnections()) c.send(envelope("pex_request", {}));
     }
-    if (this.#book.takeDiscoveredChanged()) this.#track(this.#saveKnown());
+    if (this.#book.takeDiscoveredChanged()) this.#track(this.#saveKnown(), "save known peers");
     this.#sync.noteHighWater(seqs(this.#o.stores));
   }
 
-  async #saveKnown(): Promise<void> {
-    try {
-      await saveKnownPeers(this.#o.dataDir, this.#book.discovered());
-    } catch { /* the list is a hint; the next change retries */ }
+  /** Save `known_peer`; a failure is only logged: the list is a hint, the next change retries. */
+  #saveKnown(): Promise<void> {
+    return saveKnownPeers(this.#o.dataDir, this.#book.discovered());
   }
 
   // ---- messages ---------------------------------------------------------------------------
@@ -421,13 +423,13 @@ export class Network {
     pex_response: (_c, m) => {
       for (const a of m.payload.peer) this.#book.add(a, "discovered");
     },
-    code_request: (c, m) => this.#track(this.#fetcher.serve(c, m.payload.code_cid)),
+    code_request: (c, m) => this.#track(this.#fetcher.serve(c, m.payload.code_cid), "serve code"),
     code_response: (c, m) => this.#fetcher.onResponse(c, m.payload.code_cid, m.payload.code),
     profile: (c, m) => this.#relay.profile(m.payload, c).then(() => undefined),
-    challenge: (c, m) => this.#onControl(c, m),
-    challenge_response: (c, m) => this.#onControl(c, m),
-    verification: (c, m) => this.#onControl(c, m),
-    dispute: (c, m) => this.#onControl(c, m),
+    challenge: (c, m) => this.#control.receive(m, c),
+    challenge_response: (c, m) => this.#control.receive(m, c),
+    verification: (c, m) => this.#control.receive(m, c),
+    dispute: (c, m) => this.#control.receive(m, c),
     // pong and unknown types: nothing to do
   };
 
@@ -435,12 +437,8 @@ export class Network {
     this.#observer.messageIn?.(m.type);
     // Our nodes always say hello first: anything else first means a Python peer.
     if (m.type !== "hello" && !c.hello && !this.#legacy.has(c.id)) this.#startLegacy(c);
-    const handler = this.#handlers[m.type] as ((c: Connection, m: WireMessage) => void) | undefined;
+    const handler = this.#handlers[m.type] as MessageHandler<Connection, typeof m.type> | undefined;
     return handler?.(c, m);
-  }
-
-  #onControl(c: Connection, event: ControlEvent): Promise<void> {
-    return this.#control.accept(event, c, true).then(() => undefined);
   }
 
   #onHello(c: Connection, hello: HelloPayload): void {

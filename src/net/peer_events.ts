@@ -7,6 +7,7 @@
 import type { NodeEvent } from "../node_types.ts";
 import type { Logger } from "../ops/log.ts";
 import type { DialError } from "./transport.ts";
+import { errorText, isProgrammerError } from "../errors.ts";
 
 /** What peer events need from a connection. */
 export interface EventPeer {
@@ -30,8 +31,32 @@ export class NetEvents {
     try {
       this.#emit(e);
     } catch (err) {
-      this.#log.error("node event listener failed", { kind: e.kind, error: String(err) });
+      // Logged, not rethrown: one broken listener must not take the network down with it.
+      this.#log.error("node event listener failed", {
+        kind: e.kind,
+        error: errorText(err),
+        stack: err instanceof Error ? err.stack : undefined,
+      });
     }
+  }
+
+  /**
+   * A background task of the network (a connection, a dial, a sync stream, a control handler)
+   * failed. An expected failure (a peer reset, a store refusing a row) is logged at debug and
+   * swallowed; a programmer error is logged with its stack and rethrown, so it reaches the
+   * process's unhandled-rejection handling instead of vanishing.
+   */
+  taskFailed(task: string, e: unknown): void {
+    if (!isProgrammerError(e)) {
+      this.#log.debug("network task failed", { task, error: errorText(e) });
+      return;
+    }
+    this.#log.error("network task hit a bug", {
+      task,
+      error: errorText(e),
+      stack: (e as Error).stack,
+    });
+    throw e;
   }
 
   /** `c` finished its handshake (hello, or known to be a Python peer). */

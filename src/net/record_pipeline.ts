@@ -32,8 +32,10 @@ export interface RecordPipelineOptions<S> {
   maxPendingBytes?: number;
   /** Called after each committed batch with the records that were new. */
   onStored(batch: Ingested<S>[]): void;
-  /** A record was dropped, or a batch failed to store. */
+  /** A record was dropped as invalid. */
   onInvalid(reason: string): void;
+  /** A batch failed to store. */
+  onStoreFailed(error: unknown): void;
 }
 
 /** Validation, ingest and storage of records, with one close. `S` identifies the source peer. */
@@ -58,6 +60,7 @@ export class RecordPipeline<S> {
       validate: (raw) => this.#verifier.validate(raw),
       onStored: o.onStored,
       onInvalid: o.onInvalid,
+      onStoreFailed: o.onStoreFailed,
     });
   }
 

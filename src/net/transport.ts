@@ -6,6 +6,7 @@
  */
 import { type Logger, nullLogger } from "../ops/log.ts";
 import type { DialErrorKind } from "../node_types.ts";
+import { errorText, safetyCatch } from "../errors.ts";
 
 /** What the accept loop asks its owner. */
 export interface AcceptOwner {
@@ -31,7 +32,9 @@ export async function acceptLoop(listener: Deno.TcpListener, owner: AcceptOwner)
     if (owner.closed() || !owner.admit((conn.remoteAddr as Deno.NetAddr).hostname)) {
       try {
         conn.close();
-      } catch { /* gone already */ }
+      } catch (e) {
+        safetyCatch(e); // gone already
+      }
       continue;
     }
     owner.adopt(conn);
@@ -121,6 +124,7 @@ export class Dialer {
       this.#failures.delete(address);
       return conn;
     } catch (e) {
+      safetyCatch(e);
       throw this.#failed(address, host, e);
     } finally {
       clearTimeout(timer);
@@ -144,7 +148,7 @@ export class Dialer {
 
   #failed(address: string, host: string, e: unknown): DialError {
     const kind = classifyDialError(e, host);
-    const detail = e instanceof Error ? e.message : String(e);
+    const detail = errorText(e);
     const error = `${KIND_TEXT[kind]}: ${detail}`.slice(0, 300);
     if (this.#closed) return new DialError(kind, error, { cause: e }); // our own abort
     this.#failures.delete(address); // re-insert: most recent last, for trimming

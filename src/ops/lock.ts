@@ -7,11 +7,10 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { dataPaths } from "../config.ts";
+import { UserError } from "../errors.ts";
 
-/** Thrown when another node holds the data dir. */
-export class DataDirLockedError extends Error {
-  override name = "UserError";
-}
+/** Thrown when another node holds the data dir (user-facing: the message says what to do). */
+export class DataDirLockedError extends UserError {}
 
 /** A held data-dir lock. */
 export interface DataDirLock {

@@ -2,6 +2,7 @@
  * Setup problems that stop training before it starts. Each carries one actionable message.
  * @module
  */
+import { UserError } from "../errors.ts";
 
 /** What is missing or broken. */
 export type SetupProblem =
@@ -15,8 +16,7 @@ export type SetupProblem =
   | "class_unknown";
 
 /** Training cannot run on this machine as configured; `message` says how to fix it. */
-export class TrainingSetupError extends Error {
-  override name = "TrainingSetupError";
+export class TrainingSetupError extends UserError {
   /** Machine-readable kind of problem, for `spore doctor` and tests. */
   readonly problem: SetupProblem;
 
