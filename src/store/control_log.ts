@@ -15,10 +15,9 @@ import {
   errText,
   inTransaction,
   MAX_PAGE,
-  openStore,
+  openWithSchema,
   pageValue,
-  prepareAll,
-  type Statements,
+  SqliteStore,
 } from "./sqlite.ts";
 
 /** Largest payload text we keep; real events are a few hundred bytes. */
@@ -52,13 +51,9 @@ const CONTROL_SQL = {
 };
 
 /** Control-event log over one SQLite file. */
-export class ControlLog {
-  readonly #db: DatabaseSync;
-  readonly #s: Statements<typeof CONTROL_SQL>;
-
+export class ControlLog extends SqliteStore<typeof CONTROL_SQL> {
   private constructor(db: DatabaseSync) {
-    this.#db = db;
-    this.#s = prepareAll(db, CONTROL_SQL);
+    super(db, CONTROL_SQL);
   }
 
   /**
@@ -66,12 +61,7 @@ export class ControlLog {
    * @throws StoreError when the file is not a SQLite database (it is left unchanged).
    */
   static open(path: string): ControlLog {
-    return openStore(path, "the control log", (db) => {
-      inTransaction(db, () => {
-        for (const sql of DDL) db.exec(sql);
-      });
-      return new ControlLog(db);
-    });
+    return openWithSchema(path, "the control log", DDL, (db) => new ControlLog(db));
   }
 
   /**
@@ -93,48 +83,43 @@ export class ControlLog {
     }
     const experimentId = typeof payload.experiment_id === "string" ? payload.experiment_id : null;
     const text = payloadText(type, payload);
-    return inTransaction(this.#db, () => {
+    return inTransaction(this.db, () => {
       // Checked first: an ignored INSERT would still consume an AUTOINCREMENT number.
-      if (this.#s.has.get(type, eventId) !== undefined) return null;
-      return Number(this.#s.append.run(type, eventId, experimentId, text).lastInsertRowid);
+      if (this.sql.has.get(type, eventId) !== undefined) return null;
+      return Number(this.sql.append.run(type, eventId, experimentId, text).lastInsertRowid);
     });
   }
 
   /** True when this event is logged. */
   has(type: ControlType, eventId: string): boolean {
-    return this.#s.has.get(type, eventId) !== undefined;
+    return this.sql.has.get(type, eventId) !== undefined;
   }
 
   /** The logged payload, or undefined. */
   get(type: ControlType, eventId: string): Record<string, unknown> | undefined {
-    const row = this.#s.get.get(type, eventId);
+    const row = this.sql.get.get(type, eventId);
     return row ? JSON.parse(String(row.payload)) : undefined;
   }
 
   /** Events logged after `seq`, oldest first. */
   afterSeq(seq: number, limit: number): LoggedControl[] {
     const from = Number.isFinite(seq) ? Math.max(0, Math.floor(seq)) : 0;
-    return this.#s.afterSeq.all(from, pageValue(limit, "limit", MAX_PAGE)).map(toLogged);
+    return this.sql.afterSeq.all(from, pageValue(limit, "limit", MAX_PAGE)).map(toLogged);
   }
 
   /** Highest sequence number in use (0 when empty). */
   maxSeq(): number {
-    return Number(this.#s.maxSeq.get()?.m ?? 0);
+    return Number(this.sql.maxSeq.get()?.m ?? 0);
   }
 
   /** Every event about one experiment, oldest first (at most {@link MAX_PAGE}). */
   byExperiment(experimentId: string): LoggedControl[] {
-    return this.#s.byExperiment.all(experimentId, MAX_PAGE).map(toLogged);
+    return this.sql.byExperiment.all(experimentId, MAX_PAGE).map(toLogged);
   }
 
   /** Logged events by type (types without events are absent). */
   countByType(): Map<string, number> {
-    return new Map(this.#s.countByType.all().map((r) => [String(r.type), Number(r.n)]));
-  }
-
-  /** Close the database. */
-  close(): void {
-    if (this.#db.isOpen) this.#db.close();
+    return new Map(this.sql.countByType.all().map((r) => [String(r.type), Number(r.n)]));
   }
 }
 

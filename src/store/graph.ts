@@ -37,15 +37,7 @@ import {
 } from "./graph_rows.ts";
 import { type CheckpointerOptions, WalCheckpointer } from "./checkpointer.ts";
 import { INSERT_COLUMNS, migrate, PARENT_KEY, PARENT_KEY_OF_PARAM } from "./graph_schema.ts";
-import {
-  cell,
-  inTransaction,
-  MAX_PAGE,
-  openStore,
-  pageValue,
-  prepareAll,
-  type Statements,
-} from "./sqlite.ts";
+import { cell, inTransaction, MAX_PAGE, openStore, pageValue, SqliteStore } from "./sqlite.ts";
 
 export { PYTHON_EXPERIMENT_DDL } from "./graph_schema.ts";
 
@@ -187,21 +179,18 @@ const GRAPH_SQL = {
 };
 
 /** Experiment graph over one SQLite file. Methods are synchronous; one instance per file. */
-export class GraphStore {
-  readonly #db: DatabaseSync;
+export class GraphStore extends SqliteStore<typeof GRAPH_SQL> {
   /** Publishers known to be in `graph_node`; skips a statement per insert once seen. */
   readonly #knownNodes = new Set<string>();
   /** Publishers added by the open transaction; known only once it commits. */
   readonly #pendingNodes = new Set<string>();
-  readonly #s: Statements<typeof GRAPH_SQL>;
   /** Background WAL checkpoints after bulk writes; null for an in-memory database. */
   readonly #checkpointer: WalCheckpointer | null;
 
   private constructor(db: DatabaseSync, checkpointer: WalCheckpointer | null) {
-    this.#db = db;
+    super(db, GRAPH_SQL);
     this.#checkpointer = checkpointer;
-    this.#s = prepareAll(db, GRAPH_SQL);
-    for (const name of ARRAY_STATEMENTS) returnArrays(this.#s[name]);
+    for (const name of ARRAY_STATEMENTS) returnArrays(this.sql[name]);
   }
 
   /**
@@ -258,23 +247,23 @@ export class GraphStore {
 
   /** True when a record with this id is stored. */
   has(id: string): boolean {
-    return this.#s.has.get(id) !== undefined;
+    return this.sql.has.get(id) !== undefined;
   }
 
   /** The stored record, byte-identical to the signed one, or undefined. */
   get(id: string): ExperimentRecord | undefined {
-    const row = this.#s.get.get(id);
+    const row = this.sql.get.get(id);
     return row ? rowToRecord(row as unknown as RecordRow) : undefined;
   }
 
   /** Direct children of a record (any status), oldest first. */
   children(id: string): ExperimentRecord[] {
-    return rows(this.#s.children, id).map(rowToRecord);
+    return rows(this.sql.children, id).map(rowToRecord);
   }
 
   /** Records with no stored parent (genesis records and orphans), oldest first. */
   roots(limit: number): ExperimentRecord[] {
-    return rows(this.#s.roots, pageValue(limit, "limit", MAX_PAGE)).map(rowToRecord);
+    return rows(this.sql.roots, pageValue(limit, "limit", MAX_PAGE)).map(rowToRecord);
   }
 
   /**
@@ -284,7 +273,7 @@ export class GraphStore {
   ancestors(id: string): ExperimentRecord[] {
     const out: ExperimentRecord[] = [];
     const seen = new Set<string>([id]);
-    let parent = this.#s.parentOf.get(id)?.parent;
+    let parent = this.sql.parentOf.get(id)?.parent;
     while (typeof parent === "string" && !seen.has(parent)) {
       seen.add(parent);
       const rec = this.get(parent);
@@ -302,8 +291,8 @@ export class GraphStore {
   frontier(gpuClass?: string, limit = MAX_PAGE): ExperimentRecord[] {
     const n = pageValue(limit, "limit", MAX_PAGE);
     const found = gpuClass === undefined
-      ? rows(this.#s.frontier, n)
-      : rows(this.#s.frontierClass, normalizeGpuClass(gpuClass), n);
+      ? rows(this.sql.frontier, n)
+      : rows(this.sql.frontierClass, normalizeGpuClass(gpuClass), n);
     return found.map(rowToRecord);
   }
 
@@ -318,9 +307,9 @@ export class GraphStore {
   ): ExperimentRecord[] {
     const n = pageValue(limit, "limit", MAX_PAGE);
     const found = gpuClass === undefined
-      ? rows(this.#s.frontierResearch, cls.datasetCid, cls.prepareCid, n)
+      ? rows(this.sql.frontierResearch, cls.datasetCid, cls.prepareCid, n)
       : rows(
-        this.#s.frontierResearchGpu,
+        this.sql.frontierResearchGpu,
         cls.datasetCid,
         cls.prepareCid,
         normalizeGpuClass(gpuClass),
@@ -334,7 +323,7 @@ export class GraphStore {
    * how a workspace whose prepare.py names no dataset learns the one the network uses.
    */
   datasetsOfPrepare(prepareCid: string): { datasetCid: string; count: number }[] {
-    return this.#s.datasetsOf.all(prepareCid).map((r) => ({
+    return this.sql.datasetsOf.all(prepareCid).map((r) => ({
       datasetCid: String(r.d),
       count: Number(r.n),
     }));
@@ -342,7 +331,7 @@ export class GraphStore {
 
   /** Research classes in the graph, largest first (at most {@link MAX_CLASSES}). */
   classes(): ClassSummary[] {
-    return this.#s.classes.all(MAX_CLASSES).map((r) => ({
+    return this.sql.classes.all(MAX_CLASSES).map((r) => ({
       datasetCid: String(r.d),
       prepareCid: String(r.p),
       count: Number(r.n),
@@ -358,24 +347,24 @@ export class GraphStore {
 
   /** Newest records first (by timestamp), paged. */
   recent(limit: number, offset = 0): ExperimentRecord[] {
-    return rows(this.#s.recent, pageValue(limit, "limit", MAX_PAGE), pageValue(offset, "offset"))
+    return rows(this.sql.recent, pageValue(limit, "limit", MAX_PAGE), pageValue(offset, "offset"))
       .map(rowToRecord);
   }
 
   /** One node's records, newest first, paged. */
   byNode(nodeId: string, limit: number, offset = 0): ExperimentRecord[] {
     const [n, skip] = [pageValue(limit, "limit", MAX_PAGE), pageValue(offset, "offset")];
-    return rows(this.#s.byNode, nodeId, n, skip).map(rowToRecord);
+    return rows(this.sql.byNode, nodeId, n, skip).map(rowToRecord);
   }
 
   /** Number of stored records. */
   count(): number {
-    return Number(this.#s.count.get()?.n ?? 0);
+    return Number(this.sql.count.get()?.n ?? 0);
   }
 
   /** Records published by `nodeId`, by status (statuses without records are absent). */
   statusCounts(nodeId: string): Map<string, number> {
-    return new Map(this.#s.statusCounts.all(nodeId).map((r) => [String(r.status), Number(r.n)]));
+    return new Map(this.sql.statusCounts.all(nodeId).map((r) => [String(r.status), Number(r.n)]));
   }
 
   /**
@@ -388,24 +377,24 @@ export class GraphStore {
     const q = String(query).trim().slice(0, MAX_QUERY);
     if (q === "") return [];
     const esc = q.replace(/[\\%_]/g, (c) => `\\${c}`);
-    const found = this.#s.search.all({ prefix: `${esc}%`, infix: `%${esc}%`, limit: n });
+    const found = this.sql.search.all({ prefix: `${esc}%`, infix: `%${esc}%`, limit: n });
     return (found as unknown as RecordRow[]).map(rowToRecord);
   }
 
   /** Mark a record as verified by this node; true when it exists and was not marked before. */
   markVerified(id: string): boolean {
-    return Number(this.#s.markVerified.run(id).changes) > 0;
+    return Number(this.sql.markVerified.run(id).changes) > 0;
   }
 
   /** True when the record exists and has been marked verified. */
   isVerified(id: string): boolean {
-    return Number(this.#s.isVerified.get(id)?.verified ?? 0) !== 0;
+    return Number(this.sql.isVerified.get(id)?.verified ?? 0) !== 0;
   }
 
   /** Records stored after local sequence number `seq`, in storage order (incremental sync). */
   afterSeq(seq: number, limit: number): SeqRecord[] {
     const from = Number.isFinite(seq) ? Math.max(0, Math.floor(seq)) : 0;
-    return rows(this.#s.afterSeq, from, pageValue(limit, "limit", MAX_PAGE)).map((row) => ({
+    return rows(this.sql.afterSeq, from, pageValue(limit, "limit", MAX_PAGE)).map((row) => ({
       seq: Number(row[EXTRA]),
       record: rowToRecord(row),
     }));
@@ -417,7 +406,7 @@ export class GraphStore {
    */
   progressRows(seq: number, limit: number): ProgressRow[] {
     const from = Number.isFinite(seq) ? Math.max(0, Math.floor(seq)) : 0;
-    return this.#s.progressRows.all(from, pageValue(limit, "limit", MAX_PAGE)).map((r) => [
+    return this.sql.progressRows.all(from, pageValue(limit, "limit", MAX_PAGE)).map((r) => [
       Number(r.seq),
       String(r.id),
       Number(r.timestamp),
@@ -437,7 +426,10 @@ export class GraphStore {
   progressDetails(ids: readonly string[], maxChars: number): Map<string, ProgressDetail> {
     if (ids.length > MAX_PAGE) throw new RangeError(`at most ${MAX_PAGE} ids at once`);
     const out = new Map<string, ProgressDetail>();
-    const found = this.#s.progressDetails.all(pageValue(maxChars, "maxChars"), JSON.stringify(ids));
+    const found = this.sql.progressDetails.all(
+      pageValue(maxChars, "maxChars"),
+      JSON.stringify(ids),
+    );
     for (const r of found) {
       out.set(String(r.id), {
         description: String(r.description),
@@ -460,36 +452,36 @@ export class GraphStore {
   *iterSinceTimestamp(since: number, batch = 500): Generator<ExperimentRecord> {
     const size = Math.max(1, pageValue(batch, "batch", MAX_PAGE));
     const from = Number.isFinite(since) ? since : 0;
-    let page = rows(this.#s.sinceFirst, from, size);
+    let page = rows(this.sql.sinceFirst, from, size);
     for (let last = page.at(-1); last !== undefined; last = page.at(-1)) {
       for (const row of page) yield rowToRecord(row);
       if (page.length < size) return;
-      page = rows(this.#s.sinceNext, cell(last, COL.timestamp), cell(last, EXTRA), size);
+      page = rows(this.sql.sinceNext, cell(last, COL.timestamp), cell(last, EXTRA), size);
     }
   }
 
   /** Counts for status displays: records, frontier size, best val_bpb, distinct publishers. */
   stats(): GraphStats {
-    const best = rows(this.#s.frontier, 1)[0];
+    const best = rows(this.sql.frontier, 1)[0];
     return {
       count: this.count(),
-      frontierSize: Number(this.#s.frontierSize.get()?.n ?? 0),
+      frontierSize: Number(this.sql.frontierSize.get()?.n ?? 0),
       bestValBpb: best ? Number(best[COL.val_bpb]) : null,
-      nodes: Number(this.#s.nodes.get()?.n ?? 0),
+      nodes: Number(this.sql.nodes.get()?.n ?? 0),
     };
   }
 
   /** Close the database; the store must not be used afterwards. */
-  close(): void {
+  override close(): void {
     this.#checkpointer?.close();
-    if (this.#db.isOpen) this.#db.close();
+    super.close();
   }
 
   /** Run an insert transaction, tracking which publishers it added to `graph_node`. */
   #write<T>(fn: () => T): T {
     this.#pendingNodes.clear();
     try {
-      const out = inTransaction(this.#db, fn);
+      const out = inTransaction(this.db, fn);
       for (const id of this.#pendingNodes) this.#knownNodes.add(id);
       return out;
     } finally {
@@ -503,15 +495,15 @@ export class GraphStore {
   }
 
   #maxSeq(): number {
-    return Number(this.#s.maxSeq.get()?.m ?? 0);
+    return Number(this.sql.maxSeq.get()?.m ?? 0);
   }
 
   /** Insert inside an open transaction; maintains the frontier flags of the record and parent. */
   #insertOne(rec: ExperimentRecord, seq: number): boolean {
     const keep = rec.status === "keep";
-    const onFrontier = keep && this.#s.hasLowerKeepChild.get(rec.id, rec.val_bpb) === undefined;
+    const onFrontier = keep && this.sql.hasLowerKeepChild.get(rec.id, rec.val_bpb) === undefined;
     // Positional binding: measurably cheaper than a named-parameter object on this hot path.
-    const changes = this.#s.insert.run(
+    const changes = this.sql.insert.run(
       rec.id,
       rec.version,
       rec.parent,
@@ -542,10 +534,10 @@ export class GraphStore {
     ).changes;
     if (Number(changes) === 0) return false;
     if (!this.#knownNodes.has(rec.node_id) && !this.#pendingNodes.has(rec.node_id)) {
-      this.#s.addNode.run(rec.node_id);
+      this.sql.addNode.run(rec.node_id);
       this.#pendingNodes.add(rec.node_id);
     }
-    if (keep && rec.parent !== null) this.#s.clearParent.run(rec.parent, rec.val_bpb);
+    if (keep && rec.parent !== null) this.sql.clearParent.run(rec.parent, rec.val_bpb);
     return true;
   }
 
@@ -555,7 +547,7 @@ export class GraphStore {
    * `seq`.
    */
   #backfill(): void {
-    const db = this.#db;
+    const db = this.db;
     const pending = db.prepare("SELECT COUNT(*) AS n FROM experiment WHERE seq IS NULL").get();
     if (Number(pending?.n ?? 0) === 0) return;
     inTransaction(db, () => {
@@ -601,7 +593,7 @@ export class GraphStore {
    * canonical JSON. Text is read as bytes because `node:sqlite` cuts text at a NUL.
    */
   #repairCanonical(): void {
-    const db = this.#db;
+    const db = this.db;
     const nulIn = TEXT_FIELDS.map((f) => `instr(CAST(${f} AS BLOB), x'00') > 0`).join(" OR ");
     const blobs = TEXT_FIELDS.map((f) => `CAST(${f} AS BLOB) AS ${f}`).join(", ");
     const candidates = db.prepare(

@@ -34,7 +34,14 @@ export {
 export { ProfileStore, type SeqProfile } from "./profile.ts";
 export { ControlLog, type LoggedControl, MAX_CONTROL_PAYLOAD } from "./control_log.ts";
 export { ArtifactStore, isCid } from "./artifact.ts";
-export { inTransaction, openStore, prepareAll, type Statements } from "./sqlite.ts";
+export {
+  inTransaction,
+  openStore,
+  openWithSchema,
+  prepareAll,
+  SqliteStore,
+  type Statements,
+} from "./sqlite.ts";
 export { type CurvePoint, MAX_CURVE_POINTS, RunCurveStore } from "./run_curve.ts";
 
 /** Every store of one data dir. */

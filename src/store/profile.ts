@@ -19,8 +19,7 @@ import {
   MAX_PAGE,
   openStore,
   pageValue,
-  prepareAll,
-  type Statements,
+  SqliteStore,
 } from "./sqlite.ts";
 
 const DDL = `CREATE TABLE IF NOT EXISTS node_profile (node_id TEXT PRIMARY KEY, id TEXT,
@@ -66,13 +65,9 @@ const PROFILE_SQL = {
 };
 
 /** Newest profile per node over one SQLite file. */
-export class ProfileStore {
-  readonly #db: DatabaseSync;
-  readonly #s: Statements<typeof PROFILE_SQL>;
-
+export class ProfileStore extends SqliteStore<typeof PROFILE_SQL> {
   private constructor(db: DatabaseSync) {
-    this.#db = db;
-    this.#s = prepareAll(db, PROFILE_SQL);
+    super(db, PROFILE_SQL);
   }
 
   /**
@@ -110,11 +105,11 @@ export class ProfileStore {
   upsert(p: NodeProfile): boolean {
     const shape = checkProfileShape(p);
     if (!shape.ok) throw new StoreError(`refusing to store an invalid profile: ${shape.reason}`);
-    return inTransaction(this.#db, () => {
-      const cur = this.#s.current.get(p.node_id);
+    return inTransaction(this.db, () => {
+      const cur = this.sql.current.get(p.node_id);
       if (cur && (cur.id === p.id || Number(cur.timestamp) >= p.timestamp)) return false;
       const lossy = TEXT_FIELDS.some((f) => isLossyText(p[f]));
-      this.#s.upsert.run({
+      this.sql.upsert.run({
         node_id: p.node_id,
         id: p.id,
         display_name: p.display_name,
@@ -126,7 +121,7 @@ export class ProfileStore {
         signature: p.signature,
         schema_version: p.schema_version,
         canonical: lossy ? canonicalProfile(p) : null,
-        seq: Number(this.#s.maxSeq.get()?.m ?? 0) + 1,
+        seq: Number(this.sql.maxSeq.get()?.m ?? 0) + 1,
       });
       return true;
     });
@@ -134,13 +129,13 @@ export class ProfileStore {
 
   /** The node's stored profile, exactly as signed, or undefined. */
   get(nodeId: string): NodeProfile | undefined {
-    const row = this.#s.get.get(nodeId);
+    const row = this.sql.get.get(nodeId);
     return row ? toProfile(row) : undefined;
   }
 
   /** All profiles ordered by node id, paged. */
   all(limit: number, offset = 0): NodeProfile[] {
-    return this.#s.all
+    return this.sql.all
       .all(pageValue(limit, "limit", MAX_PAGE), pageValue(offset, "offset"))
       .map(toProfile);
   }
@@ -150,7 +145,7 @@ export class ProfileStore {
     const out = new Map<string, string>();
     for (const id of nodeIds) {
       if (out.has(id)) continue;
-      const name = this.#s.name.get(id)?.display_name;
+      const name = this.sql.name.get(id)?.display_name;
       if (typeof name === "string" && name !== "") out.set(id, name);
     }
     return out;
@@ -159,7 +154,7 @@ export class ProfileStore {
   /** Profiles stored or replaced after local sequence number `seq`, in that order. */
   afterSeq(seq: number, limit: number): SeqProfile[] {
     const from = Number.isFinite(seq) ? Math.max(0, Math.floor(seq)) : 0;
-    return this.#s.afterSeq.all(from, pageValue(limit, "limit", MAX_PAGE)).map((row) => ({
+    return this.sql.afterSeq.all(from, pageValue(limit, "limit", MAX_PAGE)).map((row) => ({
       seq: Number(row.seq),
       profile: toProfile(row),
     }));
@@ -167,12 +162,7 @@ export class ProfileStore {
 
   /** Highest local sequence number in use (0 when empty). */
   maxSeq(): number {
-    return Number(this.#s.maxSeq.get()?.m ?? 0);
-  }
-
-  /** Close the database. */
-  close(): void {
-    if (this.#db.isOpen) this.#db.close();
+    return Number(this.sql.maxSeq.get()?.m ?? 0);
   }
 }
 

@@ -5,14 +5,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import { StoreError } from "./errors.ts";
-import {
-  inTransaction,
-  MAX_PAGE,
-  openStore,
-  pageValue,
-  prepareAll,
-  type Statements,
-} from "./sqlite.ts";
+import { inTransaction, MAX_PAGE, openWithSchema, pageValue, SqliteStore } from "./sqlite.ts";
 
 /** A `reputation` row; unknown nodes read as all zeros. */
 export interface ReputationRow {
@@ -85,13 +78,9 @@ const REPUTATION_SQL = {
 };
 
 /** Reputation rows and applied-event ids over one SQLite file. */
-export class ReputationStore {
-  readonly #db: DatabaseSync;
-  readonly #s: Statements<typeof REPUTATION_SQL>;
-
+export class ReputationStore extends SqliteStore<typeof REPUTATION_SQL> {
   private constructor(db: DatabaseSync) {
-    this.#db = db;
-    this.#s = prepareAll(db, REPUTATION_SQL);
+    super(db, REPUTATION_SQL);
   }
 
   /**
@@ -99,17 +88,12 @@ export class ReputationStore {
    * @throws StoreError when the file is not a SQLite database (it is left unchanged).
    */
   static open(path: string): ReputationStore {
-    return openStore(path, "the reputation tables", (db) => {
-      inTransaction(db, () => {
-        for (const sql of DDL) db.exec(sql);
-      });
-      return new ReputationStore(db);
-    });
+    return openWithSchema(path, "the reputation tables", DDL, (db) => new ReputationStore(db));
   }
 
   /** The node's row; zeros for a node never seen. */
   get(nodeId: string): ReputationRow {
-    const row = this.#s.get.get(nodeId);
+    const row = this.sql.get.get(nodeId);
     return row ? toRow(row) : zeroRow(nodeId);
   }
 
@@ -123,11 +107,11 @@ export class ReputationStore {
       throw new StoreError("reputation event id must be a non-empty string");
     }
     const checked = deltas.map(checkDelta);
-    return inTransaction(this.#db, () => {
-      if (Number(this.#s.addEvent.run(eventId, String(kind)).changes) === 0) return false;
+    return inTransaction(this.db, () => {
+      if (Number(this.sql.addEvent.run(eventId, String(kind)).changes) === 0) return false;
       for (const d of checked) {
-        this.#s.ensure.run(d.nodeId);
-        this.#s.apply.run({
+        this.sql.ensure.run(d.nodeId);
+        this.sql.apply.run({
           node_id: d.nodeId,
           score: d.score ?? 0,
           experiments_verified: d.experiments_verified ?? 0,
@@ -145,13 +129,13 @@ export class ReputationStore {
     if (typeof nodeId !== "string" || nodeId === "" || typeof experimentId !== "string") {
       throw new StoreError("recordPublish needs a node id and an experiment id");
     }
-    return inTransaction(this.#db, () => {
+    return inTransaction(this.db, () => {
       // Namespaced so a publish can never collide with a network event id.
-      if (Number(this.#s.addEvent.run(`publish:${experimentId}`, "publish").changes) === 0) {
+      if (Number(this.sql.addEvent.run(`publish:${experimentId}`, "publish").changes) === 0) {
         return false;
       }
-      this.#s.ensure.run(nodeId);
-      this.#s.publish.run(nodeId);
+      this.sql.ensure.run(nodeId);
+      this.sql.publish.run(nodeId);
       return true;
     });
   }
@@ -168,29 +152,24 @@ export class ReputationStore {
         throw new StoreError("addPublished needs node ids and non-negative counts");
       }
     }
-    inTransaction(this.#db, () => {
+    inTransaction(this.db, () => {
       for (const [nodeId, n] of counts) {
-        this.#s.ensure.run(nodeId);
-        this.#s.publishN.run(n, nodeId);
+        this.sql.ensure.run(nodeId);
+        this.sql.publishN.run(n, nodeId);
       }
     });
   }
 
   /** True when an event with this id has been applied. */
   hasEvent(eventId: string): boolean {
-    return this.#s.hasEvent.get(eventId) !== undefined;
+    return this.sql.hasEvent.get(eventId) !== undefined;
   }
 
   /** Rows by score, highest first, paged. */
   leaderboard(limit: number, offset = 0): ReputationRow[] {
-    return this.#s.leaderboard
+    return this.sql.leaderboard
       .all(pageValue(limit, "limit", MAX_PAGE), pageValue(offset, "offset"))
       .map(toRow);
-  }
-
-  /** Close the database. */
-  close(): void {
-    if (this.#db.isOpen) this.#db.close();
   }
 }
 

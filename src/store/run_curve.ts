@@ -4,9 +4,9 @@
  * of a run, not part of the signed record, and never leave the node.
  * @module
  */
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import { StoreError } from "./errors.ts";
-import { openStore } from "./sqlite.ts";
+import { openWithSchema, SqliteStore } from "./sqlite.ts";
 
 /** Most points stored per run (the recorder downsamples to this). */
 export const MAX_CURVE_POINTS = 1000;
@@ -14,22 +14,18 @@ export const MAX_CURVE_POINTS = 1000;
 /** One point: training step and the loss printed at that step. */
 export type CurvePoint = readonly [step: number, loss: number];
 
-const DDL = `CREATE TABLE IF NOT EXISTS run_curve (experiment_id TEXT PRIMARY KEY,
-  points TEXT NOT NULL, recorded_at INTEGER NOT NULL)`;
+const DDL = [`CREATE TABLE IF NOT EXISTS run_curve (experiment_id TEXT PRIMARY KEY,
+  points TEXT NOT NULL, recorded_at INTEGER NOT NULL)`];
+
+const RUN_CURVE_SQL = {
+  put: "INSERT OR REPLACE INTO run_curve (experiment_id, points, recorded_at) VALUES (?, ?, ?)",
+  get: "SELECT points FROM run_curve WHERE experiment_id = ?",
+};
 
 /** Per-run loss curves over one SQLite file. */
-export class RunCurveStore {
-  readonly #db: DatabaseSync;
-  readonly #s: Record<string, StatementSync>;
-
+export class RunCurveStore extends SqliteStore<typeof RUN_CURVE_SQL> {
   private constructor(db: DatabaseSync) {
-    this.#db = db;
-    this.#s = {
-      put: db.prepare(
-        "INSERT OR REPLACE INTO run_curve (experiment_id, points, recorded_at) VALUES (?, ?, ?)",
-      ),
-      get: db.prepare("SELECT points FROM run_curve WHERE experiment_id = ?"),
-    };
+    super(db, RUN_CURVE_SQL);
   }
 
   /**
@@ -37,10 +33,7 @@ export class RunCurveStore {
    * @throws StoreError when the file is not a SQLite database (it is left unchanged).
    */
   static open(path: string): RunCurveStore {
-    return openStore(path, "the run curves", (db) => {
-      db.exec(DDL);
-      return new RunCurveStore(db);
-    });
+    return openWithSchema(path, "the run curves", DDL, (db) => new RunCurveStore(db));
   }
 
   /**
@@ -54,21 +47,17 @@ export class RunCurveStore {
     if (!points.every(([s, l]) => Number.isFinite(s) && Number.isFinite(l))) {
       throw new RangeError("curve points must be finite numbers");
     }
-    this.#s.put.run(id, JSON.stringify(points), Math.floor(now / 1000));
+    this.sql.put.run(id, JSON.stringify(points), Math.floor(now / 1000));
   }
 
   /** The curve of experiment `id`, or undefined when this node did not record one. */
   get(id: string): CurvePoint[] | undefined {
-    const row = this.#s.get.get(id);
+    const row = this.sql.get.get(id);
     if (!row) return undefined;
     try {
       return JSON.parse(String(row.points)) as CurvePoint[];
     } catch (err) {
       throw new StoreError(`run curve of ${id} is not valid JSON`, { cause: err });
     }
-  }
-
-  close(): void {
-    if (this.#db.isOpen) this.#db.close();
   }
 }

@@ -145,6 +145,43 @@ export function errText(err: unknown): string {
 }
 
 /**
+ * A store over one SQLite file: its connection, its statements prepared by name from the store's
+ * SQL map, and the one way to close it.
+ */
+export abstract class SqliteStore<T extends Readonly<Record<string, string>>> {
+  protected readonly db: DatabaseSync;
+  protected readonly sql: Statements<T>;
+
+  protected constructor(db: DatabaseSync, sql: T) {
+    this.db = db;
+    this.sql = prepareAll(db, sql);
+  }
+
+  /** Close the database; the store must not be used afterwards. Idempotent. */
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+}
+
+/**
+ * {@link openStore} for a store whose schema is a list of DDL statements, run in one
+ * transaction before the store is built.
+ */
+export function openWithSchema<T>(
+  path: string,
+  what: string,
+  ddl: readonly string[],
+  build: (db: DatabaseSync) => T,
+): T {
+  return openStore(path, what, (db) => {
+    inTransaction(db, () => {
+      for (const sql of ddl) db.exec(sql);
+    });
+    return build(db);
+  });
+}
+
+/**
  * Open `path`, prepare its schema and build the store over it. The database is closed again
  * when any step fails, and the failure becomes a {@link StoreError} naming `what` and the file.
  */

@@ -12,7 +12,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { canonicalJson, CONTROL_FLOAT_KEYS } from "../protocol/mod.ts";
 import type { ControlEvent, ControlType } from "../protocol/types.ts";
-import { inTransaction, openStore, prepareAll, type Statements } from "../store/mod.ts";
+import { inTransaction, openWithSchema, SqliteStore } from "../store/mod.ts";
 
 /** Where an evidence event stands. */
 export type EvidenceState = "pending" | "applied" | "invalid";
@@ -86,9 +86,7 @@ export function verifyDbPath(dataDir: string): string {
 }
 
 /** Synchronous access to `verify.sqlite`; one instance per file. */
-export class VerifyDb {
-  readonly #db: DatabaseSync;
-  readonly #s: Statements<typeof VERIFY_SQL>;
+export class VerifyDb extends SqliteStore<typeof VERIFY_SQL> {
   readonly #notedClasses = new Set<string>();
   /**
    * Experiments that may have pending events (a superset: an id leaves once a read finds none).
@@ -97,9 +95,8 @@ export class VerifyDb {
   readonly #maybePending = new Set<string>();
 
   private constructor(db: DatabaseSync) {
-    this.#db = db;
-    this.#s = prepareAll(db, VERIFY_SQL);
-    for (const row of this.#s.pendingExperiments.all()) {
+    super(db, VERIFY_SQL);
+    for (const row of this.sql.pendingExperiments.all()) {
       this.#maybePending.add(String(row.experiment_id));
     }
   }
@@ -110,17 +107,12 @@ export class VerifyDb {
    * left unchanged).
    */
   static open(path: string): VerifyDb {
-    return openStore(path, "the verification database", (db) => {
-      inTransaction(db, () => {
-        for (const sql of DDL) db.exec(sql);
-      });
-      return new VerifyDb(db);
-    });
+    return openWithSchema(path, "the verification database", DDL, (db) => new VerifyDb(db));
   }
 
   /** The held copy of an event, or undefined. */
   get(type: ControlType, eventId: string): EvidenceRow | undefined {
-    const row = this.#s.get.get(type, eventId);
+    const row = this.sql.get.get(type, eventId);
     return row ? toEvidence(row) : undefined;
   }
 
@@ -128,7 +120,7 @@ export class VerifyDb {
   hold(event: ControlEvent): boolean {
     const p = event.payload;
     const added = Number(
-      this.#s.insert.run(event.type, p.event_id, p.experiment_id, payloadText(p)).changes,
+      this.sql.insert.run(event.type, p.event_id, p.experiment_id, payloadText(p)).changes,
     ) > 0;
     if (added) this.#maybePending.add(p.experiment_id);
     return added;
@@ -136,51 +128,51 @@ export class VerifyDb {
 
   /** Record the outcome of judging a held event. */
   setState(type: ControlType, eventId: string, state: EvidenceState, reason = ""): void {
-    this.#s.setState.run(state, reason.slice(0, 500), type, eventId);
+    this.sql.setState.run(state, reason.slice(0, 500), type, eventId);
   }
 
   /** Held events about one experiment in a given state, in arrival order. */
   byExperiment(experimentId: string, state: EvidenceState): EvidenceRow[] {
     if (state === "pending" && !this.#maybePending.has(experimentId)) return [];
-    const rows = this.#s.byExperiment.all(experimentId, state).map(toEvidence);
+    const rows = this.sql.byExperiment.all(experimentId, state).map(toEvidence);
     if (state === "pending" && rows.length === 0) this.#maybePending.delete(experimentId);
     return rows;
   }
 
   /** Remember a challenge this node opened. */
   addPendingChallenge(c: PendingChallenge): void {
-    this.#s.addPending.run(c.experimentId, c.required, Math.floor(c.deadlineMs));
+    this.sql.addPending.run(c.experimentId, c.required, Math.floor(c.deadlineMs));
   }
 
   /** The open challenge of this node on an experiment, if any. */
   pendingChallenge(experimentId: string): PendingChallenge | undefined {
-    const row = this.#s.getPending.get(experimentId);
+    const row = this.sql.getPending.get(experimentId);
     return row ? toPending(row) : undefined;
   }
 
   /** Every challenge this node still waits on, soonest deadline first. */
   pendingChallenges(): PendingChallenge[] {
-    return this.#s.allPending.all().map(toPending);
+    return this.sql.allPending.all().map(toPending);
   }
 
   /** Forget a challenge once its dispute is sent (or it expired without responses). */
   removePendingChallenge(experimentId: string): void {
-    this.#s.delPending.run(experimentId);
+    this.sql.delPending.run(experimentId);
   }
 
   /** Promise to answer a challenge (survives a restart until answered). */
   addOwedAnswer(a: OwedAnswer): void {
-    this.#s.addOwed.run(a.experimentId, a.challengerId);
+    this.sql.addOwed.run(a.experimentId, a.challengerId);
   }
 
   /** Drop a promise once answered or no longer answerable. */
   removeOwedAnswer(a: OwedAnswer): void {
-    this.#s.delOwed.run(a.experimentId, a.challengerId);
+    this.sql.delOwed.run(a.experimentId, a.challengerId);
   }
 
   /** Every challenge this node still owes an answer to. */
   owedAnswers(): OwedAnswer[] {
-    return this.#s.allOwed.all().map((r) => ({
+    return this.sql.allOwed.all().map((r) => ({
       experimentId: String(r.experiment_id),
       challengerId: String(r.challenger_id),
     }));
@@ -192,45 +184,30 @@ export class VerifyDb {
     // autocommitted INSERT each time would be the costliest step of ingest.
     const key = `${nodeId}\u0000${gpuClass}`;
     if (this.#notedClasses.has(key)) return;
-    this.#s.addClass.run(nodeId, gpuClass);
+    this.sql.addClass.run(nodeId, gpuClass);
     if (this.#notedClasses.size >= 100_000) this.#notedClasses.clear();
     this.#notedClasses.add(key);
   }
 
   /** Nodes known in `gpuClass`, not counting the two excluded ids. */
   countNodesInClass(gpuClass: string, exclude: readonly [string, string]): number {
-    return Number(this.#s.countClass.get(gpuClass, exclude[0], exclude[1])?.n ?? 0);
+    return Number(this.sql.countClass.get(gpuClass, exclude[0], exclude[1])?.n ?? 0);
   }
 
   /** A stored cursor or other small value. */
   getMeta(key: string): string | undefined {
-    const row = this.#s.getMeta.get(key);
+    const row = this.sql.getMeta.get(key);
     return row ? String(row.value) : undefined;
   }
 
   /** Store a cursor or other small value. */
   setMeta(key: string, value: string): void {
-    this.#s.setMeta.run(key, value);
+    this.sql.setMeta.run(key, value);
   }
 
   /** Run `fn` in one write transaction. */
   transaction<T>(fn: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const out = fn();
-      this.#db.exec("COMMIT");
-      return out;
-    } catch (err) {
-      try {
-        this.#db.exec("ROLLBACK");
-      } catch { /* already rolled back */ }
-      throw err;
-    }
-  }
-
-  /** Close the database. */
-  close(): void {
-    if (this.#db.isOpen) this.#db.close();
+    return inTransaction(this.db, fn);
   }
 }
 
