@@ -13,6 +13,7 @@
  */
 import {
   ConfigError,
+  configPath,
   dataPaths,
   ensureIdentity,
   loadConfig,
@@ -302,7 +303,7 @@ export async function prepareTrainer(
   training: TrainingOptions = {},
   say: (line: string) => void = () => {},
 ): Promise<{ trainer: Trainer; timeBudget: number; info: TrainingInfo }> {
-  const dir = training.workspace ?? config.workspace;
+  const dir = training.workspace ?? configPath(config.workspace, dataDir);
   let workspace: ResolvedWorkspace | undefined;
   if (dir !== undefined) {
     try {
@@ -310,7 +311,7 @@ export async function prepareTrainer(
         dir,
         datasetCid: training.datasetCid,
         configDatasetCid: config.dataset_cid,
-        dataCache: training.dataCache ?? config.data_cache,
+        dataCache: training.dataCache ?? configPath(config.data_cache, dataDir),
         graphDatasets: (prepareCid) => readDatasetsOfPrepare(dataDir, prepareCid),
       });
     } catch (e) {

@@ -91,6 +91,16 @@ export function resolveDataDir(flag?: string): string {
   return resolve(dir);
 }
 
+/**
+ * A path from config.toml (`workspace`, `data_cache`): `~/` is the home, a relative path is
+ * relative to the data dir (the file's directory), not to wherever the node was started.
+ */
+export function configPath(value: string | undefined, dataDir: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === "~" || value.startsWith("~/")) return join(homedir(), value.slice(1));
+  return resolve(dataDir, value);
+}
+
 /** Paths of everything inside a data dir: the one place their names are spelled. */
 export function dataPaths(dataDir: string) {
   return {

@@ -6,7 +6,7 @@
  */
 import type { Command } from "commander";
 import { resolve } from "node:path";
-import type { SporeConfig } from "../config.ts";
+import { configPath, type SporeConfig } from "../config.ts";
 import { type GraphStore, readDatasetsOfPrepare } from "../store/mod.ts";
 import { TrainingSetupError } from "../training/errors.ts";
 import { type ResolvedWorkspace, resolveWorkspace } from "../training/research_workspace.ts";
@@ -42,8 +42,9 @@ export function withWorkspaceOptions(cmd: Command): Command {
 
 /** The workspace dir from the flag or config, or undefined for the embedded workspace. */
 export function workspaceDirOf(opts: WorkspaceOptions, config: SporeConfig): string | undefined {
-  const dir = opts.workspace ?? config.workspace;
-  return dir === undefined ? undefined : resolve(dir);
+  return opts.workspace !== undefined
+    ? resolve(opts.workspace)
+    : configPath(config.workspace, config.data_dir);
 }
 
 /**
@@ -70,7 +71,7 @@ export async function resolveWorkspaceOption(
       dir,
       datasetCid: opts.datasetCid,
       configDatasetCid: config.dataset_cid,
-      dataCache: opts.dataCache ?? config.data_cache,
+      dataCache: opts.dataCache ?? configPath(config.data_cache, config.data_dir),
       graphDatasets: (prepareCid) =>
         graph ? graph.datasetsOfPrepare(prepareCid) : readDatasetsOfPrepare(dataDir, prepareCid),
     });

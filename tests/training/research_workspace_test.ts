@@ -25,7 +25,7 @@ import { COMPILE_MEMORY_FILE } from "../../src/training/compile_policy.ts";
 import { bundledWorkspaceDir } from "../../src/training/workspace.ts";
 import { BWRAP, PYTHON3, TORCH } from "./_env.ts";
 import { runDoctor } from "../../src/cli/doctor.ts";
-import { loadConfig } from "../../src/config.ts";
+import { configPath, loadConfig } from "../../src/config.ts";
 
 Deno.test("homeCacheOf finds where prepare.py reads under the home, in the usual spellings", () => {
   const cases: [string, string | undefined][] = [
@@ -233,4 +233,36 @@ Deno.test("spore doctor --workspace: says whether the workspace's prepared data 
     assert.equal(unknown?.status, "fail");
     assert.match(unknown!.fix, /--dataset-cid NAME/);
   });
+});
+
+Deno.test({
+  name: "--unsafe-no-sandbox: the run's home links to --data-cache, so the script finds its data",
+  ignore: TORCH === null,
+  async fn() {
+    await withTemp(async (root) => {
+      const ws = await writeStandinWorkspace(root);
+      const foreign = await resolveWorkspace({
+        dir: ws.dir,
+        datasetCid: CLIMBMIX,
+        dataCache: ws.dataCache,
+        graphDatasets: () => [],
+      });
+      const rt = await TrainingRuntime.create({
+        dataDir: join(root, "data"),
+        foreign,
+        unsafeNoSandbox: true,
+      });
+      const r = await rt.train({ code: STANDIN_TRAIN });
+      assert.ok(r.ok, r.log);
+      assert.equal(r.metrics.valBpb, standinValBpb(STANDIN_TRAIN));
+    });
+  },
+});
+
+Deno.test("config.toml paths: ~/ is the home, relative ones are relative to the data dir", () => {
+  assert.equal(configPath(undefined, "/d"), undefined);
+  assert.equal(configPath("ws", "/d"), "/d/ws");
+  assert.equal(configPath("/abs/ws", "/d"), "/abs/ws");
+  assert.ok(configPath("~/autoresearch", "/d")!.endsWith("/autoresearch"));
+  assert.ok(!configPath("~/autoresearch", "/d")!.startsWith("~"));
 });
