@@ -37,12 +37,7 @@ import { seqs, SyncSessions } from "./sync_sessions.ts";
 import { acceptLoop, Dialer, DialError, type DialFailure } from "./transport.ts";
 import { componentLogger, nullLogger } from "../ops/log.ts";
 import { ReceiveBudget } from "./receive_budget.ts";
-import {
-  addressGroup,
-  admitInbound,
-  DEFAULT_MAX_INBOUND_PER_GROUP,
-  RESERVED_OUTBOUND,
-} from "./slots.ts";
+import { addressGroup, admitInbound, inboundLimits, keepsExisting } from "./slots.ts";
 import { errorText } from "../errors.ts";
 import { Relay } from "./relay.ts";
 import {
@@ -101,12 +96,7 @@ export class Network {
       storeInWorker: o.storeInWorker,
       maxPending: o.maxPendingRecords ?? DEFAULT_MAX_PENDING,
       maxPendingBytes: o.maxPendingBytes,
-      onStored: (batch) => {
-        // Peers that feed us new records are protected from eviction.
-        const now = Date.now();
-        for (const { source } of batch) if (source) source.lastNewRecordAt = now;
-        this.#relay.records(batch);
-      },
+      onStored: (batch) => this.#relay.records(batch),
       onInvalid: (reason) => this.#observer.dropped?.("invalid_record", reason),
       onStoreFailed: (e) => this.#observer.dropped?.("store_failed", errorText(e)),
     });
@@ -141,10 +131,7 @@ export class Network {
       prefetch: (cid, source, ts) => this.#fetcher.prefetch(cid, source, ts),
       sentFrame: (type) => this.#observer.messageOut?.(type),
     });
-    this.#dialer = new Dialer(
-      this.#t.dialTimeoutMs,
-      componentLogger(log, "net:dial"),
-    );
+    this.#dialer = new Dialer(this.#t.dialTimeoutMs, componentLogger(log, "net:dial"));
     this.#budget = new ReceiveBudget<Connection>(o.receiveBudgetBytes);
   }
 
@@ -200,10 +187,8 @@ export class Network {
   }
 
   /**
-   * Why dials are failing: per address whose latest dial failed, that failure (`error` readable,
-   * `kind` one of dns/refused/timeout/unreachable/other, `at` in ms since the epoch), oldest
-   * first. An address leaves the list once a dial to it succeeds. For "no peers" warnings and
-   * `spore status`.
+   * Why dials fail: the last failure of each address whose latest dial failed, oldest first
+   * (`kind`: dns, refused, timeout, unreachable or other; `at`: ms since the epoch).
    */
   dialFailures(): DialFailure[] {
     return this.#dialer.failures();
@@ -259,9 +244,9 @@ export class Network {
 
   /** Fetch an artifact locally or from peers (preferring `preferNodeId`'s connection). */
   fetchArtifact(cid: string, preferNodeId?: string): Promise<Uint8Array | undefined> {
-    const preferred = preferNodeId
-      ? this.connections().find((c) => c.hello?.node_id === preferNodeId)
-      : undefined;
+    const preferred = this.connections().find((c) =>
+      !!preferNodeId && c.hello?.node_id === preferNodeId
+    );
     return this.#fetcher.fetch(cid, preferred);
   }
 
@@ -290,26 +275,14 @@ export class Network {
     this.#tasks.add(t);
   }
 
-  #full(): boolean {
-    return this.connections().length >= this.#o.maxPeers;
-  }
-
   /**
    * Room for a new inbound connection from `host`, evicting the least useful inbound peer when
    * a limit is reached (`slots.ts`). Outbound connections keep their slots.
    */
   #admitInbound(host: string): boolean {
     const live = this.connections();
-    const outbound = live.length - live.filter((c) => c.inbound).length;
-    const o = this.#o;
-    const maxInbound = Math.min(
-      o.maxInbound ?? Math.max(1, o.maxPeers - RESERVED_OUTBOUND),
-      o.maxPeers - outbound,
-    );
-    const verdict = admitInbound(live, addressGroup(host), {
-      maxInbound,
-      maxInboundPerGroup: o.maxInboundPerGroup ?? DEFAULT_MAX_INBOUND_PER_GROUP,
-    });
+    const limits = inboundLimits(this.#o, live.filter((c) => !c.inbound).length);
+    const verdict = admitInbound(live, addressGroup(host), limits);
     if (!verdict.admit) return false;
     verdict.evict?.close(`evicted to make room for a new inbound peer from ${host}`);
     return true;
@@ -328,7 +301,7 @@ export class Network {
       if (!this.#closed) this.#events.dialFailed(address, e);
       return;
     }
-    if (this.#closed || this.#full()) {
+    if (this.#closed || this.connections().length >= this.#o.maxPeers) {
       conn.close();
       return this.#book.failed(address, Date.now());
     }
@@ -420,9 +393,7 @@ export class Network {
     pex_request: (c) => {
       c.send(envelope("pex_response", { peer: pexAddresses(this.connections(), c) }));
     },
-    pex_response: (_c, m) => {
-      for (const a of m.payload.peer) this.#book.add(a, "discovered");
-    },
+    pex_response: (_c, m) => m.payload.peer.forEach((a) => this.#book.add(a, "discovered")),
     code_request: (c, m) => this.#track(this.#fetcher.serve(c, m.payload.code_cid), "serve code"),
     code_response: (c, m) => this.#fetcher.onResponse(c, m.payload.code_cid, m.payload.code),
     profile: (c, m) => this.#relay.profile(m.payload, c).then(() => undefined),
@@ -449,11 +420,7 @@ export class Network {
     }
     const other = this.connections().find((d) => d !== c && d.hello?.node_id === hello.node_id);
     if (other) {
-      // Both ends apply the same rule, so they keep the same connection: the one dialed by the
-      // lower node_id; between two of the same direction, the older.
-      const preferInbound = hello.node_id < this.#o.nodeId;
-      const keepOther = other.inbound === c.inbound || other.inbound === preferInbound;
-      if (keepOther) {
+      if (keepsExisting(other, c, hello.node_id, this.#o.nodeId)) {
         if (c.dialedAddress) this.#book.identified(c.dialedAddress, hello.node_id);
         return c.close("duplicate connection");
       }

@@ -20,6 +20,8 @@ import type { Ingested } from "./ingest.ts";
 export interface RelayPeer {
   send(json: string): boolean;
   sendFrame(frame: Uint8Array): boolean;
+  /** When this peer last gave us a record we did not have (ms; protects it from eviction). */
+  lastNewRecordAt: number;
 }
 
 /** Options of a {@link Relay}. */
@@ -45,7 +47,9 @@ export class Relay<P extends RelayPeer> {
   /** A batch of records was stored (source null: created here). */
   records(batch: Ingested<P>[]): void {
     const targets = this.#o.targets();
+    const now = Date.now();
     for (const { record, source } of batch) {
+      if (source) source.lastNewRecordAt = now; // a feeder is kept when slots run out (slots.ts)
       this.#o.emit({ kind: "experiment", record, source: source ? "peer" : "local" });
       let frame: Uint8Array | undefined;
       for (const t of targets) {

@@ -73,6 +73,39 @@ export type Admission<P> =
   | { admit: false; reason: string };
 
 /**
+ * Two connections to one node (`peerId`): true when the one already there (`existing`) is kept
+ * and `fresh` closed. Both ends apply the same rule, so they keep the same connection: the one
+ * dialed by the lower node_id; between two of the same direction, the older.
+ */
+export function keepsExisting(
+  existing: { inbound: boolean },
+  fresh: { inbound: boolean },
+  peerId: string,
+  ourId: string,
+): boolean {
+  const preferInbound = peerId < ourId;
+  return existing.inbound === fresh.inbound || existing.inbound === preferInbound;
+}
+
+/**
+ * The inbound limits of a node configured with `o` that has `outbound` outbound connections:
+ * {@link RESERVED_OUTBOUND} slots stay free for dialing unless `maxInbound` says otherwise, and
+ * outbound connections keep their slots.
+ */
+export function inboundLimits(
+  o: { maxPeers: number; maxInbound?: number; maxInboundPerGroup?: number },
+  outbound: number,
+): SlotLimits {
+  return {
+    maxInbound: Math.min(
+      o.maxInbound ?? Math.max(1, o.maxPeers - RESERVED_OUTBOUND),
+      o.maxPeers - outbound,
+    ),
+    maxInboundPerGroup: o.maxInboundPerGroup ?? DEFAULT_MAX_INBOUND_PER_GROUP,
+  };
+}
+
+/**
  * Decide on a new inbound connection from `group` given the live `peers`: admit it, admit it by
  * evicting one inbound peer, or refuse it (every inbound peer that could go is protected).
  */
