@@ -147,6 +147,14 @@ export class NodeMetrics implements MetricsSource {
         return [{ value: Math.round((performance.now() - lastGrowth) / 1000) }];
       },
     );
+    // Memory, so an operator (and tests/e2e/hostile_node_test.ts) can see the heap stay under
+    // its cap (the run task's --max-old-space-size=128) while peers misbehave.
+    r.gaugeFn("spore_heap_used_bytes", "V8 heap in use", () => Deno.memoryUsage().heapUsed);
+    r.gaugeFn(
+      "spore_resident_bytes",
+      "Resident memory of the process",
+      () => Deno.memoryUsage().rss,
+    );
     r.gaugeFn(
       "spore_uptime_seconds",
       "Seconds since the metrics started",
