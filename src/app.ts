@@ -194,6 +194,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     bootstrap: genesis ? [] : config.bootstrap,
     knownPeers: genesis ? [] : await loadKnownPeers(dataDir),
     maxPeers: options.maxPeers ?? config.max_peers,
+    targetOutbound: config.outbound_peers,
+    gossip: config.gossip === "flood" ? "flood" : "announce",
     genesis,
     acceptUnsigned: settings.acceptUnsigned,
     log,

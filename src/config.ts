@@ -34,6 +34,13 @@ export interface SporeConfig {
   bootstrap: string[];
   python?: string;
   max_peers: number;
+  /** Outbound connections PEX fills up to (default 8). */
+  outbound_peers?: number;
+  /**
+   * How records travel to our own nodes: "announce" (ids first, bodies pulled; default) or
+   * "flood" (every body to every peer, as the Python node does).
+   */
+  gossip?: string;
   spot_check_rate?: number;
   /** Memory limit of each training run: `50%` (of RAM), `4096MiB`, `8GiB` or `none`. */
   train_memory_limit?: string;
@@ -218,6 +225,8 @@ export async function loadConfig(dataDir: string): Promise<SporeConfig> {
     bootstrap: "string[]",
     python: "string",
     max_peers: "integer",
+    outbound_peers: "integer",
+    gossip: "string",
     spot_check_rate: "number",
     train_memory_limit: "string",
     accept_unsigned_control: "boolean",
@@ -248,6 +257,12 @@ export async function loadConfig(dataDir: string): Promise<SporeConfig> {
   checkPeers(path, "peer", cfg.peer);
   checkPeers(path, "bootstrap", cfg.bootstrap);
   if (cfg.max_peers < 1) throw new ConfigError(`${path}: "max_peers" must be at least 1`);
+  if (cfg.outbound_peers !== undefined && cfg.outbound_peers < 0) {
+    throw new ConfigError(`${path}: "outbound_peers" must be 0 or more`);
+  }
+  if (cfg.gossip !== undefined && cfg.gossip !== "announce" && cfg.gossip !== "flood") {
+    throw new ConfigError(`${path}: "gossip" must be "announce" or "flood"`);
+  }
   if (
     cfg.spot_check_rate !== undefined && !(cfg.spot_check_rate >= 0 && cfg.spot_check_rate <= 1)
   ) {

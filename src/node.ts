@@ -15,6 +15,8 @@ import type {
 import { type NetTiming, Network, type NetworkStats } from "./net/mod.ts";
 import type { ConnectionLimits } from "./net/connection.ts";
 import { atomicWrite, dataPaths } from "./config.ts";
+import type { GossipMode } from "./net/options.ts";
+import type { InventoryLimits } from "./net/inventory.ts";
 import { storeThreadsWanted } from "./net/threads.ts";
 import { LiveRuns } from "./research/live_run.ts";
 import type { Logger } from "./ops/log.ts";
@@ -72,6 +74,10 @@ export interface NodeOptions {
   maxPeers: number;
   /** Discovered (PEX) peers are dialed up to this many outbound connections (default 8). */
   targetOutbound?: number;
+  /** How records travel between our nodes (default announce, then pull). */
+  gossip?: GossipMode;
+  /** Announce/pull tuning (tests shorten the request timeout). */
+  inventory?: Partial<InventoryLimits>;
   /** Start alone: dial nobody (bootstrap and known peers are ignored); still accept peers. */
   genesis?: boolean;
   /** Legacy network switch: log and sync unsigned control events too. */
@@ -142,6 +148,8 @@ export class SporeNode implements NodeHandle {
         knownPeers: opts.genesis ? [] : opts.knownPeers,
         maxPeers: opts.maxPeers,
         targetOutbound: opts.targetOutbound,
+        gossip: opts.gossip,
+        inventory: opts.inventory,
         control,
         acceptUnsigned: opts.acceptUnsigned,
         timing: opts.timing,

@@ -28,10 +28,10 @@ import { join } from "node:path";
 import { NODE_V8_FLAGS } from "../../src/ops/launch.ts";
 import { benchRecords } from "./lib/records.ts";
 import {
-  countRows,
   cpuSeconds,
   freePort,
   nodeEntry,
+  RowCounter,
   rssMb,
   startNode,
   stop,
@@ -204,21 +204,23 @@ async function mesh(n: number, mode: string, lines: string[], entry: string[], t
 
     const done: (number | undefined)[] = nodes.map(() => undefined);
     // Rows a node already had (none, unless something else reached it first) do not count.
-    const want = nodes.map((x) => countRows(x.dir) + lines.length);
+    const counters = nodes.map((x) => new RowCounter(x.dir));
+    const want = counters.map((c) => c.count() + lines.length);
     const t0 = performance.now();
     const { conn, reader } = await streamRecords(nodes[0]!.port, lines);
     for (;;) {
       const now = performance.now();
       for (let i = 0; i < n; i++) {
-        if (done[i] === undefined && countRows(nodes[i]!.dir) >= want[i]!) done[i] = now - t0;
+        if (done[i] === undefined && counters[i]!.count() >= want[i]!) done[i] = now - t0;
       }
       if (done.every((d) => d !== undefined)) break;
       if (now - t0 > CONVERGE_TIMEOUT_MS) {
-        const have = nodes.map((x) => countRows(x.dir));
+        const have = counters.map((c) => c.count());
         throw new Error(`${n} nodes (${mode}) did not converge: rows per node ${have.join(",")}`);
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 100));
     }
+    for (const c of counters) c.close();
     // Relays and announcements still in flight after the last node converged are part of the
     // cost: count once every node's counters have stopped moving.
     const texts = await quiet(nodes, 3000, 120_000);

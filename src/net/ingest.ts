@@ -124,6 +124,11 @@ export class RecordIngest<S> {
     return this.#pendingBytes;
   }
 
+  /** True when record `id` is stored, or received and being validated or stored now. */
+  knows(id: string): boolean {
+    return this.#seen.has(id) || this.#inflight.has(id) || this.#opts.graph.has(id);
+  }
+
   /** Submit an untrusted record from `source`. Never throws. */
   submit(raw: unknown, source: S | null): void {
     this.stats.received++;

@@ -15,8 +15,8 @@
  *
  * Sync marks: a live `sync_mark` from a peer says "you are covered up to here", but what it
  * announced before the mark may not be stored yet. So a mark waits until nothing that peer
- * announced is outstanding, and a peer that failed to deliver what it announced has its marks
- * ignored for the rest of the connection (its cursor stays where it was: the next reconnect
+ * announced is outstanding, and a peer that failed to deliver what it announced (or announced
+ * more than we could want) has its marks ignored for the rest of the connection (its cursor stays where it was: the next reconnect
  * syncs what might be missing).
  * @module
  */
@@ -26,9 +26,10 @@ import { LruSet } from "./lru.ts";
 /** Tuning of an {@link Inventory}; every field has a default. */
 export interface InventoryLimits {
   /**
-   * A request with no body arriving for this long goes to the next announcer. Bodies arrive
-   * within milliseconds on a quiet link; a loaded 2-core machine (scripts/bench/mesh.ts at 30
-   * nodes) took seconds to get through a 1,000-id request, so this is generous.
+   * A request goes to the next announcer when it is this old and no body at all arrived from
+   * its peer for this long. Bodies arrive within milliseconds on a quiet link; on a loaded
+   * 2-core machine (scripts/bench/mesh.ts at 10 nodes, load average 15) a node serving 9 peers
+   * 2,000 bodies each took over 10 s, so this is generous.
    */
   requestTimeoutMs: number;
   /** Ids remembered per peer as "known to have" (8,192 x ~100 bytes: under 1 MB per peer). */
@@ -47,8 +48,24 @@ export const DEFAULT_INVENTORY_LIMITS: InventoryLimits = {
   knownPerPeer: 8192,
   maxWanted: 50_000,
   maxAnnouncers: 4,
-  maxInFlightPerPeer: 2 * MAX_RECORD_IDS,
+  maxInFlightPerPeer: MAX_RECORD_IDS,
 };
+
+/** What an {@link Inventory} is given. */
+export interface InventoryOptions {
+  /** The clock (ms). */
+  now(): number;
+  /** True when a record is stored here or already on its way into the store. */
+  has(id: string): boolean;
+  /**
+   * True while this node is the slow side (records wait for validation and reading from peers
+   * is paused): bodies are not read, so no request times out meanwhile. Without it a loaded
+   * node blamed its peers and asked again elsewhere (0.3 duplicate copies per record at 10
+   * nodes in scripts/bench/mesh.ts).
+   */
+  busy?(): boolean;
+  limits?: Partial<InventoryLimits>;
+}
 
 /** Ids to send one peer in one message (`announce` or `get_records`). */
 export interface IdBatch<P> {
@@ -77,6 +94,8 @@ interface PeerState {
   queue: string[];
   /** Ids requested from this peer, not yet stored. */
   inFlight: number;
+  /** When a body last arrived from it (ms). */
+  lastBody: number;
   /** Wanted ids this peer announced (counted once per id). */
   outstanding: number;
   /** It failed to deliver something it announced: its marks are ignored. */
@@ -104,19 +123,15 @@ export class Inventory<P> {
   };
   readonly #peers = new Map<P, PeerState>();
   readonly #wanted = new Map<string, Wanted<P>>();
-  readonly #now: () => number;
-  readonly #has: (id: string) => boolean;
+  readonly #o: InventoryOptions;
   readonly #l: InventoryLimits;
   #queued = 0;
+  /** Wanted ids in flight, all peers together (the rest wait for an announcer with room). */
+  #inFlight = 0;
 
-  /**
-   * @param now the clock (ms)
-   * @param has true when a record is stored here or already on its way into the store
-   */
-  constructor(now: () => number, has: (id: string) => boolean, limits?: Partial<InventoryLimits>) {
-    this.#now = now;
-    this.#has = has;
-    this.#l = { ...DEFAULT_INVENTORY_LIMITS, ...limits };
+  constructor(o: InventoryOptions) {
+    this.#o = o;
+    this.#l = { ...DEFAULT_INVENTORY_LIMITS, ...o.limits };
   }
 
   /** A peer with the feature said hello. */
@@ -126,6 +141,7 @@ export class Inventory<P> {
       known: new LruSet(this.#l.knownPerPeer),
       queue: [],
       inFlight: 0,
+      lastBody: 0,
       outstanding: 0,
       unreliable: false,
     });
@@ -146,7 +162,10 @@ export class Inventory<P> {
       const i = w.announcers.indexOf(peer);
       if (i < 0) continue;
       w.announcers.splice(i, 1);
-      if (w.from === peer) w.from = undefined;
+      if (w.from === peer) {
+        w.from = undefined;
+        this.#inFlight--;
+      }
       if (w.announcers.length === 0) this.#drop(id, w, true);
     }
     return this.#assign();
@@ -165,9 +184,9 @@ export class Inventory<P> {
   /**
    * Records were stored: announce them to every peer not known to have them (`source` sent the
    * body; null: created here or came from a peer without the feature), and settle what was
-   * wanted.
+   * wanted. Returns requests for ids that were waiting for the room this made.
    */
-  stored(ids: readonly string[], source: P | null): void {
+  stored(ids: readonly string[], source: P | null): IdBatch<P>[] {
     const from = source === null ? undefined : this.#peers.get(source);
     for (const id of ids) {
       from?.known.add(id);
@@ -180,6 +199,7 @@ export class Inventory<P> {
         this.#queued++;
       }
     }
+    return this.#wanted.size > this.#inFlight ? this.#assign() : [];
   }
 
   /** Everything queued, as messages of at most {@link MAX_RECORD_IDS} ids per peer. */
@@ -200,7 +220,7 @@ export class Inventory<P> {
     const st = this.#peers.get(peer);
     if (!st) return [];
     this.stats.announcedIn += ids.length;
-    const now = this.#now();
+    const now = this.#o.now();
     const ask: string[] = [];
     for (const id of ids) {
       st.known.add(id);
@@ -209,11 +229,18 @@ export class Inventory<P> {
         if (w.announcers.includes(peer) || w.announcers.length >= this.#l.maxAnnouncers) continue;
         w.announcers.push(peer);
         st.outstanding++;
+        // Waiting for room at its other announcers: this one has room.
+        if (w.from === undefined && st.inFlight < this.#l.maxInFlightPerPeer) {
+          this.#request(w, peer, st, now);
+          ask.push(id);
+        }
         continue;
       }
-      if (this.#has(id)) continue;
+      if (this.#o.has(id)) continue;
       if (this.#wanted.size >= this.#l.maxWanted) {
+        // Not asked for: its marks must not move our cursor past it.
         this.stats.overflow++;
+        this.#distrust(st);
         continue;
       }
       const entry: Wanted<P> = { announcers: [peer], deadline: 0 };
@@ -233,11 +260,15 @@ export class Inventory<P> {
     if (st) { for (const id of ids) st.known.add(id); }
   }
 
-  /** A record body arrived from `peer` (not yet validated): its request is alive. */
+  /**
+   * A record body arrived from `peer` (not yet validated). A peer delivering is alive: none of
+   * its requests times out while bodies keep coming (it may be working through a long list).
+   */
   bodyArrived(peer: P, id: string): void {
-    this.#peers.get(peer)?.known.add(id);
-    const w = this.#wanted.get(id);
-    if (w && w.from === peer) w.deadline = this.#now() + this.#l.requestTimeoutMs;
+    const st = this.#peers.get(peer);
+    if (!st) return;
+    st.known.add(id);
+    st.lastBody = this.#o.now();
   }
 
   /**
@@ -245,18 +276,23 @@ export class Inventory<P> {
    * peer with room are assigned. Returns the requests to send.
    */
   expire(): IdBatch<P>[] {
-    const now = this.#now();
+    const now = this.#o.now();
+    const busy = this.#o.busy?.() ?? false;
     for (const [id, w] of this.#wanted) {
       if (w.from === undefined || w.deadline > now) continue;
+      const st = this.#peers.get(w.from)!;
+      if (busy || now - st.lastBody < this.#l.requestTimeoutMs) {
+        w.deadline = now + this.#l.requestTimeoutMs;
+        continue;
+      }
       const late = w.from;
-      const st = this.#peers.get(late)!;
       this.stats.timeouts++;
       st.inFlight--;
       st.outstanding--;
-      st.unreliable = true;
-      st.mark = undefined;
+      this.#distrust(st);
       w.announcers.splice(w.announcers.indexOf(late), 1);
       w.from = undefined;
+      this.#inFlight--;
       if (w.announcers.length === 0) this.#drop(id, w, true);
     }
     return this.#assign();
@@ -274,20 +310,26 @@ export class Inventory<P> {
     st.mark = apply;
   }
 
+  #distrust(st: PeerState): void {
+    st.unreliable = true;
+    st.mark = undefined;
+  }
+
   #request(w: Wanted<P>, peer: P, st: PeerState, now: number): void {
     w.from = peer;
     w.deadline = now + this.#l.requestTimeoutMs;
     st.inFlight++;
+    this.#inFlight++;
     this.stats.requested++;
   }
 
   /** Ask the first announcer with room for every wanted id not in flight. */
   #assign(): IdBatch<P>[] {
-    const now = this.#now();
+    const now = this.#o.now();
     const asks = new Map<P, string[]>();
     for (const [id, w] of this.#wanted) {
       if (w.from !== undefined) continue;
-      if (this.#has(id)) {
+      if (this.#o.has(id)) {
         this.#drop(id, w, false);
         continue;
       }
@@ -309,6 +351,7 @@ export class Inventory<P> {
     this.#wanted.delete(id);
     if (gaveUp) this.stats.gaveUp++;
     if (w.from !== undefined) {
+      this.#inFlight--;
       const st = this.#peers.get(w.from);
       if (st) st.inFlight--;
     }

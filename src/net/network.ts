@@ -40,9 +40,12 @@ import { ReceiveBudget } from "./receive_budget.ts";
 import { addressGroup, admitInbound, inboundLimits, keepsExisting } from "./slots.ts";
 import { errorText } from "../errors.ts";
 import { Relay } from "./relay.ts";
+import { type IdBatch, Inventory } from "./inventory.ts";
 import {
   DEFAULT_MAX_PENDING,
+  DEFAULT_TARGET_OUTBOUND,
   DEFAULT_TIMING,
+  FEATURE_ANNOUNCE,
   type NetObserver,
   type NetTiming,
   type NetworkOptions,
@@ -63,6 +66,10 @@ export class Network {
   readonly #legacy: LegacySync;
   readonly #control: ControlRelay<Connection>;
   readonly #relay: Relay<Connection>;
+  readonly #inventory: Inventory<Connection>;
+  /** Pending `announce` flush (after the linger), if one is scheduled. */
+  #announceTimer: ReturnType<typeof setTimeout> | undefined;
+  #served = 0;
   readonly #dialer: Dialer;
   readonly #events: NetEvents;
   readonly #budget: ReceiveBudget<Connection>;
@@ -87,7 +94,7 @@ export class Network {
       bootstrap: o.bootstrap,
       known: o.knownPeers,
       backoff: this.#t.backoff,
-      targetOutbound: o.targetOutbound ?? 8,
+      targetOutbound: o.targetOutbound ?? DEFAULT_TARGET_OUTBOUND,
     });
     this.#records = new RecordPipeline<Connection>({
       graph: o.stores.graph,
@@ -124,8 +131,20 @@ export class Network {
       onAccepted: (event) => this.#events.emit({ kind: "control", event }),
       onHandlerFailed: (e) => this.#events.taskFailed("control handler", e),
     });
+    this.#inventory = new Inventory<Connection>({
+      now: Date.now,
+      has: (id) => this.#records.ingest.knows(id),
+      busy: () => this.#records.saturated,
+      limits: o.inventory,
+    });
     this.#relay = new Relay<Connection>({
       profiles: o.stores.profiles,
+      records: o.stores.graph,
+      pulls: (c) => this.#inventory.hasPeer(c),
+      announce: (ids, source) => {
+        this.#ask(this.#inventory.stored(ids, source));
+        this.#scheduleAnnounce();
+      },
       targets: () => this.#readyConnections(),
       emit: (e) => this.#events.emit(e),
       prefetch: (cid, source, ts) => this.#fetcher.prefetch(cid, source, ts),
@@ -196,7 +215,11 @@ export class Network {
 
   /** Counters since start. */
   stats(): NetworkStats {
-    return { peers: this.connections().length, ...this.#records.ingest.stats };
+    return {
+      peers: this.connections().length,
+      ...this.#records.ingest.stats,
+      announce: { ...this.#inventory.stats, served: this.#served },
+    };
   }
 
   /** Report traffic to `observer` from now on (metrics, log); replaces any earlier one. */
@@ -255,6 +278,7 @@ export class Network {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#announceTimer !== undefined) clearTimeout(this.#announceTimer);
     this.#dialer.abortAll();
     this.#listener?.close(); // only ever closed here
     for (const c of this.#conns.values()) c.close("node shutting down");
@@ -325,7 +349,9 @@ export class Network {
       },
     });
     this.#conns.set(conn.id, conn);
-    conn.send(envelope("hello", this.#sessions.hello(this.#o.nodeId, this.#port, this.#o.agent)));
+    const hello = this.#sessions.hello(this.#o.nodeId, this.#port, this.#o.agent);
+    if (this.#o.gossip !== "flood") hello.features.push(FEATURE_ANNOUNCE);
+    conn.send(envelope("hello", hello));
     this.#track(conn.start(), "connection");
   }
 
@@ -333,6 +359,7 @@ export class Network {
     this.#conns.delete(c.id);
     this.#sessions.closed(c);
     this.#fetcher.peerGone(c);
+    this.#ask(this.#inventory.removePeer(c));
     const legacy = this.#legacy.closed(c);
     if (c.dialedAddress && !this.#closed) this.#book.disconnected(c.dialedAddress, Date.now());
     this.#events.closed(c, reason, c.hello !== undefined || legacy);
@@ -365,8 +392,11 @@ export class Network {
       if (room-- <= 0) break;
       this.#track(this.#dial(address), "dial");
     }
+    this.#ask(this.#inventory.expire());
     if (now - this.#lastMark > this.#t.markIntervalMs) {
       this.#lastMark = now;
+      // Marks go behind every announcement of what they cover.
+      this.#flushAnnouncements();
       this.#sessions.sendLiveMarks();
     }
     if (now - this.#lastPex > this.#t.pexIntervalMs) {
@@ -389,7 +419,12 @@ export class Network {
     experiment: (c, m) => this.#onRecord(c, m.payload),
     sync_request: (c, m) => this.#sessions.answerSince(c, m.payload.since),
     sync_seq: (c, m) => this.#sessions.answerSeq(c, m.payload),
-    sync_mark: (c, m) => this.#sessions.onMark(c, m.payload),
+    sync_mark: (c, m) => this.#inventory.mark(c, () => this.#sessions.onMark(c, m.payload)),
+    announce: (c, m) => this.#ask(this.#inventory.announced(c, m.payload.ids)),
+    get_records: (c, m) => {
+      this.#inventory.requestedBy(c, m.payload.ids);
+      this.#served += this.#relay.serve(c, m.payload.ids);
+    },
     pex_request: (c) => {
       c.send(envelope("pex_response", { peer: pexAddresses(this.connections(), c) }));
     },
@@ -430,6 +465,10 @@ export class Network {
     if (c.dialedAddress) this.#book.identified(c.dialedAddress, hello.node_id);
     this.#events.up(c);
     this.#fetcher.peerReady(c);
+    // Before sync starts: what the sync stream brings is then not announced back to it.
+    if (this.#o.gossip !== "flood" && hello.features.includes(FEATURE_ANNOUNCE)) {
+      this.#inventory.addPeer(c);
+    }
     this.#sessions.begin(c, hello);
     c.send(envelope("pex_request", {}));
   }
@@ -443,7 +482,31 @@ export class Network {
 
   #onRecord(c: Connection, raw: unknown): void | Promise<void> {
     c.recordsReceived++;
+    const id = (raw as { id?: unknown }).id;
+    if (typeof id === "string") this.#inventory.bodyArrived(c, id);
     this.#legacy.received(c, raw);
     return this.#records.submit(raw, c);
+  }
+
+  // ---- announce, then pull -----------------------------------------------------------------
+
+  /** Send the announcements queued so far after a short linger (one timer at a time). */
+  #scheduleAnnounce(): void {
+    if (this.#announceTimer !== undefined || this.#inventory.queued === 0 || this.#closed) return;
+    this.#announceTimer = setTimeout(() => {
+      this.#announceTimer = undefined;
+      this.#flushAnnouncements();
+    }, this.#t.announceLingerMs);
+  }
+
+  #flushAnnouncements(): void {
+    for (const b of this.#inventory.takeAnnouncements()) {
+      b.peer.send(envelope("announce", { ids: b.ids }));
+    }
+  }
+
+  /** Send `get_records` requests. */
+  #ask(batches: IdBatch<Connection>[]): void {
+    for (const b of batches) b.peer.send(envelope("get_records", { ids: b.ids }));
   }
 }

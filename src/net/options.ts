@@ -9,9 +9,27 @@ import type { ControlHandler, NodeEvent } from "../node_types.ts";
 import type { ConnectionLimits } from "./connection.ts";
 import type { BackoffPolicy } from "./backoff.ts";
 import type { Logger } from "../ops/log.ts";
+import type { InventoryLimits, InventoryStats } from "./inventory.ts";
 
 /** Feature flag in `hello` for cursor-based incremental sync. */
 export const FEATURE_SEQ_SYNC = "seq_sync";
+
+/** Feature flag in `hello`: announce record ids and pull bodies (`announce`, `get_records`). */
+export const FEATURE_ANNOUNCE = "announce";
+
+/**
+ * How records travel to our own nodes: `announce` (ids first, each body pulled from one
+ * announcer) or `flood` (every body to every peer, as the Python node does; for comparison).
+ * Peers without the `announce` feature always get full bodies.
+ */
+export type GossipMode = "announce" | "flood";
+
+/**
+ * Outbound connections PEX fills up to. 8 gives a mesh of degree about 16 once inbound joins
+ * (scripts/bench/mesh.ts: 30 nodes converge in one or two hops); announcements cost ~70 bytes
+ * per id per link, so the degree no longer multiplies body copies.
+ */
+export const DEFAULT_TARGET_OUTBOUND = 8;
 
 /** Timing knobs (milliseconds). Tests shrink them. */
 export interface NetTiming {
@@ -28,6 +46,12 @@ export interface NetTiming {
   backoff: BackoffPolicy;
   artifactDeadlineMs: number;
   artifactPerPeerMs: number;
+  /**
+   * New record ids wait this long for more before an `announce` goes out: a stream of records
+   * becomes a few messages of up to 1,000 ids instead of one per record, at a cost of this much
+   * latency per hop.
+   */
+  announceLingerMs: number;
 }
 
 /** Defaults for the public network. */
@@ -40,6 +64,7 @@ export const DEFAULT_TIMING: NetTiming = {
   backoff: { baseMs: 1000, maxMs: 5 * 60_000 },
   artifactDeadlineMs: 60_000,
   artifactPerPeerMs: 10_000,
+  announceLingerMs: 20,
 };
 
 /**
@@ -64,8 +89,12 @@ export interface NetworkOptions {
   bootstrap: string[];
   knownPeers: string[];
   maxPeers: number;
-  /** Discovered peers are dialed up to this many outbound connections (default 8). */
+  /** Discovered peers are dialed up to this many outbound connections ({@link DEFAULT_TARGET_OUTBOUND}). */
   targetOutbound?: number;
+  /** How records travel between our nodes (default `announce`). */
+  gossip?: GossipMode;
+  /** Announce/pull tuning (tests shrink the request timeout). */
+  inventory?: Partial<InventoryLimits>;
   control?: ControlHandler;
   /** Legacy network switch: log and sync unsigned control events too (never badly signed ones). */
   acceptUnsigned?: boolean;
@@ -105,11 +134,17 @@ export interface NetObserver {
   dropped?(kind: "invalid_message" | "invalid_record" | "store_failed", detail: string): void;
 }
 
-/** Counters for progress displays and tests. */
+/** Counters for progress displays, metrics and tests. */
 export interface NetworkStats {
   peers: number;
+  /** Record bodies received (every copy). */
   received: number;
   stored: number;
   duplicates: number;
   invalid: number;
+  /** Announce/pull counters (zero when flooding). */
+  announce?: InventoryStats & {
+    /** Record bodies sent in answer to `get_records`. */
+    served: number;
+  };
 }

@@ -78,6 +78,14 @@ export class RecordPipeline<S> {
     }
   }
 
+  /**
+   * True while the validation queue is at least half full: reading from peers is paused or
+   * about to be (it resumes below half), so bodies in flight to us are not being read.
+   */
+  get saturated(): boolean {
+    return this.ingest.pending >= this.#maxPending / 2;
+  }
+
   /** Validate one untrusted record (shape, content id, signature). */
   validate(raw: unknown): ReturnType<RecordVerifier["validate"]> {
     return this.#verifier.validate(raw);

@@ -1,13 +1,16 @@
 /**
  * Relaying what this node stores: every record and profile goes to each ready peer except the
- * one it came from, and becomes a node event. Records are encoded once per record, and only
- * when someone besides the source will get it.
+ * one it came from, and becomes a node event. Record bodies go only to peers that do not pull
+ * (Python peers, and ours when flooding); pulling peers get the ids announced instead and ask
+ * for bodies ({@link Relay.serve}). Records are encoded once per record, and only when someone
+ * besides the source will get it.
  * @module
  */
 import {
   encodeFrame,
   envelope,
   envelopeRaw,
+  type ExperimentRecord,
   type NodeProfile,
   recordJson,
   validateProfile,
@@ -27,6 +30,12 @@ export interface RelayPeer {
 /** Options of a {@link Relay}. */
 export interface RelayOptions<P extends RelayPeer> {
   profiles: ProfileStore;
+  /** Where requested bodies are read. */
+  records: { get(id: string): ExperimentRecord | undefined };
+  /** True for a peer that gets record ids announced instead of bodies. */
+  pulls(peer: P): boolean;
+  /** Announce stored records (`source` sent them; null: created here) to the pulling peers. */
+  announce(ids: string[], source: P | null): void;
   /** Peers that get relayed messages. */
   targets(): P[];
   emit(e: NodeEvent): void;
@@ -53,12 +62,27 @@ export class Relay<P extends RelayPeer> {
       this.#o.emit({ kind: "experiment", record, source: source ? "peer" : "local" });
       let frame: Uint8Array | undefined;
       for (const t of targets) {
-        if (t === source) continue;
-        frame ??= encodeFrame(envelopeRaw("experiment", recordJson(record)));
+        if (t === source || this.#o.pulls(t)) continue;
+        frame ??= recordFrame(record);
         if (t.sendFrame(frame)) this.#o.sentFrame("experiment");
       }
       if (source) this.#o.prefetch(record.code_cid, source, record.timestamp);
     }
+    for (const source of new Set(batch.map((b) => b.source))) {
+      this.#o.announce(batch.filter((b) => b.source === source).map((b) => b.record.id), source);
+    }
+  }
+
+  /** Send `peer` the bodies it asked for that are stored here; returns how many. */
+  serve(peer: P, ids: readonly string[]): number {
+    let sent = 0;
+    for (const id of ids) {
+      const record = this.#o.records.get(id);
+      if (!record || !peer.sendFrame(recordFrame(record))) continue;
+      this.#o.sentFrame("experiment");
+      sent++;
+    }
+    return sent;
   }
 
   /** Store and relay a profile from `from` (null: ours); false when invalid or not newer. */
@@ -78,4 +102,8 @@ export class Relay<P extends RelayPeer> {
     for (const t of this.#o.targets()) if (t !== from) t.send(json);
     return true;
   }
+}
+
+function recordFrame(record: ExperimentRecord): Uint8Array {
+  return encodeFrame(envelopeRaw("experiment", recordJson(record)));
 }

@@ -97,6 +97,39 @@ export class NodeMetrics implements MetricsSource {
       "counter",
       stat((s) => s.invalid),
     );
+    // Announce, then pull (zero while flooding): ids announced, bodies asked for and sent.
+    const announce = (pick: (a: NonNullable<NetworkStats["announce"]>) => number) =>
+      stat((s) => s.announce ? pick(s.announce) : 0);
+    r.collector(
+      "spore_announce_ids_sent_total",
+      "Record ids announced to peers, summed over peers",
+      "counter",
+      announce((a) => a.announcedOut),
+    );
+    r.collector(
+      "spore_announce_ids_received_total",
+      "Record ids announced to us, summed over peers",
+      "counter",
+      announce((a) => a.announcedIn),
+    );
+    r.collector(
+      "spore_records_requested_total",
+      "Record bodies asked of peers (get_records), retries included",
+      "counter",
+      announce((a) => a.requested),
+    );
+    r.collector(
+      "spore_records_served_total",
+      "Record bodies sent in answer to peers' get_records",
+      "counter",
+      announce((a) => a.served),
+    );
+    r.collector(
+      "spore_record_requests_timed_out_total",
+      "Record requests that timed out and went to the next announcer",
+      "counter",
+      announce((a) => a.timeouts),
+    );
     r.collector("spore_graph_records", "Records in the local graph", "gauge", () => [
       { value: this.#count() },
     ]);

@@ -7,13 +7,17 @@ const id = (n: number) => n.toString(16).padStart(64, "0");
 function setup(limits = {}) {
   let now = 0;
   const have = new Set<string>();
-  const inv = new Inventory<string>(() => now, (x) => have.has(x), {
-    requestTimeoutMs: 1000,
-    ...limits,
+  const state = { busy: false };
+  const inv = new Inventory<string>({
+    now: () => now,
+    has: (x) => have.has(x),
+    busy: () => state.busy,
+    limits: { requestTimeoutMs: 1000, ...limits },
   });
   return {
     inv,
     have,
+    state,
     advance: (ms: number) => (now += ms),
   };
 }
@@ -73,16 +77,41 @@ Deno.test("a request that times out goes to the next announcer", () => {
   assert.equal(inv.stats.gaveUp, 0);
 });
 
-Deno.test("bodies arriving keep a request alive past its first deadline", () => {
+Deno.test("a peer still delivering keeps all its requests alive past their deadline", () => {
   const { inv, advance } = setup();
   for (const p of ["slow", "other"]) inv.addPeer(p);
-  inv.announced("slow", [id(1), id(2)]);
-  inv.announced("other", [id(1), id(2)]);
+  inv.announced("slow", [id(1), id(2), id(3)]);
+  inv.announced("other", [id(1), id(2), id(3)]);
   advance(900);
   inv.bodyArrived("slow", id(1));
-  inv.bodyArrived("slow", id(2));
   advance(900);
   assert.deepEqual(inv.expire(), []);
+  // Then silence: what is still missing goes to the other announcer.
+  inv.stored([id(1)], "slow");
+  advance(1000);
+  assert.deepEqual(asObject(inv.expire()), { other: [id(2), id(3)] });
+});
+
+Deno.test("an id waiting for room is asked of the next announcer that has room", () => {
+  const { inv } = setup({ maxInFlightPerPeer: 1 });
+  for (const p of ["a", "b"]) inv.addPeer(p);
+  assert.deepEqual(asObject(inv.announced("a", [id(1), id(2)])), { a: [id(1)] });
+  assert.deepEqual(asObject(inv.announced("b", [id(2)])), { b: [id(2)] });
+});
+
+Deno.test("no request times out while this node is the slow side", () => {
+  const { inv, advance, state } = setup();
+  for (const p of ["a", "b"]) inv.addPeer(p);
+  inv.announced("a", [id(1)]);
+  inv.announced("b", [id(1)]);
+  state.busy = true;
+  advance(5000);
+  assert.deepEqual(inv.expire(), []);
+  state.busy = false;
+  advance(999);
+  assert.deepEqual(inv.expire(), []);
+  advance(2);
+  assert.deepEqual(asObject(inv.expire()), { b: [id(1)] });
 });
 
 Deno.test("with every announcer gone or failed, a wanted id is given up", () => {
@@ -103,8 +132,9 @@ Deno.test("a peer's in-flight ids are bounded; the rest are asked once there is 
   inv.addPeer("a");
   assert.deepEqual(asObject(inv.announced("a", [id(1), id(2), id(3)])), { a: [id(1), id(2)] });
   assert.deepEqual(inv.expire(), []); // still no room
-  inv.stored([id(1)], "a");
-  assert.deepEqual(asObject(inv.expire()), { a: [id(3)] });
+  // The moment one is stored, the waiting one is asked for.
+  assert.deepEqual(asObject(inv.stored([id(1)], "a")), { a: [id(3)] });
+  assert.deepEqual(inv.expire(), []);
 });
 
 Deno.test("wanted ids are bounded; the overflow is counted", () => {
@@ -113,6 +143,11 @@ Deno.test("wanted ids are bounded; the overflow is counted", () => {
   inv.announced("a", [id(1), id(2), id(3)]);
   assert.equal(inv.wanted, 2);
   assert.equal(inv.stats.overflow, 1);
+  // id 3 was never asked for, so a's marks can no longer be trusted to cover it.
+  inv.stored([id(1), id(2)], "a");
+  let applied = false;
+  inv.mark("a", () => (applied = true));
+  assert.equal(applied, false);
 });
 
 Deno.test("an id stored meanwhile is not requested when its turn comes", () => {

@@ -91,6 +91,32 @@ export function countRows(dataDir: string): number {
   }
 }
 
+/**
+ * Committed rows of one node's graph, polled often: the database stays open between reads (each
+ * read is its own WAL snapshot), so polling 50 nodes costs the shared cores little.
+ */
+export class RowCounter {
+  #db: DatabaseSync | undefined;
+  constructor(readonly dataDir: string) {}
+
+  count(): number {
+    try {
+      this.#db ??= new DatabaseSync(join(this.dataDir, "db", "graph.sqlite"), { readOnly: true });
+      return Number(this.#db.prepare("SELECT COUNT(*) AS n FROM experiment").get()?.n ?? 0);
+    } catch {
+      this.close(); // not created yet: open again next time
+      return 0;
+    }
+  }
+
+  close(): void {
+    try {
+      this.#db?.close();
+    } catch { /* already closed */ }
+    this.#db = undefined;
+  }
+}
+
 /** Resolve with the time (performance.now) `dataDir` holds `n` rows; throws after `timeoutMs`. */
 export async function waitRows(dataDir: string, n: number, timeoutMs: number): Promise<number> {
   const end = performance.now() + timeoutMs;
