@@ -117,9 +117,10 @@ Deno.test("a peer that announces but never answers does not stop the record from
     await waitFor(() => a.node.peers().length === 1, "X to reach A");
     await publishAll(a, recs);
     await waitFor(() => holdsAll(x, recs), "X to get every record from A");
-    const s = x.node.stats().announce!;
-    assert.ok(s.timeouts >= 1, "the silent peer's request timed out");
-    assert.equal(s.gaveUp, 0);
+    // Whether A's announcement came before the silent request timed out (A is the fallback) or
+    // after (the id is wanted afresh) depends on the machine's load; either way A served them.
+    assert.ok(x.node.stats().announce!.timeouts >= 1, "the silent peer's request timed out");
+    assert.equal(a.node.stats().announce!.served, recs.length);
   } finally {
     await silent?.close();
     await stopAll(x, a);
