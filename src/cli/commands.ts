@@ -16,6 +16,7 @@ import { registerDaemon } from "./daemon.ts";
 import { registerSet } from "./set.ts";
 import { registerTrain } from "./train.ts";
 import { registerDoctor } from "./doctor.ts";
+import { registerCheckout } from "./checkout.ts";
 
 /** Register all commands on `program`. */
 export function registerCommands(program: Command): void {
@@ -28,6 +29,7 @@ export function registerCommands(program: Command): void {
   registerProfile(program);
   registerExplorer(program);
   registerTrain(program);
+  registerCheckout(program);
   registerSet(program);
   registerDoctor(program);
   registerClean(program);

@@ -89,6 +89,25 @@ function toJson(node: TreeNode): unknown {
   };
 }
 
+/**
+ * The one experiment an id or unique id prefix names.
+ * @throws {UserError} when none or several match.
+ */
+export function resolveExperiment(graph: GraphStore, idOrPrefix: string): ExperimentRecord {
+  const matches = graph.search(idOrPrefix, 2).filter((r) =>
+    r.id.startsWith(idOrPrefix.toLowerCase())
+  );
+  if (matches.length !== 1 || matches[0] === undefined) {
+    throw new UserError(
+      matches.length
+        ? `"${idOrPrefix}" matches several experiments; give more characters`
+        : `no experiment with id "${safeText(idOrPrefix, 64)}" in this data dir ` +
+          "(it may not have synced yet: `spore status` shows the graph)",
+    );
+  }
+  return matches[0];
+}
+
 /** Register `graph` and `frontier`. */
 export function registerGraph(program: Command): void {
   const graphCmd = program
@@ -102,17 +121,7 @@ export function registerGraph(program: Command): void {
       const { graph } = ctx.stores;
       let roots: ExperimentRecord[];
       if (opts.root) {
-        const matches = graph.search(opts.root, 2).filter((r) =>
-          r.id.startsWith(opts.root!.toLowerCase())
-        );
-        if (matches.length !== 1) {
-          throw new UserError(
-            matches.length
-              ? `"${opts.root}" matches several experiments; give more characters`
-              : `no experiment with id "${safeText(opts.root, 64)}"`,
-          );
-        }
-        roots = matches;
+        roots = [resolveExperiment(graph, opts.root)];
       } else {
         roots = graph.roots(opts.limit);
       }
