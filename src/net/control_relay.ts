@@ -3,7 +3,14 @@
  * handler (verification) and relay to every other ready peer. Only authenticated events (signed
  * by the acting node, or unsigned on a legacy network) enter the control log: the log keeps the
  * first copy of an event id, so a forged copy logged first would block the genuine event
- * forever. Others are still relayed once (deduplicated by their exact bytes), but never logged.
+ * forever.
+ *
+ * Unauthenticated events (unsigned, as every Python node's own are, or wrongly signed) are never
+ * logged or applied, but they are the Python network's whole control plane: a Python node
+ * re-sends every event it has not seen, signed or not (PROTOCOL.md section 11), so not relaying
+ * them would cut the Python nodes behind this one off from the network's challenges and
+ * disputes. They go to peers without `hello` (Python peers) only, once per type + event id as
+ * the Python node deduplicates, size-bounded and rate-limited. Our own peers never apply them.
  * @module
  */
 import {
@@ -15,6 +22,7 @@ import {
   type ControlType,
   envelopeRaw,
   isTrustedControl,
+  MAX_CONTROL_BYTES,
   sha256Hex,
 } from "../protocol/mod.ts";
 import type { ControlLog } from "../store/mod.ts";
@@ -25,10 +33,19 @@ import { LruSet } from "./lru.ts";
 export const NOOP_CONTROL_HANDLER: ControlHandler = { onControl: () => Promise.resolve() };
 
 /**
- * Unauthenticated events remembered for relay deduplication. A flood of distinct forged events
- * only evicts older entries: each is relayed at most once while remembered.
+ * Unauthenticated events remembered for relay deduplication (by type + event id). A flood of
+ * distinct forged events only evicts older entries: each is relayed at most once while remembered.
  */
 const UNTRUSTED_SEEN = 4096;
+
+/**
+ * Unauthenticated events relayed per second, with bursts up to {@link UNTRUSTED_BURST}. The live
+ * network's control traffic is a few events per finished challenge (minutes apart); a faster
+ * stream is a flood, and the excess is dropped rather than amplified to every Python peer.
+ */
+export const UNTRUSTED_PER_SECOND = 10;
+/** See {@link UNTRUSTED_PER_SECOND}. */
+export const UNTRUSTED_BURST = 100;
 
 /** What the relay needs from a connection. */
 export interface RelayTarget {
@@ -43,6 +60,10 @@ export interface ControlRelayOptions<P extends RelayTarget> {
   handler?: ControlHandler;
   /** Peers that get relayed events (the sender is skipped). */
   targets(): P[];
+  /** True for a peer that sent no `hello` (a Python peer): it gets unauthenticated events too. */
+  isLegacy(p: P): boolean;
+  /** Clock (ms), for the rate limit. */
+  now?: () => number;
   /** How a sending peer is described to the handler. */
   describe(p: P): PeerInfo;
   /** Called for every accepted event (node events, live views). */
@@ -55,6 +76,10 @@ export interface ControlRelayOptions<P extends RelayTarget> {
 export class ControlRelay<P extends RelayTarget> {
   readonly #o: ControlRelayOptions<P>;
   readonly #untrustedSeen = new LruSet(UNTRUSTED_SEEN);
+  #tokens = UNTRUSTED_BURST;
+  #refilledAt = 0;
+  /** Unauthenticated events dropped by the rate limit or the size bound (for tests, metrics). */
+  untrustedDropped = 0;
 
   constructor(o: ControlRelayOptions<P>) {
     this.#o = o;
@@ -87,9 +112,13 @@ export class ControlRelay<P extends RelayTarget> {
       }
       if (seq === null) return false;
     } else {
-      const key = sha256Hex(json);
+      const key = sha256Hex(`${event.type}\n${String(event.payload.event_id)}`);
       if (this.#untrustedSeen.has(key)) return false;
       this.#untrustedSeen.add(key);
+      if (json.length > MAX_CONTROL_BYTES || !this.#takeToken()) {
+        this.untrustedDropped++;
+        return false;
+      }
     }
     if (notify) {
       const handler = this.#o.handler ?? NOOP_CONTROL_HANDLER;
@@ -99,7 +128,19 @@ export class ControlRelay<P extends RelayTarget> {
         .catch((e) => this.#o.onHandlerFailed(e));
     }
     this.#o.onAccepted(event);
-    for (const t of this.#o.targets()) if (t !== from) t.send(json);
+    for (const t of this.#o.targets()) {
+      if (t !== from && (trusted || this.#o.isLegacy(t))) t.send(json);
+    }
+    return true;
+  }
+
+  #takeToken(): boolean {
+    const now = (this.#o.now ?? Date.now)();
+    const refill = ((now - this.#refilledAt) / 1000) * UNTRUSTED_PER_SECOND;
+    this.#tokens = Math.min(UNTRUSTED_BURST, this.#tokens + refill);
+    this.#refilledAt = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens--;
     return true;
   }
 }

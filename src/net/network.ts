@@ -31,6 +31,7 @@ import { PeerBook } from "./peer_book.ts";
 import { pexAddresses } from "./pex.ts";
 import { SyncState } from "./sync_state.ts";
 import { ArtifactFetcher } from "./artifacts.ts";
+import { ProfilePush } from "./profile_push.ts";
 import { LegacySync } from "./legacy_sync.ts";
 import { ControlRelay } from "./control_relay.ts";
 import { seqs, SyncSessions } from "./sync_sessions.ts";
@@ -70,6 +71,7 @@ export class Network {
   /** Pending `announce` flush (after the linger), if one is scheduled. */
   #announceTimer: ReturnType<typeof setTimeout> | undefined;
   #served = 0;
+  readonly #profilePush: ProfilePush;
   readonly #dialer: Dialer;
   readonly #events: NetEvents;
   readonly #budget: ReceiveBudget<Connection>;
@@ -127,6 +129,7 @@ export class Network {
       acceptUnsigned: o.acceptUnsigned === true,
       handler: o.control,
       targets: () => this.#readyConnections(),
+      isLegacy: (c) => this.#legacy.has(c.id),
       describe: (c) => c.info,
       onAccepted: (event) => this.#events.emit({ kind: "control", event }),
       onHandlerFailed: (e) => this.#events.taskFailed("control handler", e),
@@ -137,6 +140,7 @@ export class Network {
       busy: () => this.#records.saturated,
       limits: o.inventory,
     });
+    this.#profilePush = new ProfilePush(o.nodeId, o.stores.profiles);
     this.#relay = new Relay<Connection>({
       profiles: o.stores.profiles,
       records: o.stores.graph,
@@ -146,7 +150,10 @@ export class Network {
         this.#scheduleAnnounce();
       },
       targets: () => this.#readyConnections(),
-      emit: (e) => this.#events.emit(e),
+      emit: (e) => {
+        if (e.kind === "profile") this.#profilePush.relayed(e.profile);
+        this.#events.emit(e);
+      },
       prefetch: (cid, source, ts) => this.#fetcher.prefetch(cid, source, ts),
       sentFrame: (type) => this.#observer.messageOut?.(type),
     });
@@ -393,7 +400,9 @@ export class Network {
       this.#track(this.#dial(address), "dial");
     }
     this.#ask(this.#inventory.expire());
-    if (now - this.#lastMark > this.#t.markIntervalMs) {
+    // Profiles another process stored (`spore profile set`) go out before any mark covers them.
+    const profilesSent = this.#profilePush.sendForeign(this.#readyConnections());
+    if (profilesSent && now - this.#lastMark > this.#t.markIntervalMs) {
       this.#lastMark = now;
       // Marks go behind every announcement of what they cover.
       this.#flushAnnouncements();
@@ -469,6 +478,7 @@ export class Network {
     if (this.#o.gossip !== "flood" && hello.features.includes(FEATURE_ANNOUNCE)) {
       this.#inventory.addPeer(c);
     }
+    this.#profilePush.ready(c);
     this.#sessions.begin(c, hello);
     c.send(envelope("pex_request", {}));
   }
@@ -478,6 +488,7 @@ export class Network {
     this.#legacy.start(c);
     this.#events.up(c);
     this.#fetcher.peerReady(c);
+    this.#profilePush.ready(c);
   }
 
   #onRecord(c: Connection, raw: unknown): void | Promise<void> {
