@@ -21,6 +21,7 @@ import {
 } from "../../src/training/research_workspace.ts";
 import { TrainingSetupError } from "../../src/training/errors.ts";
 import { TrainingRuntime } from "../../src/training/runtime.ts";
+import type { ProgressEvent } from "../../src/training/runner.ts";
 import { COMPILE_MEMORY_FILE } from "../../src/training/compile_policy.ts";
 import { bundledWorkspaceDir } from "../../src/training/workspace.ts";
 import { BWRAP, PYTHON3, TORCH } from "./_env.ts";
@@ -169,8 +170,12 @@ Deno.test({
       const before = Deno.env.get("SPORE_DISABLE_COMPILE");
       try {
         Deno.env.delete("SPORE_DISABLE_COMPILE");
-        const on = await rt.train({ code: STANDIN_TRAIN });
+        const progress: ProgressEvent[] = [];
+        const on = await rt.train({ code: STANDIN_TRAIN, onProgress: (e) => progress.push(e) });
         assert.ok(on.ok, on.log);
+        // The `\r`-redrawn progress line of the Python format drives the progress bar.
+        const steps = progress.filter((e) => e.phase === "training").map((e) => e.progress?.step);
+        assert.deepEqual(steps, [1, 2, 3]);
         assert.match(on.log, /^compile: on$/m, "the device default keeps compile on");
         Deno.env.set("SPORE_DISABLE_COMPILE", "1");
         assert.match(rt.compile.why ?? "", /SPORE_DISABLE_COMPILE=1/);
