@@ -91,10 +91,10 @@ function seed(stores: Stores, n: number, from = 0): number {
       description: `experiment ${i}: adjust learning rate schedule`,
       hypothesis: "a gentler schedule reduces loss spikes",
       agent_model: "bench",
-      gpu_model: GPUS[i % GPUS.length],
+      gpu_model: GPUS[i % GPUS.length]!,
       cuda_version: "12.8",
       torch_version: "2.9.0",
-      node_id: NODES[Math.floor(rand() * NODES.length)],
+      node_id: NODES[Math.floor(rand() * NODES.length)]!,
       timestamp: 1_770_000_000 + i * 30,
     };
     const id = recordId(payload);
@@ -110,7 +110,7 @@ function seed(stores: Stores, n: number, from = 0): number {
   if (from > 0) return (performance.now() - t0) / 1000;
   for (let k = 0; k < 16; k++) {
     stores.profiles.upsert(signProfile({
-      node_id: NODES[k],
+      node_id: NODES[k]!,
       display_name: `lab-${k}`,
       bio: "",
       website: "",
@@ -118,8 +118,8 @@ function seed(stores: Stores, n: number, from = 0): number {
       donation_address: "",
       timestamp: 1_770_000_000,
       schema_version: 1,
-    }, SEEDS[k]));
-    stores.reputation.applyEvent(`bench:${k}`, "bench", [{ nodeId: NODES[k], score: k / 2 }]);
+    }, SEEDS[k]!));
+    stores.reputation.applyEvent(`bench:${k}`, "bench", [{ nodeId: NODES[k]!, score: k / 2 }]);
   }
   return (performance.now() - t0) / 1000;
 }
@@ -127,7 +127,7 @@ function seed(stores: Stores, n: number, from = 0): number {
 /** A NodeHandle over the stores with no network (the explorer only reads). */
 function benchNode(stores: Stores): NodeHandle {
   return {
-    nodeId: NODES[0],
+    nodeId: NODES[0]!,
     stores,
     events: { on: (_l: (e: NodeEvent) => void) => () => {} },
     peers: () => [],
@@ -137,7 +137,7 @@ function benchNode(stores: Stores): NodeHandle {
 }
 
 function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
 }
 
 async function latency(url: string): Promise<{ p50: number; p95: number; bytes: number }> {
@@ -182,7 +182,7 @@ async function timeToInteractive(url: string): Promise<number[]> {
           name,
         ) => performance.getEntriesByName(name)[0]?.startTime ?? NaN)
       );
-      out.push(marks[3]);
+      out.push(marks[3]!);
       phases.push(marks);
       if (screenshot && i === 0) {
         const outDir = join(import.meta.dirname ?? ".", "..", "..", "test-output");
@@ -256,10 +256,10 @@ async function timeToInteractiveReport(url: string): Promise<void> {
     const tti = (await timeToInteractive(url)).sort((a, b) => a - b);
     console.log(
       `explorer.time_to_interactive  ${(quantile(tti, 0.5) / 1000).toFixed(2)} s median, ` +
-        `${(tti[tti.length - 1] / 1000).toFixed(2)} s max (n=${tti.length}, target < 3 s)`,
+        `${(tti[tti.length - 1]! / 1000).toFixed(2)} s max (n=${tti.length}, target < 3 s)`,
     );
     const med = (i: number) =>
-      (quantile(phases.map((p) => p[i]).sort((a, b) => a - b), 0.5) / 1000).toFixed(2);
+      (quantile(phases.map((p) => p[i]!).sort((a, b) => a - b), 0.5) / 1000).toFixed(2);
     console.log(
       `explorer.tti_phases  graph fetched ${med(0)} s, added ${med(1)} s, ` +
         `laid out ${med(2)} s, ready ${med(3)} s (medians, from navigation start)`,

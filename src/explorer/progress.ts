@@ -103,7 +103,8 @@ class Series {
     while (left > 0) {
       const rows = graph.progressRows(this.cursor, Math.min(5000, left));
       for (const row of rows) this.#add(row);
-      if (rows.length > 0) this.cursor = rows[rows.length - 1][0];
+      const last = rows.at(-1);
+      if (last !== undefined) this.cursor = last[0];
       left -= rows.length;
       if (rows.length < 5000) return true;
     }
@@ -132,15 +133,16 @@ class Series {
   #step(p: Sample): void {
     const steps = this.steps;
     const lo = stepsBefore(steps, p.timestamp, p.id, false);
-    if (lo > 0 && steps[lo - 1].valBpb <= p.valBpb) return;
+    const before = steps[lo - 1]; // undefined when lo is 0
+    if (before !== undefined && before.valBpb <= p.valBpb) return;
     let end = lo;
-    while (end < steps.length && steps[end].valBpb >= p.valBpb) end++;
+    while (end < steps.length && steps[end]!.valBpb >= p.valBpb) end++;
     steps.splice(lo, end - lo, p);
     if (steps.length > MAX_BEST_STEPS) {
       // Keep the latest (current best) and every other earlier step.
-      const last = steps[steps.length - 1];
+      const last = steps.at(-1)!; // not empty: p was just inserted
       this.steps = steps.filter((_, i) => i % 2 === 0);
-      if (this.steps[this.steps.length - 1] !== last) this.steps.push(last);
+      if (this.steps.at(-1) !== last) this.steps.push(last);
     }
   }
 

@@ -43,9 +43,9 @@ export class NewestFirstQueue<T> {
   /** Remove and return the highest-priority item. */
   pop(): T | undefined {
     const h = this.#heap;
-    if (h.length === 0) return undefined;
     const top = h[0];
-    const last = h.pop()!;
+    if (top === undefined) return undefined;
+    const last = h.pop()!; // not empty: it holds top
     if (h.length > 0) {
       h[0] = last;
       this.#down(0);
@@ -59,26 +59,38 @@ export class NewestFirstQueue<T> {
   }
 
   #up(i: number): void {
-    const h = this.#heap;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (h[p].priority >= h[i].priority) return;
-      [h[p], h[i]] = [h[i], h[p]];
+      if (this.#priority(p) >= this.#priority(i)) return;
+      this.#swap(p, i);
       i = p;
     }
   }
 
   #down(i: number): void {
-    const h = this.#heap;
+    const n = this.#heap.length;
     for (;;) {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
-      if (l < h.length && h[l].priority > h[m].priority) m = l;
-      if (r < h.length && h[r].priority > h[m].priority) m = r;
+      if (l < n && this.#priority(l) > this.#priority(m)) m = l;
+      if (r < n && this.#priority(r) > this.#priority(m)) m = r;
       if (m === i) return;
-      [h[m], h[i]] = [h[i], h[m]];
+      this.#swap(m, i);
       i = m;
     }
+  }
+
+  /** Priority of slot `i`; #up and #down only pass indexes below the heap's length. */
+  #priority(i: number): number {
+    return this.#heap[i]!.priority;
+  }
+
+  /** Exchange slots `a` and `b` (both below the heap's length). */
+  #swap(a: number, b: number): void {
+    const h = this.#heap;
+    const x = h[a]!;
+    h[a] = h[b]!;
+    h[b] = x;
   }
 }

@@ -263,7 +263,7 @@ export function divisorPairs(code: string): [string, string][] {
   const out: [string, string][] = [];
   const src = stripCommentsAndStrings(code);
   for (const m of src.matchAll(/\b([A-Z][A-Z0-9_]*)\s*(?:%|\/\/)\s*\(?\s*([A-Z][A-Z0-9_]*)\b/g)) {
-    out.push([m[1], m[2]]);
+    out.push([m[1]!, m[2]!]); // neither group is optional
   }
   return out;
 }

@@ -27,11 +27,11 @@ Deno.test("progress: every record of a GPU class in time order with the running 
     assert.deepEqual(points.map((p) => p.id), [g.root.id, g.a1.id, g.a2.id, g.b1.id, g.c1.id]);
     assert.deepEqual(points.map((p) => p.best), [1.1, 1.05, 0.98, 0.98, 0.98]);
     assert.deepEqual(points.map((p) => p.val_bpb), [1.1, 1.05, 0.98, 1.2, null]);
-    assert.equal(points[3].delta!.toFixed(2), "0.10"); // b1 1.2 vs root 1.1
-    assert.equal(points[2].delta!.toFixed(2), "-0.07"); // a2 0.98 vs a1 1.05
-    assert.equal(points[0].delta, null); // a root
-    assert.equal(points[4].delta, null); // a crash
-    assert.equal(points[1].description, "raise learning rate");
+    assert.equal(points[3]!.delta!.toFixed(2), "0.10"); // b1 1.2 vs root 1.1
+    assert.equal(points[2]!.delta!.toFixed(2), "-0.07"); // a2 0.98 vs a1 1.05
+    assert.equal(points[0]!.delta, null); // a root
+    assert.equal(points[4]!.delta, null); // a crash
+    assert.equal(points[1]!.description, "raise learning rate");
     assert.deepEqual(body.counts, { keep: 3, discard: 1, crash: 1 });
     assert.equal(body.total, 5);
     assert.equal(body.downsampled, false);
@@ -64,7 +64,7 @@ Deno.test("progress: later records extend the series; an older late arrival rewr
     const body = await (await app.request("/api/progress?gpu=H100")).json();
     const points = body.points as Point[];
     assert.equal(points.length, 7);
-    assert.equal(points[1].id, early.id);
+    assert.equal(points[1]!.id, early.id);
     // Everything after the early record has best 0.9: a1 (1.05), a2 (0.98) and later (0.95)
     // never beat it.
     assert.deepEqual(points.map((p) => p.best), [1.1, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]);
@@ -97,11 +97,11 @@ Deno.test("progress: a large class is downsampled to a bound, keeping every new 
     assert.ok(body.points.length >= MAX_PROGRESS_POINTS / 2, `${body.points.length} points`);
     const ids = new Set(body.points.map((p) => p.id));
     for (const r of recs.filter((r) => r.status === "keep")) assert.ok(ids.has(r.id));
-    const last = body.points[body.points.length - 1];
+    const last = body.points[body.points.length - 1]!;
     assert.equal(last.best, Math.min(...recs.map((r) => r.val_bpb)));
     for (let i = 1; i < body.points.length; i++) {
-      assert.ok(body.points[i].timestamp >= body.points[i - 1].timestamp);
-      assert.ok(body.points[i].best! <= body.points[i - 1].best!);
+      assert.ok(body.points[i]!.timestamp >= body.points[i - 1]!.timestamp);
+      assert.ok(body.points[i]!.best! <= body.points[i - 1]!.best!);
     }
   });
 });

@@ -4,6 +4,7 @@ import { ArtifactFetcher, type ArtifactPeer } from "../../src/net/artifacts.ts";
 import { ArtifactStore } from "../../src/store/mod.ts";
 import { codeFiles } from "./python_like.ts";
 import { waitFor } from "./helpers.ts";
+import { take } from "../tuple.ts";
 
 /** A peer that records what it was asked and answers only for the files it holds. */
 class FakePeer implements ArtifactPeer {
@@ -52,7 +53,7 @@ async function setup(peers: FakePeer[], active = 1) {
 
 Deno.test("prefetch takes the newest records first; misses are retried on the next peer", async () => {
   const files = codeFiles(3, 256, "order");
-  const [c1, c2, c3] = files.map(([c]) => c);
+  const [c1, c2, c3] = take(files.map(([c]) => c), 3);
   const silent = new FakePeer();
   const peers = [silent];
   const t = await setup(peers);
@@ -81,7 +82,7 @@ Deno.test("prefetch takes the newest records first; misses are retried on the ne
 });
 
 Deno.test("an answer arriving after its wait ended is still stored; a wrong one is not", async () => {
-  const [[cid, bytes], [other]] = codeFiles(2, 256, "late");
+  const [[cid, bytes], [other]] = take(codeFiles(2, 256, "late"), 2);
   const slow = new FakePeer(new Map([[cid, bytes]]), 300); // answers after the 100 ms wait
   const t = await setup([slow]);
   try {
@@ -99,7 +100,7 @@ Deno.test("an answer arriving after its wait ended is still stored; a wrong one 
 });
 
 Deno.test("a cid no peer had is retried after its backoff", async () => {
-  const [[cid]] = codeFiles(1, 256, "retry");
+  const [[cid]] = take(codeFiles(1, 256, "retry"), 1);
   const silent = new FakePeer();
   const dir = await Deno.makeTempDir({ prefix: "spore-fetcher-" });
   const fetcher = new ArtifactFetcher<FakePeer>({

@@ -45,10 +45,10 @@ Deno.test("a failed dial says why (DNS, refused) in the log, the peer event and 
       assert.ok(e.reason && e.reason.length > 0, "the event says why");
       const logged = log.find("dial failed").filter((l) => l.fields.address === address);
       assert.ok(logged.length > 0, `${address}: no "dial failed" log entry`);
-      assert.equal(logged[0].level, "info");
-      assert.equal(logged[0].fields.part, "net:dial");
-      assert.equal(logged[0].fields.kind, kind);
-      assert.equal(logged[0].fields.error, f.error);
+      assert.equal(logged[0]!.level, "info");
+      assert.equal(logged[0]!.fields.part, "net:dial");
+      assert.equal(logged[0]!.fields.kind, kind);
+      assert.equal(logged[0]!.fields.error, f.error);
       assert.equal(e.reason, f.error);
     }
     assert.match(failure(refused)!.error, /^connection refused/);

@@ -76,7 +76,7 @@ Deno.test("metrics: counters move as two nodes exchange records; healthz answers
     await waitFor(() => a.node.stats().invalid === 1, "the forged record to be rejected");
 
     // One signed challenge from B, logged by A.
-    const challenge = signedChallenge(fromB[0].id, b.keys);
+    const challenge = signedChallenge(fromB[0]!.id, b.keys);
     assert.equal(await b.node.broadcastControl(challenge), true);
     await waitFor(
       () => a.node.stores.control.has("challenge", challenge.payload.event_id),

@@ -63,24 +63,24 @@ Deno.test("live run: the research loop reports each run and stores its loss curv
     }).run();
     assert.equal(summary.published, 2);
     const baseline = seen.filter((r) => r.run === 1);
-    assert.equal(baseline[0].kind, "baseline");
-    assert.equal(baseline[0].phase, "starting");
+    assert.equal(baseline[0]!.kind, "baseline");
+    assert.equal(baseline[0]!.phase, "starting");
     const mid = baseline.find((r) => r.step === 10)!;
     assert.equal(mid.total_steps, 20);
     assert.equal(mid.loss, 0.5);
     assert.equal(mid.eta_seconds, 10);
-    const done = baseline[baseline.length - 1];
+    const done = baseline[baseline.length - 1]!;
     assert.equal(done.phase, "finished");
-    const base = node.published[0].record;
+    const base = node.published[0]!.record;
     assert.equal(done.result?.id, base.id);
 
     const exp = seen.filter((r) => r.run === 2);
-    assert.equal(exp[0].kind, "experiment");
-    assert.equal(exp[0].label, "experiment 1/2");
-    assert.equal(exp[0].mode, "exploit");
-    assert.equal(exp[0].parent, base.id);
-    assert.equal(exp[0].parent_val_bpb, base.val_bpb);
-    assert.match(exp[0].description, /\S/);
+    assert.equal(exp[0]!.kind, "experiment");
+    assert.equal(exp[0]!.label, "experiment 1/2");
+    assert.equal(exp[0]!.mode, "exploit");
+    assert.equal(exp[0]!.parent, base.id);
+    assert.equal(exp[0]!.parent_val_bpb, base.val_bpb);
+    assert.match(exp[0]!.description, /\S/);
 
     // Each published run's curve: 20 points, step 1 first, loss 5/step.
     for (const { record } of node.published) {
@@ -103,7 +103,7 @@ Deno.test("live run: a long run's curve stays bounded, evenly spaced, with its l
   assert.ok(curve.length <= MAX_CURVE_POINTS, `${curve.length}`);
   assert.ok(curve.length >= MAX_CURVE_POINTS / 4, `${curve.length}`);
   assert.deepEqual(curve[curve.length - 1], [steps, 1]);
-  const gaps = new Set(curve.slice(1, -1).map(([s], i) => s - curve[i][0]));
+  const gaps = new Set(curve.slice(1, -1).map(([s], i) => s - curve[i]![0]));
   assert.equal(gaps.size, 1, `uneven spacing ${[...gaps]}`);
 });
 

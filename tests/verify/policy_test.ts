@@ -131,7 +131,7 @@ Deno.test("verification deltas follow status and frontier", () => {
   assert.equal(publisherVerifiedKey(keep.id), `verified:${keep.id}`);
   // Being on the frontier earns nothing extra on a discard record.
   const discard = makeRecord(pub, { status: "discard" }).record;
-  assert.equal(publisherVerifiedDeltas(discard, true)[0].score, 0.3);
+  assert.equal(publisherVerifiedDeltas(discard, true)[0]!.score, 0.3);
   assert.deepEqual(verifierDeltas(me.nodeId, true), [
     { nodeId: me.nodeId, score: 0.5, verifications_performed: 1 },
   ]);
