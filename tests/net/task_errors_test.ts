@@ -111,7 +111,7 @@ Deno.test("an expected I/O failure in a network task is swallowed quietly", asyn
     );
     try {
       await waitFor(() => log.find("network task failed").length > 0, "the failure to be noted");
-      const entry = log.find("network task failed")[0];
+      const entry = log.find("network task failed")[0]!;
       assert.equal(entry.level, "debug");
       assert.equal(entry.fields.error, reset.message);
       assert.equal(calls, 1);
