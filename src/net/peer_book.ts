@@ -7,6 +7,13 @@
  */
 import { formatAddress, parseAddress } from "../protocol/mod.ts";
 import { backoffDelay, type BackoffPolicy } from "./backoff.ts";
+import { addressGroup } from "./slots.ts";
+
+/** Address group (see {@link addressGroup}) of a normalized `host:port`. */
+function groupOf(address: string): string {
+  const r = parseAddress(address);
+  return r.ok ? addressGroup(r.value.host) : address;
+}
 
 /** Where an address came from. */
 export type AddressSource = "configured" | "bootstrap" | "discovered";
@@ -96,19 +103,41 @@ export class PeerBook {
 
   /**
    * Addresses to dial at `now`: due, not connected or dialing, not ourselves, not an alias of a
-   * node already connected. Discovered ones only up to the outbound target.
+   * node already connected. Discovered ones only up to the outbound target (dials in flight
+   * count), from the address groups with the fewest of our connections first.
    */
   due(now: number, outbound: number, connectedNodes: ReadonlySet<string>): string[] {
     const out: string[] = [];
+    const candidates: Entry[] = [];
+    // Outbound connections in each address group, dials in flight included.
+    const groups = new Map<string, number>();
     let budget = this.#opts.targetOutbound - outbound;
     for (const e of this.#entries.values()) {
-      if (e.self || e.dialing || e.connected || e.nextAttemptAt > now) continue;
-      if (e.nodeId && connectedNodes.has(e.nodeId)) continue;
-      if (e.source === "discovered") {
-        if (budget <= 0) continue;
-        budget--;
+      if (e.connected || e.dialing) {
+        const g = groupOf(e.address);
+        groups.set(g, (groups.get(g) ?? 0) + 1);
+        // A discovered dial in flight takes its slot now: PEX fills up to the target, not past.
+        if (e.dialing && e.source === "discovered") budget--;
+        continue;
       }
-      out.push(e.address);
+      if (e.self || e.nextAttemptAt > now) continue;
+      if (e.nodeId && connectedNodes.has(e.nodeId)) continue;
+      if (e.source === "discovered") candidates.push(e);
+      else out.push(e.address);
+    }
+    // Discovered peers: fill the slots left from the groups we have fewest connections in, so
+    // one party's many addresses (a PEX flood from one subnet) do not take every slot.
+    while (budget-- > 0 && candidates.length > 0) {
+      let best = 0;
+      let bestCount = Infinity;
+      candidates.forEach((e, i) => {
+        const n = groups.get(groupOf(e.address)) ?? 0;
+        if (n < bestCount) [best, bestCount] = [i, n];
+      });
+      const [pick] = candidates.splice(best, 1);
+      const g = groupOf(pick!.address);
+      groups.set(g, (groups.get(g) ?? 0) + 1);
+      out.push(pick!.address);
     }
     return out;
   }

@@ -64,3 +64,34 @@ Deno.test("discovered peers are dialed only up to the outbound target and capped
   assert.equal(book.due(0, 2, new Set()).length, 0);
   assert.equal(book.add("not an address", "discovered"), false);
 });
+
+Deno.test("discovered peers fill the outbound target from the least-used address groups", () => {
+  const book = new PeerBook({
+    configured: [],
+    bootstrap: [],
+    // A PEX flood from one /24 listed first, then two other groups.
+    known: ["10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1", "10.0.1.1:1", "10.0.2.1:1"],
+    backoff,
+    targetOutbound: 3,
+  });
+  assert.deepEqual(book.due(0, 0, new Set()), ["10.0.0.1:1", "10.0.1.1:1", "10.0.2.1:1"]);
+});
+
+Deno.test("dials in flight count toward the outbound target: PEX never overshoots it", () => {
+  const book = new PeerBook({
+    configured: [],
+    bootstrap: [],
+    known: ["10.0.0.1:1", "10.0.1.1:1", "10.0.2.1:1"],
+    backoff,
+    targetOutbound: 2,
+  });
+  const first = book.due(0, 0, new Set());
+  assert.equal(first.length, 2);
+  for (const a of first) book.dialing(a);
+  // Next tick, nothing connected yet: still no room.
+  assert.deepEqual(book.due(1, 0, new Set()), []);
+  book.connected(first[0]!);
+  book.failed(first[1]!, 1);
+  // One connected (counted by the caller as outbound), one failed and backing off.
+  assert.deepEqual(book.due(2, 1, new Set()), ["10.0.2.1:1"]);
+});
