@@ -37,6 +37,7 @@ import { ensureUserWorkspace, NoTrainer, RuntimeTrainer } from "./training/train
 import { Verifier, verifierSettings } from "./verify/mod.ts";
 import { type RunningExplorer, startExplorer } from "./explorer/server.ts";
 import { runResearch } from "./cli/research_run.ts";
+import { WorkspaceBestCode } from "./research/best_code.ts";
 
 /**
  * How long research waits for a first peer before starting from the baseline: a dial that
@@ -253,6 +254,10 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       maxExperiments: options.maxExperiments,
       signal: stop.signal,
       timeBudget,
+      bestCode: new WorkspaceBestCode(
+        training?.workspace?.dir ?? dataPaths(dataDir).workspace,
+        dataPaths(dataDir).workspaceHistory,
+      ),
       // The dials to configured and bootstrap peers are still under way when research starts.
       peerWaitMs: genesis || peers.length + config.bootstrap.length === 0
         ? 0

@@ -9,6 +9,7 @@ import type { KeyPair } from "../protocol/crypto.ts";
 import { createLlmClient, type LlmClient } from "../research/llm/mod.ts";
 import { LlmProposer } from "../research/llm_proposer.ts";
 import { ResearchLoop, type ResearchSummary } from "../research/loop.ts";
+import type { WorkspaceBestCode } from "../research/best_code.ts";
 import { MutatorProposer } from "../research/mutator.ts";
 import type { Proposer } from "../research/proposal.ts";
 import { pythonSyntaxChecker } from "../research/syntax.ts";
@@ -30,6 +31,8 @@ export interface RunResearchOptions {
   llm?: LlmClient;
   /** The node dials peers: wait this long for one before choosing where to start. */
   peerWaitMs?: number;
+  /** After each keep, the workspace's train.py becomes the kept code (see best_code.ts). */
+  bestCode?: WorkspaceBestCode;
 }
 
 /** The proposer chosen for a data dir, and the banner line that says which and why. */
@@ -96,6 +99,7 @@ export async function runResearch(opts: RunResearchOptions): Promise<void> {
     maxExperiments: opts.maxExperiments,
     timeBudget: opts.timeBudget,
     peerWaitMs: opts.peerWaitMs,
+    onKeep: opts.bestCode ? (record, code) => opts.bestCode!.keep(record.id, code) : undefined,
     signal: opts.signal,
     onProgress: (e) => opts.log(`research: ${safeText(e.message, 200)}`),
   });

@@ -5,10 +5,10 @@
  */
 import { type Command, Option } from "commander";
 import { join } from "node:path";
-import { loadConfig, trainMemoryLimit } from "../config.ts";
+import { dataPaths, loadConfig, trainMemoryLimit } from "../config.ts";
+import { ensureUserWorkspace } from "../training/trainer.ts";
 import { sha256Hex } from "../protocol/mod.ts";
 import {
-  bundledWorkspaceDir,
   type MemoryLimit,
   type ProgressEvent,
   TrainingRuntime,
@@ -95,7 +95,7 @@ function progressPrinter(): (e: ProgressEvent) => void {
 
 async function readCode(
   file: string | undefined,
-  workspaceDir = bundledWorkspaceDir(),
+  workspaceDir: string,
 ): Promise<{ path: string; code: Uint8Array }> {
   const path = file ?? join(workspaceDir, "train.py");
   let info: Deno.FileInfo;
@@ -147,7 +147,7 @@ export function registerTrain(program: Command): void {
   const cmd = program
     .command("train")
     .description("run one sandboxed training of train.py and print val_bpb")
-    .argument("[file]", "train.py to run (default: the bundled workspace's)")
+    .argument("[file]", "train.py to run (default: the workspace's, e.g. ~/.spore/workspace)")
     .option(
       "--time-budget <s>",
       "training seconds on a GPU (default: prepare.py's TIME_BUDGET)",
@@ -184,7 +184,16 @@ export function registerTrain(program: Command): void {
     const config = await loadConfig(dataDir);
     const ws = await resolveWorkspaceOption(opts, config, dataDir);
     if (ws && !opts.json) console.error(style("dim", `workspace ${describeWorkspace(ws)}`));
-    const { path, code } = await readCode(file, ws?.dir);
+    // Without --workspace: the data dir's copy, as `spore run` uses it (its train.py is the
+    // best kept code of this node's research), created from the bundled one when missing.
+    const workspaceDir = ws?.dir ?? dataPaths(dataDir).workspace;
+    if (!ws) {
+      const copied = await ensureUserWorkspace(workspaceDir);
+      if (copied.length && !opts.json) {
+        console.error(style("dim", `workspace: copied ${copied.join(", ")} to ${workspaceDir}`));
+      }
+    }
+    const { path, code } = await readCode(file, workspaceDir);
     const codeCid = sha256Hex(code);
     if (!opts.json) console.error(style("dim", "checking python, torch, sandbox and data..."));
     let rt: TrainingRuntime;
@@ -195,7 +204,7 @@ export function registerTrain(program: Command): void {
         unsafeNoSandbox: opts.unsafeNoSandbox,
         memoryLimit: opts.trainMemoryLimit ?? trainMemoryLimit(config),
         dataset: Deno.env.get("SPORE_DATASET"),
-        workspaceSourceDir: ws?.dir,
+        workspaceSourceDir: workspaceDir,
         foreign: ws && !ws.embedded ? ws : undefined,
       });
     } catch (e) {

@@ -15,6 +15,7 @@ import { buildContext, nearDuplicate, selectParent } from "./coordinator.ts";
 import { buildRecord, outcomeBpb, type RecordInput, unifiedDiff } from "./experiment.ts";
 import { defaultSleep, LlmError, type SleepFn } from "./llm/mod.ts";
 import type { Proposal, Proposer } from "./proposal.ts";
+import { errorText, safetyCatch } from "../errors.ts";
 
 /** A line of progress for the CLI, with the record when one was published. */
 export interface ResearchEvent {
@@ -74,6 +75,11 @@ export interface ResearchLoopOptions {
   syncSettleMs?: number;
   /** ...but at most this long (default 30 s). */
   syncMaxMs?: number;
+  /**
+   * Called with every kept experiment's code (the workspace's train.py follows the research);
+   * a failure is reported and research goes on.
+   */
+  onKeep?: (record: ExperimentRecord, code: string) => Promise<unknown>;
   random?: () => number;
   /** Milliseconds since the epoch. */
   now?: () => number;
@@ -406,14 +412,14 @@ export class ResearchLoop {
     );
   }
 
-  #settle(
+  async #settle(
     record: ExperimentRecord,
     parent: State,
     current: State,
     bpb: number | undefined,
     crashReason: string | undefined,
     code: string,
-  ): State {
+  ): Promise<State> {
     const id = shortId(record.id);
     const best = this.#o.node.stores.graph.best(this.#gpuClass);
     if (record.status === "keep") {
@@ -424,6 +430,10 @@ export class ResearchLoop {
         `keep ${bpb!.toFixed(6)} < ${parent.record.val_bpb.toFixed(6)}: published ${id}`,
         record,
       );
+      await this.#o.onKeep?.(record, code).catch((e: unknown) => {
+        safetyCatch(e);
+        this.#emit("warn", `could not update the workspace's train.py: ${errorText(e)}`);
+      });
       return { record, code };
     }
     this.#plateau++;

@@ -14,6 +14,7 @@ import { FakeNode, FakeTrainer } from "./fakes.ts";
 import { type FakeLlmServer, startFakeLlm } from "./fake_llm.ts";
 import { BASELINE, edit, markerSyntax } from "./fixtures.ts";
 import { take } from "../tuple.ts";
+import { KEEP_VERSIONS, WorkspaceBestCode } from "../../src/research/best_code.ts";
 
 const keys = generateKeyPair();
 
@@ -388,4 +389,55 @@ Deno.test("a trainer that throws ends research with the reason instead of a cras
     assert.match(summary.message!, /^training failed: bwrap: cannot start the sandbox$/);
     assert.equal(h.node.published.length, 1, "only the baseline");
   });
+});
+
+Deno.test("after a keep the workspace's train.py is the kept code; the version it replaced is kept", async () => {
+  await withHarness(async (h) => {
+    const ws = await Deno.makeTempDir({ prefix: "spore-ws-" });
+    try {
+      await Deno.writeTextFile(`${ws}/train.py`, BASELINE);
+      const best = new WorkspaceBestCode(ws, `${ws}/history`);
+      const better = edit(BASELINE, "SEED = 1337", "SEED = 1337  # better");
+      h.server.push(
+        { text: reply("mark the seed", better) },
+        { text: reply("worse idea", edit(better, "DEPTH = 8", "DEPTH = 8  # worse")) },
+      );
+      const summary = await new ResearchLoop(loopOptions(h, {
+        proposer: llmProposer(h, "openai", "gpt-test"),
+        maxExperiments: 2,
+        onKeep: (record, code) => best.keep(record.id, code),
+      })).run();
+      assert.equal(summary.kept, 1, JSON.stringify(summary));
+      assert.equal(summary.discarded, 1, JSON.stringify(summary));
+      const kept = h.node.published.map((p) => p.record).find((r) =>
+        r.status === "keep" && r.parent !== null
+      )!;
+      const now = await Deno.readFile(`${ws}/train.py`);
+      assert.equal(sha256Hex(now), kept.code_cid, "train.py is the kept experiment's exact code");
+      const history = [...Deno.readDirSync(`${ws}/history`)].map((e) => e.name);
+      assert.equal(history.length, 1, history.join(", "));
+      assert.equal(await Deno.readTextFile(`${ws}/history/${history[0]}`), BASELINE);
+    } finally {
+      await Deno.remove(ws, { recursive: true });
+    }
+  });
+});
+
+Deno.test("workspace history keeps the newest versions only", async () => {
+  const ws = await Deno.makeTempDir({ prefix: "spore-ws-" });
+  try {
+    let t = Date.UTC(2026, 0, 1);
+    const best = new WorkspaceBestCode(ws, `${ws}/history`, () => new Date(t += 1000));
+    for (let i = 0; i < KEEP_VERSIONS + 5; i++) await best.keep("ab".repeat(32), `V = ${i}\n`);
+    const names = [...Deno.readDirSync(`${ws}/history`)].map((e) => e.name).sort();
+    assert.equal(names.length, KEEP_VERSIONS);
+    assert.equal(
+      await Deno.readTextFile(`${ws}/history/${names.at(-1)}`),
+      `V = ${KEEP_VERSIONS + 3}\n`,
+    );
+    assert.equal(await Deno.readTextFile(`${ws}/train.py`), `V = ${KEEP_VERSIONS + 4}\n`);
+    assert.equal(await best.keep("cd".repeat(32), `V = ${KEEP_VERSIONS + 4}\n`), undefined);
+  } finally {
+    await Deno.remove(ws, { recursive: true });
+  }
 });
