@@ -12,14 +12,10 @@ import type {
   NodeHandle,
   PeerInfo,
 } from "./node_types.ts";
-import { type NetTiming, Network, type NetworkStats } from "./net/mod.ts";
-import type { ConnectionLimits } from "./net/connection.ts";
+import { Network, type NetworkOptions, type NetworkStats } from "./net/mod.ts";
 import { atomicWrite, dataPaths } from "./config.ts";
-import type { GossipMode } from "./net/options.ts";
-import type { InventoryLimits } from "./net/inventory.ts";
 import { storeThreadsWanted } from "./net/threads.ts";
 import { LiveRuns } from "./research/live_run.ts";
-import type { Logger } from "./ops/log.ts";
 
 /** Fan-out of node events to any number of listeners. */
 export class NodeEvents implements NodeEventSource {
@@ -60,35 +56,34 @@ class ControlHandlers implements ControlHandler {
   }
 }
 
-/** What a node needs to start. */
-export interface NodeOptions {
-  dataDir: string;
+/**
+ * What a node needs to start: the network's options it passes on (documented on
+ * {@link NetworkOptions}), and its own.
+ */
+export interface NodeOptions extends
+  Pick<
+    NetworkOptions,
+    | "dataDir"
+    | "host"
+    | "port"
+    | "peers"
+    | "bootstrap"
+    | "knownPeers"
+    | "maxPeers"
+    | "targetOutbound"
+    | "acceptUnsigned"
+    | "timing"
+    | "limits"
+    | "verifyWorkers"
+    | "log"
+    | "gossip"
+    | "inventory"
+  > {
   keys: KeyPair;
-  host: string;
-  port: number;
-  /** Peers to dial (configured plus `--peer`); empty with `genesis`. */
-  peers: string[];
-  /** Used only when `peers` is empty and not `genesis`. */
-  bootstrap: string[];
-  knownPeers: string[];
-  maxPeers: number;
-  /** Discovered (PEX) peers are dialed up to this many outbound connections (default 8). */
-  targetOutbound?: number;
-  /** How records travel between our nodes (default announce, then pull). */
-  gossip?: GossipMode;
-  /** Announce/pull tuning (tests shorten the request timeout). */
-  inventory?: Partial<InventoryLimits>;
   /** Start alone: dial nobody (bootstrap and known peers are ignored); still accept peers. */
   genesis?: boolean;
-  /** Legacy network switch: log and sync unsigned control events too. */
-  acceptUnsigned?: boolean;
-  timing?: Partial<NetTiming>;
-  limits?: Partial<ConnectionLimits>;
-  verifyWorkers?: number;
   /** Stores already opened by the caller (closed by {@link SporeNode.close} all the same). */
   stores?: Stores;
-  /** The node log; the network logs through its own components of it (`part: net...`). */
-  log?: Logger;
   /** Write `<data>/peers.json` for `spore peer` (default true). */
   publishPeers?: boolean;
 }

@@ -85,9 +85,13 @@ export interface NetworkOptions {
   host: string;
   port: number;
   listen?: boolean;
+  /** Peers to dial (configured plus `--peer`). */
   peers: string[];
+  /** Dialed only when `peers` is empty. */
   bootstrap: string[];
+  /** Discovered in earlier runs (`known_peer`). */
   knownPeers: string[];
+  /** Most simultaneous connections, inbound and outbound together. */
   maxPeers: number;
   /** Discovered peers are dialed up to this many outbound connections ({@link DEFAULT_TARGET_OUTBOUND}). */
   targetOutbound?: number;

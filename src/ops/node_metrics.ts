@@ -73,63 +73,46 @@ export class NodeMetrics implements MetricsSource {
     const stat = (pick: (s: NetworkStats) => number) => (): Sample[] =>
       this.#node ? [{ value: pick(this.#node.stats()) }] : [];
     r.collector("spore_peers", "Connected peers", "gauge", stat((s) => s.peers));
-    r.collector(
-      "spore_records_received_total",
-      "Records received from peers since start",
-      "counter",
-      stat((s) => s.received),
-    );
-    r.collector(
-      "spore_records_stored_total",
-      "Received records stored since start",
-      "counter",
-      stat((s) => s.stored),
-    );
-    r.collector(
-      "spore_records_duplicate_total",
-      "Received records already stored",
-      "counter",
-      stat((s) => s.duplicates),
-    );
-    r.collector(
-      "spore_records_invalid_total",
-      "Received records that failed validation",
-      "counter",
-      stat((s) => s.invalid),
-    );
     // Announce, then pull (zero while flooding): ids announced, bodies asked for and sent.
-    const announce = (pick: (a: NonNullable<NetworkStats["announce"]>) => number) =>
-      stat((s) => s.announce ? pick(s.announce) : 0);
-    r.collector(
-      "spore_announce_ids_sent_total",
-      "Record ids announced to peers, summed over peers",
-      "counter",
-      announce((a) => a.announcedOut),
-    );
-    r.collector(
-      "spore_announce_ids_received_total",
-      "Record ids announced to us, summed over peers",
-      "counter",
-      announce((a) => a.announcedIn),
-    );
-    r.collector(
-      "spore_records_requested_total",
-      "Record bodies asked of peers (get_records), retries included",
-      "counter",
-      announce((a) => a.requested),
-    );
-    r.collector(
-      "spore_records_served_total",
-      "Record bodies sent in answer to peers' get_records",
-      "counter",
-      announce((a) => a.served),
-    );
-    r.collector(
-      "spore_record_requests_timed_out_total",
-      "Record requests that timed out and went to the next announcer",
-      "counter",
-      announce((a) => a.timeouts),
-    );
+    const announce =
+      (pick: (a: NonNullable<NetworkStats["announce"]>) => number) => (s: NetworkStats) =>
+        s.announce ? pick(s.announce) : 0;
+    const counters: [string, string, (s: NetworkStats) => number][] = [
+      [
+        "spore_records_received_total",
+        "Records received from peers since start",
+        (s) => s.received,
+      ],
+      ["spore_records_stored_total", "Received records stored since start", (s) => s.stored],
+      ["spore_records_duplicate_total", "Received records already stored", (s) => s.duplicates],
+      ["spore_records_invalid_total", "Received records that failed validation", (s) => s.invalid],
+      [
+        "spore_announce_ids_sent_total",
+        "Record ids announced to peers, summed over peers",
+        announce((a) => a.announcedOut),
+      ],
+      [
+        "spore_announce_ids_received_total",
+        "Record ids announced to us, summed over peers",
+        announce((a) => a.announcedIn),
+      ],
+      [
+        "spore_records_requested_total",
+        "Record bodies asked of peers (get_records), retries included",
+        announce((a) => a.requested),
+      ],
+      [
+        "spore_records_served_total",
+        "Record bodies sent in answer to peers' get_records",
+        announce((a) => a.served),
+      ],
+      [
+        "spore_record_requests_timed_out_total",
+        "Record requests that timed out and went to the next announcer",
+        announce((a) => a.timeouts),
+      ],
+    ];
+    for (const [name, help, pick] of counters) r.collector(name, help, "counter", stat(pick));
     r.collector("spore_graph_records", "Records in the local graph", "gauge", () => [
       { value: this.#count() },
     ]);

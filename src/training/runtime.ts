@@ -35,6 +35,7 @@ import {
   runTraining,
   type SandboxContext,
   type TrainResult,
+  type TrainRunOptions,
 } from "./runner.ts";
 
 /** How to set up the runtime. */
@@ -69,20 +70,20 @@ export interface RuntimeOptions {
   exec?: Exec;
 }
 
-/** One training job. */
-export interface TrainJob {
+/** One training job: the run's own settings are documented on {@link TrainRunOptions}. */
+export interface TrainJob extends
+  Partial<
+    Pick<
+      TrainRunOptions,
+      "maxSteps" | "resource" | "timeoutSeconds" | "onProgress" | "onLine" | "signal"
+    >
+  > {
   /** The train.py to run. */
   code: Uint8Array | string;
   /** For queue displays, e.g. "research" or "verify <id>". */
   label?: string;
   /** Override the time budget (passed to train.py as SPORE_TIME_BUDGET). */
   timeBudgetSeconds?: number;
-  maxSteps?: number;
-  resource?: number;
-  timeoutSeconds?: number;
-  onProgress?: (e: ProgressEvent) => void;
-  onLine?: (line: string) => void;
-  signal?: AbortSignal;
 }
 
 /** Ready-to-use training runtime. */

@@ -204,14 +204,22 @@ export function verifierDeltas(verifierId: string, placed: boolean): ReputationD
     : [];
 }
 
-/** Deltas of an accepted dispute for the challenger (keyed by the dispute's event id). */
+/** A dispute won or lost by `nodeId`. */
+function disputeResultDeltas(nodeId: string, won: boolean): ReputationDelta[] {
+  return won
+    ? [{ nodeId, score: DELTA.disputeWon, disputes_won: 1 }]
+    : [{ nodeId, score: DELTA.disputeLost, disputes_lost: 1 }];
+}
+
+/**
+ * Deltas of an accepted dispute for the challenger (keyed by the dispute's event id): a rejected
+ * claim is the challenger's win.
+ */
 export function challengerDisputeDeltas(
   challengerId: string,
   outcome: "upheld" | "rejected",
 ): ReputationDelta[] {
-  return outcome === "rejected"
-    ? [{ nodeId: challengerId, score: DELTA.disputeWon, disputes_won: 1 }]
-    : [{ nodeId: challengerId, score: DELTA.disputeLost, disputes_lost: 1 }];
+  return disputeResultDeltas(challengerId, outcome === "rejected");
 }
 
 /** Deltas of an accepted dispute for the publisher (keyed by {@link publisherDisputeKey}). */
@@ -219,9 +227,7 @@ export function publisherDisputeDeltas(
   publisherId: string,
   outcome: "upheld" | "rejected",
 ): ReputationDelta[] {
-  return outcome === "rejected"
-    ? [{ nodeId: publisherId, score: DELTA.disputeLost, disputes_lost: 1 }]
-    : [{ nodeId: publisherId, score: DELTA.disputeWon, disputes_won: 1 }];
+  return disputeResultDeltas(publisherId, outcome !== "rejected");
 }
 
 /**
