@@ -73,46 +73,35 @@ export class NodeMetrics implements MetricsSource {
     const stat = (pick: (s: NetworkStats) => number) => (): Sample[] =>
       this.#node ? [{ value: pick(this.#node.stats()) }] : [];
     r.collector("spore_peers", "Connected peers", "gauge", stat((s) => s.peers));
-    // Announce, then pull (zero while flooding): ids announced, bodies asked for and sent.
-    const announce =
-      (pick: (a: NonNullable<NetworkStats["announce"]>) => number) => (s: NetworkStats) =>
-        s.announce ? pick(s.announce) : 0;
+    type Announce = NonNullable<NetworkStats["announce"]>;
     const counters: [string, string, (s: NetworkStats) => number][] = [
+      ["records_received", "Records received from peers since start", (s) => s.received],
+      ["records_stored", "Received records stored since start", (s) => s.stored],
+      ["records_duplicate", "Received records already stored", (s) => s.duplicates],
+      ["records_invalid", "Received records that failed validation", (s) => s.invalid],
+    ];
+    // Announce, then pull (zero while flooding): ids announced, bodies asked for and sent.
+    const announceCounters: [string, string, keyof Announce][] = [
+      ["announce_ids_sent", "Record ids announced to peers, summed over peers", "announcedOut"],
+      ["announce_ids_received", "Record ids announced to us, summed over peers", "announcedIn"],
       [
-        "spore_records_received_total",
-        "Records received from peers since start",
-        (s) => s.received,
-      ],
-      ["spore_records_stored_total", "Received records stored since start", (s) => s.stored],
-      ["spore_records_duplicate_total", "Received records already stored", (s) => s.duplicates],
-      ["spore_records_invalid_total", "Received records that failed validation", (s) => s.invalid],
-      [
-        "spore_announce_ids_sent_total",
-        "Record ids announced to peers, summed over peers",
-        announce((a) => a.announcedOut),
-      ],
-      [
-        "spore_announce_ids_received_total",
-        "Record ids announced to us, summed over peers",
-        announce((a) => a.announcedIn),
-      ],
-      [
-        "spore_records_requested_total",
+        "records_requested",
         "Record bodies asked of peers (get_records), retries included",
-        announce((a) => a.requested),
+        "requested",
       ],
+      ["records_served", "Record bodies sent in answer to peers' get_records", "served"],
       [
-        "spore_records_served_total",
-        "Record bodies sent in answer to peers' get_records",
-        announce((a) => a.served),
-      ],
-      [
-        "spore_record_requests_timed_out_total",
+        "record_requests_timed_out",
         "Record requests that timed out and went to the next announcer",
-        announce((a) => a.timeouts),
+        "timeouts",
       ],
     ];
-    for (const [name, help, pick] of counters) r.collector(name, help, "counter", stat(pick));
+    for (const [name, help, key] of announceCounters) {
+      counters.push([name, help, (s) => s.announce?.[key] ?? 0]);
+    }
+    for (const [name, help, pick] of counters) {
+      r.collector(`spore_${name}_total`, help, "counter", stat(pick));
+    }
     r.collector("spore_graph_records", "Records in the local graph", "gauge", () => [
       { value: this.#count() },
     ]);

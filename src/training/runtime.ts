@@ -31,7 +31,6 @@ import {
 import { TrainingSetupError } from "./errors.ts";
 import type { HomeBind } from "./sandbox.ts";
 import {
-  type ProgressEvent,
   runTraining,
   type SandboxContext,
   type TrainResult,
