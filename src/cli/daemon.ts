@@ -5,12 +5,13 @@
  */
 import type { Command } from "commander";
 import { join } from "node:path";
-import { dataPaths } from "../config.ts";
+import { dataPaths, loadConfig } from "../config.ts";
 import { selfCommand } from "../ops/launch.ts";
 import { isDataDirLocked, readPid } from "../ops/lock.ts";
 import { formatLogLine, logFilePath, tailLog } from "../ops/log.ts";
 import { type CommonOptions, dataDirOf, positiveInt, withDataDir, withJson } from "./common.ts";
 import { UserError } from "./errors.ts";
+import { workspaceReadPaths } from "./workspace_options.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -93,7 +94,11 @@ export async function startDaemon(
   await Deno.mkdir(logDir, { recursive: true });
   const consolePath = join(logDir, "console.log");
   const before = await Deno.stat(consolePath).then((s) => s.size).catch(() => 0);
-  const { cmd, args } = selfCommand(dataDir);
+  const { cmd, args } = selfCommand(
+    dataDir,
+    undefined,
+    await workspaceReadPaths(runArgs, await loadConfig(dataDir)),
+  );
   // The shell gives the node a file as stdout/stderr (a pipe to this short-lived process would
   // break once it exits, and with it the node's next console line), stays as its parent and
   // notes how it ended, so a node that vanished (OOM killer, kill -9) is explained in the log.

@@ -9,7 +9,12 @@ import { resolve } from "node:path";
 import { configPath, type SporeConfig } from "../config.ts";
 import { type GraphStore, readDatasetsOfPrepare } from "../store/mod.ts";
 import { TrainingSetupError } from "../training/errors.ts";
-import { type ResolvedWorkspace, resolveWorkspace } from "../training/research_workspace.ts";
+import {
+  dataCacheDir,
+  inspectWorkspace,
+  type ResolvedWorkspace,
+  resolveWorkspace,
+} from "../training/research_workspace.ts";
 import { UserError } from "./errors.ts";
 import { shortId } from "./output.ts";
 
@@ -79,6 +84,39 @@ export async function resolveWorkspaceOption(
     if (e instanceof TrainingSetupError) throw new UserError(e.message);
     throw e;
   }
+}
+
+/** The value of `--name X` or `--name=X` in a raw argument list (the last one wins). */
+function flagValue(args: readonly string[], name: string): string | undefined {
+  let out: string | undefined;
+  args.forEach((a, i) => {
+    if (a === name && i + 1 < args.length) out = args[i + 1];
+    else if (a.startsWith(`${name}=`)) out = a.slice(name.length + 1);
+  });
+  return out;
+}
+
+/**
+ * What a node started with these `spore run` arguments reads outside its data dir: the
+ * workspace and its data cache (a `spore start` child from a checkout runs with narrow read
+ * permissions and needs them named). Best effort: a workspace that cannot be read here is
+ * reported by the node itself.
+ */
+export async function workspaceReadPaths(
+  runArgs: readonly string[],
+  config: SporeConfig,
+): Promise<string[]> {
+  const opts: WorkspaceOptions = {
+    workspace: flagValue(runArgs, "--workspace"),
+    dataCache: flagValue(runArgs, "--data-cache"),
+  };
+  const dir = workspaceDirOf(opts, config);
+  if (dir === undefined) return [];
+  const cache = opts.dataCache !== undefined
+    ? resolve(opts.dataCache)
+    : configPath(config.data_cache, config.data_dir) ??
+      await inspectWorkspace(dir).then((l) => dataCacheDir(l), () => undefined);
+  return cache === undefined ? [dir] : [dir, cache];
 }
 
 /** One line describing a resolved workspace, for banners and `spore train`. */

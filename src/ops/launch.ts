@@ -141,12 +141,13 @@ export function isCompiled(execPath = Deno.execPath()): boolean {
 
 /**
  * Command and leading arguments that re-run this CLI for a node on `dataDir` (append the
- * subcommand and its args). From a checkout it runs with {@link RUN_PERMISSIONS} expanded for
+ * subcommand and its args); `extraRead` paths are added to the read permission. From a checkout it runs with {@link RUN_PERMISSIONS} expanded for
  * that data dir; a compiled binary carries its own permissions.
  */
 export function selfCommand(
   dataDir: string,
   mainModule = Deno.mainModule,
+  extraRead: readonly string[] = [],
 ): { cmd: string; args: string[] } {
   if (isCompiled()) return { cmd: Deno.execPath(), args: [] };
   const main = mainModule.startsWith("file:") ? fileURLToPath(mainModule) : mainModule;
@@ -154,6 +155,10 @@ export function selfCommand(
   try {
     home = Deno.env.get("HOME") ?? dataDir;
   } catch { /* no env permission: $HOME paths fall back to the data dir */ }
-  const flags = expandPermissions(RUN_PERMISSIONS, { home, dataDir, root: dirname(main) });
+  // A `--workspace` and its data cache live outside the profile's paths: read-only additions.
+  const flags = expandPermissions(RUN_PERMISSIONS, { home, dataDir, root: dirname(main) })
+    .map((f) =>
+      f.startsWith("--allow-read=") && extraRead.length ? `${f},${extraRead.join(",")}` : f
+    );
   return { cmd: Deno.execPath(), args: ["run", ...flags, NODE_V8_FLAGS, main] };
 }

@@ -111,6 +111,11 @@ Deno.test("launch: templates expand to the data dir actually used", () => {
   assert.equal(self.args[0], "run");
   assert.equal(self.args.at(-1), `${ROOT}/main.ts`);
   assert.ok(self.args.includes("--allow-write=/srv/spore,/tmp"));
+  // A `spore start --workspace` child may also read the workspace and its data cache.
+  const ws = selfCommand("/srv/spore", `file://${ROOT}/main.ts`, ["/w/ar", "/h/.cache/ar"]);
+  const read = ws.args.find((a) => a.startsWith("--allow-read="))!;
+  assert.ok(read.endsWith(",/w/ar,/h/.cache/ar"), read);
+  assert.ok(!ws.args.some((a) => a.startsWith("--allow-write=") && a.includes("/w/ar")));
 });
 
 const PROBE = `

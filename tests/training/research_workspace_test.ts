@@ -26,6 +26,7 @@ import { COMPILE_MEMORY_FILE } from "../../src/training/compile_policy.ts";
 import { bundledWorkspaceDir } from "../../src/training/workspace.ts";
 import { BWRAP, PYTHON3, TORCH } from "./_env.ts";
 import { runDoctor } from "../../src/cli/doctor.ts";
+import { workspaceReadPaths } from "../../src/cli/workspace_options.ts";
 import { configPath, loadConfig } from "../../src/config.ts";
 
 Deno.test("homeCacheOf finds where prepare.py reads under the home, in the usual spellings", () => {
@@ -270,4 +271,20 @@ Deno.test("config.toml paths: ~/ is the home, relative ones are relative to the 
   assert.equal(configPath("/abs/ws", "/d"), "/abs/ws");
   assert.ok(configPath("~/autoresearch", "/d")!.endsWith("/autoresearch"));
   assert.ok(!configPath("~/autoresearch", "/d")!.startsWith("~"));
+});
+
+Deno.test("spore start --workspace: the child may read the workspace and its data cache", async () => {
+  await withTemp(async (root) => {
+    const ws = await writeStandinWorkspace(root);
+    const config = await loadConfig(join(root, "data"));
+    assert.deepEqual(await workspaceReadPaths(["--max-experiments", "3"], config), []);
+    assert.deepEqual(
+      await workspaceReadPaths(["--workspace", ws.dir, `--data-cache=${ws.dataCache}`], config),
+      [ws.dir, ws.dataCache],
+    );
+    // Without --data-cache: where the workspace's prepare.py looks under the home.
+    const [dir, cache] = await workspaceReadPaths(["--workspace", ws.dir], config);
+    assert.equal(dir, ws.dir);
+    assert.ok(cache?.endsWith("/.cache/autoresearch"), cache);
+  });
 });
