@@ -8,6 +8,7 @@ import { renderProgress } from "../../src/cli/train.ts";
 import { runDoctor } from "../../src/cli/doctor.ts";
 import { loadConfig } from "../../src/config.ts";
 import { prepareData } from "../../src/training/mod.ts";
+import { sha256Hex } from "../../src/protocol/hash.ts";
 import { BWRAP, TORCH } from "./_env.ts";
 
 Deno.test("renderProgress draws a bar with step, loss, speed and ETA", () => {
@@ -119,6 +120,9 @@ Deno.test({
       assert.ok(out.val_bpb > 0);
       assert.equal(out.sandboxed, true);
       assert.match(out.code_cid, /^[0-9a-f]{64}$/);
+      // With no FILE it trains the data dir's workspace copy (created from the bundled one).
+      const copy = await Deno.readFile(join(data, "workspace", "train.py"));
+      assert.equal(out.code_cid, sha256Hex(copy));
       // A crashing file exits non-zero with the reason.
       const bad = join(dir, "bad.py");
       await Deno.writeTextFile(bad, "raise SystemExit('no model today')\n");
