@@ -7,8 +7,6 @@
  * @module
  */
 import {
-  challengeId,
-  challengeResponseId,
   checkControl,
   checkControlAuth,
   CONTROL_TYPES,
@@ -25,14 +23,7 @@ import type {
 } from "../protocol/types.ts";
 import type { ControlLog, GraphStore, ReputationStore } from "../store/mod.ts";
 import type { EvidenceRow, EvidenceState, VerifyDb } from "./db.ts";
-import {
-  type Held,
-  judgeChallenge,
-  judgeChallengeResponse,
-  judgeDispute,
-  judgeVerification,
-  type Verdict,
-} from "./judge.ts";
+import { type Held, judgeEvent, type Verdict } from "./judge.ts";
 import { canPlaceVerifier } from "./policy.ts";
 
 /** Largest control payload accepted, as JSON text (real events are a few hundred bytes). */
@@ -217,36 +208,15 @@ export class EventApplier {
   }
 
   #judge(event: ControlEvent, record: ExperimentRecord | undefined): Verdict {
-    const p = event.payload;
-    switch (event.type) {
-      case "verification":
-        return judgeVerification(event.payload, record, {
-          onFrontier: record !== undefined && this.#onFrontier(record),
-          verifierPlaced: record !== undefined && this.#placed(event.payload.verifier_id, record),
-        });
-      case "challenge":
-        return judgeChallenge(event.payload, record);
-      case "challenge_response":
-        return judgeChallengeResponse(
-          event.payload,
-          record,
-          this.#challenge(p),
-          record !== undefined && this.#placed(event.payload.verifier_id, record),
-        );
-      case "dispute": {
-        const challenger = event.payload.challenger_id;
-        return judgeDispute(event.payload, {
-          record,
-          challenge: this.#challenge(p),
-          response: (verifierId) =>
-            this.#heldPayload<ChallengeResponsePayload>(
-              "challenge_response",
-              challengeResponseId(p.experiment_id, challenger, verifierId),
-            ),
-          appliedResponses: () => this.appliedResponses(p.experiment_id, challenger),
-        });
-      }
-    }
+    return judgeEvent(event, record, {
+      held: <T>(type: ControlType, eventId: string) => this.#heldPayload<T>(type, eventId),
+      appliedResponses: (experimentId: string, challengerId: string) =>
+        this.appliedResponses(experimentId, challengerId),
+      credit: {
+        onFrontier: (r) => this.#onFrontier(r),
+        verifierPlaced: (verifierId, r) => this.#placed(verifierId, r),
+      },
+    });
   }
 
   /** On this node's own frontier now (PROTOCOL.md section 7), whatever an event claims. */
@@ -259,13 +229,6 @@ export class EventApplier {
     if (verifierId === this.#o.selfId) return true;
     const theirs = this.#o.graph.byNode(verifierId, PLACE_SCAN);
     return canPlaceVerifier(theirs, normalizeGpuClass(record.gpu_model));
-  }
-
-  #challenge(p: { experiment_id: string; challenger_id?: unknown }): Held<ChallengePayload> {
-    return this.#heldPayload<ChallengePayload>(
-      "challenge",
-      challengeId(p.experiment_id, String(p.challenger_id)),
-    );
   }
 
   #heldPayload<T>(type: ControlType, eventId: string): Held<T> {

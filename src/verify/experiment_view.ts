@@ -5,23 +5,15 @@
  * contradicts its own evidence shows as refused, never as the experiment's outcome.
  * @module
  */
-import { challengeId, challengeResponseId, checkControl } from "../protocol/control.ts";
+import { checkControl } from "../protocol/control.ts";
 import { CONTROL_TYPES } from "../protocol/types.ts";
 import type {
-  ChallengePayload,
   ChallengeResponsePayload,
   ControlEvent,
   ControlType,
   ExperimentRecord,
 } from "../protocol/types.ts";
-import {
-  type Held,
-  judgeChallenge,
-  judgeChallengeResponse,
-  judgeDispute,
-  judgeVerification,
-  type Verdict,
-} from "./judge.ts";
+import { type Held, judgeEvent, type Verdict } from "./judge.ts";
 
 /** How one logged event was judged. */
 export type EventState = "applied" | "pending" | "refused";
@@ -87,42 +79,22 @@ function judge(
   record: ExperimentRecord,
   held: Map<string, { state: EventState; payload: unknown }>,
 ): Verdict {
-  const heldAs = <T>(type: ControlType, id: string): Held<T> => {
-    const h = held.get(`${type}:${id}`);
-    if (!h) return { state: "missing" };
-    if (h.state === "applied") return { state: "applied", payload: h.payload as T };
-    return { state: h.state === "refused" ? "invalid" : "pending" };
-  };
-  const challengeOf = (challenger: string) =>
-    heldAs<ChallengePayload>("challenge", challengeId(record.id, challenger));
-  switch (e.type) {
-    case "verification":
-      return judgeVerification(e.payload, record);
-    case "challenge":
-      return judgeChallenge(e.payload, record);
-    case "challenge_response":
-      return judgeChallengeResponse(e.payload, record, challengeOf(e.payload.challenger_id));
-    case "dispute": {
-      const challenger = e.payload.challenger_id;
-      return judgeDispute(e.payload, {
-        record,
-        challenge: challengeOf(challenger),
-        response: (verifierId) =>
-          heldAs<ChallengeResponsePayload>(
-            "challenge_response",
-            challengeResponseId(record.id, challenger, verifierId),
-          ),
-        appliedResponses: () =>
-          [...held.values()]
-            .filter((h) => h.state === "applied")
-            .map((h) => h.payload as Partial<ChallengeResponsePayload>)
-            .filter((p): p is ChallengeResponsePayload =>
-              typeof p.verifier_bpb === "number" && p.challenger_id === challenger &&
-              typeof p.verifier_id === "string"
-            ),
-      });
-    }
-  }
+  return judgeEvent(e, record, {
+    held: <T>(type: ControlType, id: string): Held<T> => {
+      const h = held.get(`${type}:${id}`);
+      if (!h) return { state: "missing" };
+      if (h.state === "applied") return { state: "applied", payload: h.payload as T };
+      return { state: h.state === "refused" ? "invalid" : "pending" };
+    },
+    appliedResponses: (_experimentId: string, challenger: string) =>
+      [...held.values()]
+        .filter((h) => h.state === "applied")
+        .map((h) => h.payload as Partial<ChallengeResponsePayload>)
+        .filter((p): p is ChallengeResponsePayload =>
+          typeof p.verifier_bpb === "number" && p.challenger_id === challenger &&
+          typeof p.verifier_id === "string"
+        ),
+  });
 }
 
 function toState(v: Verdict): EventState {

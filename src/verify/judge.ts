@@ -4,10 +4,17 @@
  * Rules: PROTOCOL.md sections 7 and 8; reputation amounts come from `policy.ts`.
  * @module
  */
-import { normalizeGpuClass, withinTolerance } from "../protocol/mod.ts";
+import {
+  challengeId,
+  challengeResponseId,
+  normalizeGpuClass,
+  withinTolerance,
+} from "../protocol/mod.ts";
 import type {
   ChallengePayload,
   ChallengeResponsePayload,
+  ControlEvent,
+  ControlType,
   DisputePayload,
   ExperimentRecord,
   VerificationPayload,
@@ -239,4 +246,59 @@ export function judgeDispute(p: DisputePayload, ev: DisputeEvidence): Verdict {
     ],
     markVerified: r.outcome === "upheld",
   };
+}
+
+/** Where {@link judgeEvent} finds what an event depends on. */
+export interface EventEvidence {
+  /** The held copy of an event (a challenge, a response) the judged one depends on. */
+  held<T>(type: ControlType, eventId: string): Held<T>;
+  /** Every applied response to `challengerId`'s challenge of an experiment. */
+  appliedResponses(experimentId: string, challengerId: string): ChallengeResponsePayload[];
+  /** Extra credit (see {@link VerificationCredit}); none when absent. */
+  credit?: {
+    onFrontier(record: ExperimentRecord): boolean;
+    verifierPlaced(verifierId: string, record: ExperimentRecord): boolean;
+  };
+}
+
+/** Judge any control event by its type against `ev` (the applier's and the view's rules). */
+export function judgeEvent(
+  event: ControlEvent,
+  record: ExperimentRecord | undefined,
+  ev: EventEvidence,
+): Verdict {
+  const experimentId = event.payload.experiment_id;
+  const challenge = (challengerId: string) =>
+    ev.held<ChallengePayload>("challenge", challengeId(experimentId, challengerId));
+  const placed = (verifierId: string) =>
+    record !== undefined && (ev.credit?.verifierPlaced(verifierId, record) ?? false);
+  switch (event.type) {
+    case "verification":
+      return judgeVerification(event.payload, record, {
+        onFrontier: record !== undefined && (ev.credit?.onFrontier(record) ?? false),
+        verifierPlaced: placed(event.payload.verifier_id),
+      });
+    case "challenge":
+      return judgeChallenge(event.payload, record);
+    case "challenge_response":
+      return judgeChallengeResponse(
+        event.payload,
+        record,
+        challenge(event.payload.challenger_id),
+        placed(event.payload.verifier_id),
+      );
+    case "dispute": {
+      const challenger = event.payload.challenger_id;
+      return judgeDispute(event.payload, {
+        record,
+        challenge: challenge(challenger),
+        response: (verifierId) =>
+          ev.held<ChallengeResponsePayload>(
+            "challenge_response",
+            challengeResponseId(experimentId, challenger, verifierId),
+          ),
+        appliedResponses: () => ev.appliedResponses(experimentId, challenger),
+      });
+    }
+  }
 }
