@@ -38,6 +38,7 @@ import { Verifier, verifierSettings } from "./verify/mod.ts";
 import { type RunningExplorer, startExplorer } from "./explorer/server.ts";
 import { runResearch } from "./cli/research_run.ts";
 import { WorkspaceBestCode } from "./research/best_code.ts";
+import { safetyCatch } from "./errors.ts";
 
 /**
  * How long research waits for a first peer before starting from the baseline: a dial that
@@ -239,7 +240,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       metrics,
     });
     // A failed explorer close must not keep the node's records from being stored.
-    stack.defer(() => ex.close().catch(() => {}));
+    stack.defer(() => ex.close().catch(safetyCatch));
   }
   log.info("node started", { node_id: keys.nodeId, port: node.port, mode, peers });
 

@@ -16,6 +16,7 @@ import { Network, type NetworkOptions, type NetworkStats } from "./net/mod.ts";
 import { atomicWrite, dataPaths } from "./config.ts";
 import { storeThreadsWanted } from "./net/threads.ts";
 import { LiveRuns } from "./research/live_run.ts";
+import { isProgrammerError, safetyCatch } from "./errors.ts";
 
 /** Fan-out of node events to any number of listeners. */
 export class NodeEvents implements NodeEventSource {
@@ -27,13 +28,20 @@ export class NodeEvents implements NodeEventSource {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Deliver an event to every listener (a throwing listener does not stop the others). */
+  /**
+   * Deliver an event to every listener. A throwing listener does not stop the others; a bug in
+   * one (a programmer error) is rethrown once every listener ran, so it is never lost.
+   */
   emit(e: NodeEvent): void {
+    let bug: unknown;
     for (const l of this.#listeners) {
       try {
         l(e);
-      } catch { /* listeners are isolated from each other and from the network */ }
+      } catch (err) {
+        if (isProgrammerError(err)) bug ??= err;
+      }
     }
+    if (bug !== undefined) throw bug;
   }
 }
 
@@ -236,7 +244,7 @@ export class SporeNode implements NodeHandle {
       this.#flushPublishes();
       await this.#peersWrite;
       if (this.#publishPeers) {
-        await Deno.remove(dataPaths(this.#dataDir).peers).catch(() => {});
+        await Deno.remove(dataPaths(this.#dataDir).peers).catch(safetyCatch);
       }
       this.stores.close();
     })();
@@ -249,7 +257,9 @@ export class SporeNode implements NodeHandle {
     this.#publishes = new Map();
     try {
       this.stores.reputation.addPublished(batch);
-    } catch { /* a counter must not stop the node; the records themselves are stored */ }
+    } catch (e) {
+      safetyCatch(e); // a counter must not stop the node; the records themselves are stored
+    }
   }
 
   #queuePeersWrite(): Promise<void> {
@@ -273,6 +283,8 @@ export class SporeNode implements NodeHandle {
         dataPaths(this.#dataDir).peers,
         JSON.stringify({ pid: Deno.pid, port: this.port, peers }),
       );
-    } catch { /* only a status hint for `spore peer` */ }
+    } catch (e) {
+      safetyCatch(e); // only a status hint for `spore peer`
+    }
   }
 }

@@ -12,6 +12,7 @@ import { formatLogLine, logFilePath, tailLog } from "../ops/log.ts";
 import { type CommonOptions, dataDirOf, positiveInt, withDataDir, withJson } from "./common.ts";
 import { UserError } from "./errors.ts";
 import { workspaceReadPaths } from "./workspace_options.ts";
+import { safetyCatch } from "../errors.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -137,7 +138,7 @@ export async function startDaemon(
     }
     const n = Number(buffered.split("\n")[0]);
     if (Number.isInteger(n) && n > 0) pid = n;
-    await reader.cancel().catch(() => {});
+    await reader.cancel().catch(safetyCatch);
   })();
   let port: number | undefined;
   await waitFor(() => {
@@ -151,7 +152,9 @@ export async function startDaemon(
       // Stalled: do not leave a half-started node behind (the shell then exits too).
       try {
         signalProcess(pid ?? child.pid, "SIGKILL");
-      } catch { /* exited meanwhile */ }
+      } catch (e) {
+        safetyCatch(e); // exited meanwhile
+      }
       await child.status;
     }
     const text = await Deno.readTextFile(consolePath).catch(() => "");
@@ -173,7 +176,7 @@ export async function stopDaemon(dataDir: string, timeoutMs = 15_000): Promise<s
   const pidFile = dataPaths(dataDir).pid;
   if (!isDataDirLocked(dataDir)) {
     if (pid) {
-      await Deno.remove(pidFile).catch(() => {});
+      await Deno.remove(pidFile).catch(safetyCatch);
       return `No node was running (removed a stale pid file for pid ${pid}).`;
     }
     return "No node is running on this data dir.";
@@ -196,7 +199,7 @@ export async function stopDaemon(dataDir: string, timeoutMs = 15_000): Promise<s
   // A node stopped before it installed its signal handlers (still starting) or killed leaves
   // its pid file behind; the free lock shows it is stale.
   if (readPid(dataDir) === pid && !isDataDirLocked(dataDir)) {
-    await Deno.remove(pidFile).catch(() => {});
+    await Deno.remove(pidFile).catch(safetyCatch);
   }
   return outcome;
 }

@@ -15,6 +15,7 @@ import type { Proposer } from "../research/proposal.ts";
 import { pythonSyntaxChecker } from "../research/syntax.ts";
 import { UserError } from "./errors.ts";
 import { safeText } from "./output.ts";
+import { safetyCatch } from "../errors.ts";
 
 /** What `spore run` hands to research mode. */
 export interface RunResearchOptions {
@@ -66,7 +67,9 @@ export async function chooseProposer(
   let python = Deno.env.get("SPORE_PYTHON") ?? "python3";
   try {
     python = (await loadConfig(dataDir)).python ?? python;
-  } catch { /* config errors are reported by `spore run` itself */ }
+  } catch (e) {
+    safetyCatch(e); // config errors are reported by `spore run` itself
+  }
   return {
     proposer: new LlmProposer(client, pythonSyntaxChecker(python)),
     llm: client,

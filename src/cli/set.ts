@@ -49,10 +49,7 @@ export function buildLlmConfig(
   }
   let baseUrl: string | undefined;
   if (opts.baseUrl !== undefined) {
-    let url: URL | undefined;
-    try {
-      url = new URL(opts.baseUrl);
-    } catch { /* reported below */ }
+    const url = URL.canParse(opts.baseUrl) ? new URL(opts.baseUrl) : undefined;
     if (!url || !/^https?:$/.test(url.protocol)) {
       throw new UserError(
         `--base-url must be an http(s) URL such as ${info.defaultBaseUrl}, got "${

@@ -10,6 +10,7 @@ import type { ProfileStore, Stores } from "../store/mod.ts";
 import { experimentVerification } from "../verify/mod.ts";
 import { listed } from "./present.ts";
 import type { LiveRun } from "../research/live_run.ts";
+import { safetyCatch } from "../errors.ts";
 
 /** Most pages connected at once; more are refused so a loop of reconnects cannot exhaust us. */
 export const MAX_WS_CLIENTS = 256;
@@ -147,7 +148,9 @@ export class LiveHub {
     for (const socket of this.#clients) {
       try {
         socket.close(1001, "explorer shutting down");
-      } catch { /* already closed */ }
+      } catch (e) {
+        safetyCatch(e); // already closed
+      }
     }
     this.#clients.clear();
     this.#stopListening();

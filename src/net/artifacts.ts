@@ -20,6 +20,7 @@ import { envelope, sha256Hex } from "../protocol/mod.ts";
 import { type ArtifactStore, isCid } from "../store/mod.ts";
 import { backoffDelay, type BackoffPolicy } from "./backoff.ts";
 import { NewestFirstQueue } from "./newest_first.ts";
+import { safetyCatch } from "../errors.ts";
 
 /** What the fetcher needs from a connection. */
 export interface ArtifactPeer {
@@ -333,7 +334,7 @@ export class ArtifactFetcher<P extends ArtifactPeer> {
           if (!have) return this.#start(job, false);
           this.#misses.delete(job.cid);
         })
-        .catch(() => undefined)
+        .catch(safetyCatch)
         .finally(() => {
           this.#active--;
           this.#drain();

@@ -297,7 +297,9 @@ export class RecordIngest<S> {
     for (const run of markers) {
       try {
         run(durable);
-      } catch { /* a marker callback must not stop the pipeline */ }
+      } catch (e) {
+        safetyCatch(e); // a marker callback must not stop the pipeline
+      }
     }
   }
 
@@ -334,7 +336,9 @@ export class RecordIngest<S> {
     if (added > 0) {
       try {
         this.#opts.onStored(batch);
-      } catch { /* relaying is best effort; the records are stored */ }
+      } catch (e) {
+        safetyCatch(e); // relaying is best effort; the records are stored
+      }
     }
   }
 

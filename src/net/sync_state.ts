@@ -9,6 +9,7 @@
  */
 import { dirname } from "node:path";
 import { atomicWrite } from "../config.ts";
+import { safetyCatch } from "../errors.ts";
 
 /** Sequence cursors into one peer's stores. */
 export interface Cursors {
@@ -88,7 +89,9 @@ export class SyncState {
     let text: string | undefined;
     try {
       text = await Deno.readTextFile(path);
-    } catch { /* absent or unreadable: start fresh */ }
+    } catch (e) {
+      safetyCatch(e); // absent or unreadable: start fresh
+    }
     const parsed = text === undefined ? undefined : parseState(text);
     const state: StateFile = parsed ??
       { epoch: newEpoch(), high: { ...current }, cursors: {}, watermarks: {} };
@@ -164,7 +167,7 @@ export class SyncState {
     this.#saving = this.#saving.then(async () => {
       await Deno.mkdir(dirname(this.#path), { recursive: true });
       await atomicWrite(this.#path, JSON.stringify(this.#state));
-    }).catch(() => {/* next save retries; cursors only cost a longer sync if lost */});
+    }).catch(safetyCatch); // the next save retries; lost cursors only cost a longer sync
     return this.#saving;
   }
 

@@ -8,6 +8,7 @@
  */
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { safetyCatch } from "../errors.ts";
 
 /** Environment variables the node reads (Deno refuses any other). */
 export const NODE_ENV_VARS: readonly string[] = [
@@ -154,7 +155,9 @@ export function selfCommand(
   let home = dataDir;
   try {
     home = Deno.env.get("HOME") ?? dataDir;
-  } catch { /* no env permission: $HOME paths fall back to the data dir */ }
+  } catch (e) {
+    safetyCatch(e); // no env permission: $HOME paths fall back to the data dir
+  }
   // A `--workspace` and its data cache live outside the profile's paths: read-only additions.
   const flags = expandPermissions(RUN_PERMISSIONS, { home, dataDir, root: dirname(main) })
     .map((f) =>

@@ -8,6 +8,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { dataPaths } from "../config.ts";
 import { UserError } from "../errors.ts";
+import { safetyCatch } from "../errors.ts";
 
 /** Thrown when another node holds the data dir (user-facing: the message says what to do). */
 export class DataDirLockedError extends UserError {}
@@ -58,7 +59,8 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
     release() {
       try {
         if (readPid(dataDir) === Deno.pid) Deno.removeSync(pidFile);
-      } catch {
+      } catch (e) {
+        safetyCatch(e);
         // already gone
       }
       db.close();

@@ -5,6 +5,7 @@
  * @module
  */
 import { join } from "node:path";
+import { safetyCatch } from "../errors.ts";
 
 /** Log levels, most verbose first. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -84,13 +85,17 @@ export class FileLogger implements Logger {
     Deno.renameSync(this.path, `${this.path}.1`);
     try {
       Deno.removeSync(`${this.path}.${this.#keep + 1}`);
-    } catch {
+    } catch (e) {
+      safetyCatch(e);
       // nothing beyond the kept count
     }
     this.#open();
   }
 
-  /** Append one entry when its level passes the filter. Never throws. */
+  /**
+   * Append one entry when its level passes the filter. Never throws for I/O (a full disk); a
+   * field JSON cannot encode (a BigInt, a cycle) is a bug and throws.
+   */
   log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
     if (LOG_LEVELS.indexOf(level) < this.#min || !this.#file) return;
     try {
@@ -100,7 +105,8 @@ export class FileLogger implements Logger {
       if (this.#size > 0 && this.#size + line.length > this.#maxBytes) this.#rotate();
       this.#file.writeSync(line);
       this.#size += line.length;
-    } catch {
+    } catch (e) {
+      safetyCatch(e);
       // A full disk must not take the node down with it; the console still reports errors.
     }
   }

@@ -8,6 +8,7 @@
 import type { ExperimentRecord } from "../protocol/types.ts";
 import type { TrainProgressUpdate } from "../node_types.ts";
 import { type CurvePoint, MAX_CURVE_POINTS, type RunCurveStore } from "../store/mod.ts";
+import { safetyCatch } from "../errors.ts";
 
 /** Characters of description and hypothesis carried in a live run (the page has the rest). */
 const MAX_TEXT = 600;
@@ -182,7 +183,9 @@ export class LiveRuns {
     for (const l of this.#listeners) {
       try {
         l(run);
-      } catch { /* a failing view must not stop training */ }
+      } catch (e) {
+        safetyCatch(e); // a failing view must not stop training
+      }
     }
   }
 }

@@ -130,7 +130,9 @@ export class ResearchLoop {
   #emit(kind: ResearchEvent["kind"], message: string, record?: ExperimentRecord): void {
     try {
       this.#o.onProgress?.({ kind, message, record });
-    } catch { /* a failing listener must not stop research */ }
+    } catch (e) {
+      safetyCatch(e); // a failing listener must not stop research
+    }
   }
 
   #aborted(): boolean {
@@ -180,7 +182,7 @@ export class ResearchLoop {
       this.#emit("info", "waiting for peers, to fetch the best known frontier code...");
       const until = this.#now() + peerWait;
       while (this.#o.node.peers().length === 0 && this.#now() < until && !this.#aborted()) {
-        await this.#sleep(250, this.#o.signal).catch(() => {});
+        await this.#sleep(250, this.#o.signal).catch(safetyCatch);
       }
       if (this.#o.node.peers().length === 0) {
         this.#emit("warn", `no peer connected within ${Math.round(peerWait / 1000)} s`);
@@ -194,7 +196,7 @@ export class ResearchLoop {
     let stableSince = started;
     this.#emit("info", "waiting for the graph to sync from peers...");
     while (this.#now() - started < maxMs && this.#now() - stableSince < settle) {
-      await this.#sleep(Math.min(500, settle), this.#o.signal).catch(() => {});
+      await this.#sleep(Math.min(500, settle), this.#o.signal).catch(safetyCatch);
       if (this.#aborted()) return;
       const n = this.#o.node.stores.graph.count();
       if (n !== count) {

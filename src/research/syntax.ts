@@ -3,6 +3,7 @@
  * @module
  */
 import type { SyntaxChecker } from "./policy.ts";
+import { safetyCatch } from "../errors.ts";
 
 const PARSE = "import ast,sys\ntry:\n ast.parse(sys.stdin.read())\nexcept SyntaxError as e:\n" +
   " print(f'line {e.lineno}: {e.msg}'); sys.exit(3)\nexcept (ValueError, MemoryError, RecursionError) as e:\n" +
@@ -30,12 +31,16 @@ export function pythonSyntaxChecker(python = "python3", timeoutMs = 15_000): Syn
     const timer = setTimeout(() => {
       try {
         child.kill("SIGKILL");
-      } catch { /* already gone */ }
+      } catch (e) {
+        // Deno reports a child that already exited with a TypeError: nothing left to kill.
+        if (!(e instanceof TypeError)) safetyCatch(e);
+      }
     }, timeoutMs);
     try {
       const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(code)).catch(() => {});
-      await writer.close().catch(() => {});
+      // A checker that exits early breaks the pipe; its exit status below says what happened.
+      await writer.write(new TextEncoder().encode(code)).catch(safetyCatch);
+      await writer.close().catch(safetyCatch);
       const { code: exit, stdout, stderr, signal } = await child.output();
       if (exit === 0) return { ok: true };
       const text = new TextDecoder().decode(stdout).trim() ||

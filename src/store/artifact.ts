@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { isHex, sha256Hex } from "../protocol/mod.ts";
+import { safetyCatch } from "../errors.ts";
 
 /** True when `cid` is a well-formed content id (64 lowercase hex characters). */
 export function isCid(cid: unknown): cid is string {
@@ -80,7 +81,7 @@ export class ArtifactStore {
       await Deno.writeFile(tmp, bytes);
       await Deno.rename(tmp, dest);
     } catch (err) {
-      await Deno.remove(tmp).catch(() => {});
+      await Deno.remove(tmp).catch(safetyCatch);
       throw err;
     }
   }

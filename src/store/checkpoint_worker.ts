@@ -6,6 +6,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { type CheckpointerStart, Control, State } from "./checkpoint_control.ts";
+import { safetyCatch } from "../errors.ts";
 
 self.onmessage = (e: MessageEvent<CheckpointerStart>) => {
   const { path, control, idleMs } = e.data;
@@ -26,7 +27,8 @@ self.onmessage = (e: MessageEvent<CheckpointerStart>) => {
       try {
         checkpoint.get();
         Atomics.add(ctl, Control.Done, 1);
-      } catch {
+      } catch (e) {
+        safetyCatch(e);
         // SQLITE_BUSY or an I/O error: nothing is lost, the frames stay in the WAL.
       }
       Atomics.store(ctl, Control.Busy, 0);
@@ -36,7 +38,9 @@ self.onmessage = (e: MessageEvent<CheckpointerStart>) => {
   } finally {
     try {
       db?.close();
-    } catch { /* already closed */ }
+    } catch (e) {
+      safetyCatch(e); // already closed
+    }
     // Only this thread writes the state, so a plain read decides.
     if (Atomics.load(ctl, Control.State) !== State.Failed) {
       Atomics.store(ctl, Control.State, State.Exited);

@@ -7,6 +7,7 @@ import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqli
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { StoreError } from "./errors.ts";
+import { safetyCatch } from "../errors.ts";
 
 /** WAL size that triggers an automatic checkpoint. */
 const WAL_CHECKPOINT_BYTES = 40 * 1024 * 1024;
@@ -62,7 +63,9 @@ export function openDatabase(path: string, cacheMiB = 8): DatabaseSync {
   } catch (err) {
     try {
       db.close();
-    } catch { /* already unusable */ }
+    } catch (e) {
+      safetyCatch(e); // already unusable
+    }
     throw new StoreError(
       `${path} is not a usable SQLite database (${errText(err)}). ` +
         `It was left untouched: move it aside (or restore a backup) and start again to create a new one.`,
@@ -84,7 +87,9 @@ export function inTransaction<T>(db: DatabaseSync, fn: () => T): T {
   } catch (err) {
     try {
       db.exec("ROLLBACK");
-    } catch { /* the transaction may already be gone */ }
+    } catch (e) {
+      safetyCatch(e); // the transaction may already be gone
+    }
     throw err;
   }
 }

@@ -44,7 +44,9 @@ export async function readCompileCrash(dataDir: string): Promise<CompileCrash | 
     if (typeof v?.at === "string" && typeof v?.reason === "string") {
       return { at: v.at.slice(0, 40), reason: v.reason.slice(0, MAX_REASON_CHARS) };
     }
-  } catch { /* not JSON: treated as absent, see above */ }
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e; // not JSON: treated as absent, see above
+  }
   return undefined;
 }
 

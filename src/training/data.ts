@@ -78,8 +78,9 @@ export async function prepareData(opts: PrepareOptions): Promise<PreparedData> {
   let info: Record<string, unknown> = {};
   try {
     info = JSON.parse(last);
-  } catch {
-    // Fall through to the error below with prepare.py's own message.
+  } catch (e) {
+    // Not JSON: fall through to the error below with prepare.py's own message.
+    if (!(e instanceof SyntaxError)) throw e;
   }
   if (res.code !== 0 || typeof info.dataset_cid !== "string") {
     const why = res.stderr.trim().split("\n").at(-1) || `exit code ${res.code}`;

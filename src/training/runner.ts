@@ -26,6 +26,7 @@ import {
   type HomeBind,
   type SystemEntry,
 } from "./sandbox.ts";
+import { safetyCatch } from "../errors.ts";
 
 /** Host facts the sandbox needs, gathered once per node. */
 export interface SandboxContext {
@@ -259,7 +260,8 @@ async function pumpLines(
         buf = "";
       }
     }
-  } catch {
+  } catch (e) {
+    safetyCatch(e);
     // Stream cancelled after the process was killed; what we have is what there is.
   } finally {
     if (buf) onLine(buf);
@@ -309,8 +311,9 @@ async function runOnce(opts: TrainRunOptions, retry: boolean): Promise<TrainResu
       // bwrap's --die-with-parent takes the sandbox (a PID namespace) down with it.
       if (unsandboxed) Deno.kill(-child.pid, "SIGKILL");
       else child.kill("SIGKILL");
-    } catch {
-      // Already gone.
+    } catch (e) {
+      // Already gone (Deno reports a child that already exited with a TypeError).
+      if (!(e instanceof TypeError)) safetyCatch(e);
     }
   };
   let timedOut = false;

@@ -36,6 +36,7 @@ import {
   type TrainResult,
   type TrainRunOptions,
 } from "./runner.ts";
+import { safetyCatch } from "../errors.ts";
 
 /** How to set up the runtime. */
 export interface RuntimeOptions {
@@ -230,7 +231,8 @@ export async function probeSandbox(o: SandboxProbe): Promise<SandboxContext> {
   let homeDir: string | undefined;
   try {
     homeDir = homedir();
-  } catch {
+  } catch (e) {
+    safetyCatch(e);
     // No home directory: nothing more to hide.
   }
   const ctx: SandboxContext = {
@@ -260,7 +262,7 @@ export async function probeSandbox(o: SandboxProbe): Promise<SandboxContext> {
       asRoot: ctx.asRoot,
     }, o.exec);
   } finally {
-    await Deno.remove(probeDir, { recursive: true }).catch(() => {});
+    await Deno.remove(probeDir, { recursive: true }).catch(safetyCatch);
   }
   return ctx;
 }

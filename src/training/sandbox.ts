@@ -20,6 +20,7 @@ import {
   type MemoryLimit,
   memoryLimitPython,
 } from "./memory.ts";
+import { safetyCatch } from "../errors.ts";
 
 /** Where things appear inside the sandbox. */
 export const SANDBOX_WORKSPACE = "/workspace";
@@ -246,7 +247,8 @@ export async function systemLayout(): Promise<SystemEntry[]> {
       const st = await Deno.lstat(path);
       if (st.isSymlink) out.push({ path, symlinkTo: await Deno.readLink(path) });
       else if (st.isDirectory) out.push({ path });
-    } catch {
+    } catch (e) {
+      safetyCatch(e);
       // Absent on this distribution.
     }
   }
@@ -260,7 +262,8 @@ export async function gpuDeviceNodes(devDir = "/dev"): Promise<string[]> {
     for await (const e of Deno.readDir(devDir)) {
       if (GPU_DEVICE_PATTERN.test(e.name)) out.push(`${devDir}/${e.name}`);
     }
-  } catch {
+  } catch (e) {
+    safetyCatch(e);
     // No /dev listing (unusual): run without GPU nodes.
   }
   return out.sort();

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TrainingSetupError } from "./errors.ts";
 import { type HomeBind, isPlainRelPath } from "./sandbox.ts";
+import { safetyCatch } from "../errors.ts";
 
 /** Files that make up a workspace. */
 export const WORKSPACE_FILES = ["train.py", "prepare.py", "batching.py"] as const;
@@ -132,16 +133,17 @@ export async function removeTree(dir: string): Promise<void> {
     if (e instanceof Deno.errors.NotFound) return;
   }
   await makeWritable(dir);
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.remove(dir, { recursive: true }).catch(safetyCatch);
 }
 
 async function makeWritable(dir: string): Promise<void> {
-  await Deno.chmod(dir, 0o700).catch(() => {});
+  await Deno.chmod(dir, 0o700).catch(safetyCatch);
   try {
     for await (const e of Deno.readDir(dir)) {
       if (e.isDirectory) await makeWritable(join(dir, e.name));
     }
-  } catch {
+  } catch (e) {
+    safetyCatch(e);
     // Unreadable even after chmod: nothing more we can do.
   }
 }

@@ -147,7 +147,10 @@ function payloads(db: DatabaseSync, type: string, limit: number): Record<string,
     try {
       const p = JSON.parse(r.payload);
       if (p && typeof p === "object") out.push(p);
-    } catch { /* stored by the applier after validation; a damaged row is skipped */ }
+    } catch (e) {
+      // Stored by the applier after validation; a damaged row is skipped.
+      if (!(e instanceof SyntaxError)) throw e;
+    }
   }
   return out;
 }

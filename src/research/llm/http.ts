@@ -5,6 +5,7 @@
  * @module
  */
 import { LlmError } from "./types.ts";
+import { safetyCatch } from "../../errors.ts";
 
 /** Waits `ms`, rejecting early when `signal` fires. */
 export type SleepFn = (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -79,7 +80,7 @@ export async function readLimited(
       if (done) break;
       size += value.length;
       if (size > limit) {
-        await reader.cancel().catch(() => {});
+        await reader.cancel().catch(safetyCatch);
         return undefined;
       }
       chunks.push(value);
