@@ -328,11 +328,9 @@ export class Inventory<P> {
     const now = this.#o.now();
     const asks = new Map<P, string[]>();
     for (const [id, w] of this.#wanted) {
+      // No store lookup here: this runs after every committed batch, and whatever gets stored
+      // (by pull, sync or a push) settles its wanted entry through stored().
       if (w.from !== undefined) continue;
-      if (this.#o.has(id)) {
-        this.#drop(id, w, false);
-        continue;
-      }
       for (const peer of w.announcers) {
         const st = this.#peers.get(peer)!;
         if (st.inFlight >= this.#l.maxInFlightPerPeer) continue;

@@ -151,11 +151,12 @@ Deno.test("wanted ids are bounded; the overflow is counted", () => {
 });
 
 Deno.test("an id stored meanwhile is not requested when its turn comes", () => {
-  const { inv, have } = setup({ maxInFlightPerPeer: 1 });
+  const { inv } = setup({ maxInFlightPerPeer: 1 });
   inv.addPeer("a");
   inv.announced("a", [id(1), id(2)]);
-  have.add(id(2)); // arrived by sync, say
-  inv.stored([id(1)], "a");
+  inv.stored([id(2)], null); // arrived by sync, say
+  assert.equal(inv.wanted, 1);
+  assert.deepEqual(inv.stored([id(1)], "a"), []);
   assert.deepEqual(inv.expire(), []);
   assert.equal(inv.wanted, 0);
 });
