@@ -50,7 +50,7 @@ async function route() {
     if (kind === "experiment" && isId(arg)) {
       await showExperiment(main, arg);
     } else if (kind === "node" && isId(arg)) {
-      await showNode(main, arg);
+      page = await showNode(main, arg);
     } else if (kind === "search" && arg.trim() !== "") {
       await showSearch(main, arg);
     } else if (kind === "" || kind === undefined) {
@@ -60,7 +60,12 @@ async function route() {
         h(
           "div",
           { class: "page" },
-          h("h1", {}, "Not found"),
+          h("h1", {}, "No such page"),
+          h(
+            "p",
+            {},
+            "Pages are #/experiment/ID and #/node/ID (64 hex characters each) and #/search/TEXT.",
+          ),
           h("p", {}, h("a", { href: "#/" }, "Back to the explorer")),
         ),
       );
@@ -89,6 +94,11 @@ document.getElementById("search").addEventListener("submit", (e) => {
 
 connectLive(
   (msg) => {
+    // Run progress (several a second while training) feeds the run card, not the activity list.
+    if (msg.type === "run") {
+      page?.onLive?.(msg);
+      return;
+    }
     feed.push(msg);
     page?.onLive?.(msg);
     clearTimeout(statsTimer);
@@ -106,9 +116,15 @@ refreshStats();
 setInterval(refreshStats, 30_000);
 route();
 
-/** Test hook: the dashboard's Cytoscape instance, to find a node's on-screen position. */
+/**
+ * Test hooks: the dashboard's Cytoscape instance (to find a node's on-screen position) and its
+ * progress chart (to count the points it drew).
+ */
 globalThis.__spore = {
   get cy() {
     return page?.dag?.cy;
+  },
+  get chart() {
+    return page?.chart;
   },
 };

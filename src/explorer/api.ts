@@ -95,10 +95,11 @@ export function apiRoutes(node: NodeHandle, ctx: ApiContext): Hono {
 
   const progress = new ProgressIndex(graph);
   api.get("/progress", (c) => {
-    return c.json(progress.query({
+    const json = progress.json({
       gpu: parseGpu(c.req.query("gpu")),
       researchClass: parseResearchClass(c.req.query("class")),
-    }));
+    });
+    return c.body(json, 200, { "Content-Type": "application/json" });
   });
 
   api.get("/frontier", (c) => {
@@ -155,13 +156,12 @@ export function apiRoutes(node: NodeHandle, ctx: ApiContext): Hono {
     });
   });
 
+  // The loss curve this node recorded while training the experiment; empty for any record it
+  // did not train itself (the curve is local, never part of the signed record).
   api.get("/experiment/:cid/curve", (c) => {
     const rec = requireRecord(graph, c.req.param("cid"));
     const points = node.stores.runs.get(rec.id);
-    if (!points) {
-      throw new ApiError(404, "no loss curve: only runs trained by this node record one");
-    }
-    return c.json({ id: rec.id, points });
+    return c.json({ id: rec.id, recorded: points !== undefined, points: points ?? [] });
   });
 
   api.get("/experiment/:cid/ancestor", (c) => {

@@ -25,11 +25,11 @@ export const MAX_BEST_STEPS = 500;
 /** Filters with a series kept in memory (each is about 300 KB at most). */
 export const MAX_SERIES = 8;
 /**
- * Rows one request reads to catch a series up. About 0.4 s on this 2-core machine (measured
- * with scripts/bench/explorer.ts), so a first request at a million records is never one long
- * stall of the node's event loop.
+ * Rows one request reads to catch a series up, so a first request at a million records is never
+ * one long stall of the node's event loop: 200,000 took 2-9 s on the shared 2-core machine
+ * (scripts/bench/explorer.ts), 50,000 keeps one request near a second there.
  */
-export const CATCH_UP_ROWS = 200_000;
+export const CATCH_UP_ROWS = 50_000;
 /** Characters of description returned per point (the hover text; the page has the rest). */
 export const POINT_DESCRIPTION_CHARS = 120;
 
@@ -78,6 +78,10 @@ interface Sample {
   status: string;
   nodeId: string;
   n: number;
+  /** Hover text and delta, read once per point (random reads are most of a request's cost). */
+  detail?: { description: string; delta: number | null };
+  /** True once `detail` cannot change (the parent, if any, was found). */
+  final?: boolean;
 }
 
 /** Bounded, incrementally maintained progress of one filter. */
@@ -86,6 +90,9 @@ class Series {
   total = 0;
   readonly counts = { keep: 0, discard: 0, crash: 0 };
   stride = 1;
+  /** Changes whenever the answer would: the last body is reused until then. */
+  version = 0;
+  cached: { version: number; body: ProgressBody; json?: string } | undefined;
   sample: Sample[] = [];
   /** Running-best records, oldest first; val_bpb strictly decreasing. */
   steps: Sample[] = [];
@@ -99,25 +106,29 @@ class Series {
 
   /** Read up to `budget` new rows; true when the series has caught up with the store. */
   catchUp(graph: GraphStore, budget: number): boolean {
-    let left = budget;
-    while (left > 0) {
-      const rows = graph.progressRows(this.cursor, Math.min(5000, left));
+    // Rows are written by another thread too: read up to a fixed end, so the cursor can move to
+    // it even when none of the rows belong to this series. Seq numbers are dense, so a window
+    // of `budget` seqs scans at most `budget` rows whatever the filter keeps.
+    const latest = graph.maxSeq();
+    const end = Math.min(latest, this.cursor + budget);
+    for (;;) {
+      const rows = graph.progressRows(this.cursor, end, 5000, this.#gpu);
       for (const row of rows) this.#add(row);
       const last = rows.at(-1);
-      if (last !== undefined) this.cursor = last[0];
-      left -= rows.length;
-      if (rows.length < 5000) return true;
+      if (last === undefined || rows.length < 5000) break;
+      this.cursor = last[0];
     }
-    return false;
+    this.cursor = end;
+    return end >= latest;
   }
 
   #add(row: ProgressRow): void {
-    const [, id, timestamp, valBpb, status, nodeId, gpuClass, datasetCid, prepareCid] = row;
-    if (this.#gpu !== undefined && gpuClass !== this.#gpu) return;
+    const [, id, timestamp, valBpb, status, nodeId, , datasetCid, prepareCid] = row;
     if (
       this.#cls && (datasetCid !== this.#cls.datasetCid || prepareCid !== this.#cls.prepareCid)
     ) return;
     const n = ++this.total;
+    this.version++;
     if (status === "keep" || status === "discard" || status === "crash") this.counts[status]++;
     const point = { id, timestamp, valBpb, status, nodeId, n };
     if (status !== "crash" && Number.isFinite(valBpb)) this.#step(point);
@@ -180,9 +191,20 @@ function stepsBefore(
 export class ProgressIndex {
   readonly #graph: GraphStore;
   readonly #series = new Map<string, Series>();
+  /** The series the last query used (for {@link ProgressIndex.json}). */
+  #last: Series | undefined;
 
   constructor(graph: GraphStore) {
     this.#graph = graph;
+  }
+
+  /** {@link ProgressIndex.query} as JSON text, serialized once per change of the series. */
+  json(filter: ProgressFilter): string {
+    const body = this.query(filter);
+    const cached = this.#last?.cached;
+    if (cached?.body !== body) return JSON.stringify(body);
+    cached.json ??= JSON.stringify(body);
+    return cached.json;
   }
 
   /** The chart's points for `filter`, sampled, in time order. */
@@ -194,38 +216,31 @@ export class ProgressIndex {
     if (series) this.#series.delete(key); // re-inserted below as the most recent
     series ??= new Series({ gpu, researchClass: cls });
     this.#series.set(key, series);
+    this.#last = series;
     while (this.#series.size > MAX_SERIES) {
       this.#series.delete(this.#series.keys().next().value!);
     }
     const complete = series.catchUp(this.#graph, CATCH_UP_ROWS);
+    if (series.cached?.version === series.version && complete) return series.cached.body;
     const byId = new Map<string, Sample>();
     for (const p of series.sample) byId.set(p.id, p);
     for (const p of series.steps) byId.set(p.id, p);
     const chosen = [...byId.values()].sort((a, b) =>
       a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
     );
-    const details = this.#graph.progressDetails(
-      chosen.map((p) => p.id),
-      POINT_DESCRIPTION_CHARS,
-    );
-    const points = chosen.map((p): ProgressPoint => {
-      const d = details.get(p.id);
-      const crash = p.status === "crash";
-      const parentOk = d?.parentValBpb !== null && d?.parentValBpb !== undefined &&
-        d.parentStatus !== "crash";
-      return {
-        id: p.id,
-        timestamp: p.timestamp,
-        val_bpb: crash ? null : p.valBpb,
-        status: p.status,
-        node_id: p.nodeId,
-        best: series.bestAt(p.timestamp, p.id),
-        n: p.n,
-        delta: !crash && parentOk ? p.valBpb - d!.parentValBpb! : null,
-        description: d?.description ?? "",
-      };
-    });
-    return {
+    const waiting = this.#describe(chosen.filter((p) => !p.final));
+    const points = chosen.map((p): ProgressPoint => ({
+      id: p.id,
+      timestamp: p.timestamp,
+      val_bpb: p.status === "crash" ? null : p.valBpb,
+      status: p.status,
+      node_id: p.nodeId,
+      best: series.bestAt(p.timestamp, p.id),
+      n: p.n,
+      delta: p.detail?.delta ?? null,
+      description: p.detail?.description ?? "",
+    }));
+    const body: ProgressBody = {
       points,
       total: series.total,
       counts: { ...series.counts },
@@ -234,5 +249,31 @@ export class ProgressIndex {
       gpu: gpu ?? null,
       class: cls ? classKey(cls) : null,
     };
+    // Reused until a record arrives, unless a point still waits for its parent's result.
+    series.cached = waiting ? undefined : { version: series.version, body };
+    return body;
+  }
+
+  /**
+   * Read description and delta of points that have none yet. A point whose parent has not
+   * arrived is asked again next time (its delta may appear).
+   */
+  #describe(points: Sample[]): boolean {
+    if (points.length === 0) return false;
+    const details = this.#graph.progressDetails(points.map((p) => p.id), POINT_DESCRIPTION_CHARS);
+    for (const p of points) {
+      const d = details.get(p.id);
+      if (!d) continue;
+      const parentKnown = !d.hasParent || d.parentValBpb !== null;
+      const comparable = p.status !== "crash" && d.parentValBpb !== null &&
+        d.parentStatus !== "crash";
+      p.detail = {
+        description: d.description,
+        delta: comparable ? p.valBpb - d.parentValBpb! : null,
+      };
+      p.final = parentKnown;
+    }
+    // A point still waiting for its parent keeps the answer from being reused.
+    return points.some((p) => !p.final);
   }
 }

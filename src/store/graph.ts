@@ -86,7 +86,7 @@ export type ProgressRow = readonly [
   valBpb: number,
   status: string,
   nodeId: string,
-  gpuClass: string,
+  gpuClass: string | null,
   datasetCid: string,
   prepareCid: string,
 ];
@@ -94,6 +94,8 @@ export type ProgressRow = readonly [
 /** Text shown beside a chart point: the start of the description and the parent's result. */
 export interface ProgressDetail {
   description: string;
+  /** The record names a parent (stored here or not). */
+  hasParent: boolean;
   parentValBpb: number | null;
   parentStatus: string | null;
 }
@@ -167,10 +169,12 @@ const GRAPH_SQL = {
   isVerified: "SELECT verified FROM experiment WHERE id = ?",
   afterSeq: `SELECT ${RECORD_COLUMNS}, seq FROM experiment WHERE seq > ? ORDER BY seq LIMIT ?`,
   progressRows: "SELECT seq, id, timestamp, val_bpb, status, node_id, gpu_class, dataset_cid, " +
-    "prepare_cid FROM experiment WHERE seq > ? ORDER BY seq LIMIT ?",
+    "prepare_cid FROM experiment WHERE seq > ?1 AND seq <= ?2 AND (?3 IS NULL OR gpu_class = ?3) " +
+    "ORDER BY seq LIMIT ?4",
   progressDetails:
     "SELECT e.id AS id, substr(e.description, 1, ?) AS description, p.val_bpb AS pv, " +
-    "p.status AS ps FROM experiment e LEFT JOIN experiment p ON p.id = e.parent " +
+    "p.status AS ps, e.parent IS NOT NULL AS hp FROM experiment e " +
+    "LEFT JOIN experiment p ON p.id = e.parent " +
     "WHERE e.id IN (SELECT value FROM json_each(?))",
   sinceFirst: `SELECT ${RECORD_COLUMNS}, rowid FROM experiment WHERE timestamp >= ? ` +
     "ORDER BY timestamp, rowid LIMIT ?",
@@ -191,6 +195,7 @@ export class GraphStore extends SqliteStore<typeof GRAPH_SQL> {
     super(db, GRAPH_SQL);
     this.#checkpointer = checkpointer;
     for (const name of ARRAY_STATEMENTS) returnArrays(this.sql[name]);
+    returnArrays(this.sql.progressRows);
   }
 
   /**
@@ -401,22 +406,14 @@ export class GraphStore extends SqliteStore<typeof GRAPH_SQL> {
   }
 
   /**
-   * Chart fields of the records stored after local sequence number `seq`, in storage order: the
-   * cursor of the explorer's incremental progress series.
+   * Chart fields of the records stored after local sequence number `seq` up to `upTo`
+   * (inclusive), of one GPU class when given, in storage order: the cursor of the explorer's
+   * incremental progress series. Read as arrays: a catch-up may read a million rows.
    */
-  progressRows(seq: number, limit: number): ProgressRow[] {
+  progressRows(seq: number, upTo: number, limit: number, gpuClass?: string): ProgressRow[] {
     const from = Number.isFinite(seq) ? Math.max(0, Math.floor(seq)) : 0;
-    return this.sql.progressRows.all(from, pageValue(limit, "limit", MAX_PAGE)).map((r) => [
-      Number(r.seq),
-      String(r.id),
-      Number(r.timestamp),
-      Number(r.val_bpb),
-      String(r.status),
-      String(r.node_id),
-      String(r.gpu_class ?? ""),
-      String(r.dataset_cid),
-      String(r.prepare_cid),
-    ]);
+    const n = pageValue(limit, "limit", MAX_PAGE);
+    return this.sql.progressRows.all(from, upTo, gpuClass ?? null, n) as unknown as ProgressRow[];
   }
 
   /**
@@ -433,6 +430,7 @@ export class GraphStore extends SqliteStore<typeof GRAPH_SQL> {
     for (const r of found) {
       out.set(String(r.id), {
         description: String(r.description),
+        hasParent: Number(r.hp) === 1,
         parentValBpb: r.pv === null ? null : Number(r.pv),
         parentStatus: r.ps === null ? null : String(r.ps),
       });

@@ -9,9 +9,34 @@ import type {
   TrainOutcome,
   TrainProgressUpdate,
 } from "../node_types.ts";
-import type { ProgressEvent } from "./runner.ts";
+import type { ProgressEvent, TrainResult } from "./runner.ts";
 import type { TrainingRuntime } from "./runtime.ts";
 import { bundledWorkspaceDir, readWorkspaceFile, WORKSPACE_FILES } from "./workspace.ts";
+
+/** A runner progress event as live views take it. */
+export function progressUpdate(e: ProgressEvent): TrainProgressUpdate {
+  return {
+    phase: e.phase,
+    elapsedSeconds: e.elapsedSeconds,
+    step: e.progress?.step,
+    percent: e.progress?.percent,
+    loss: e.progress?.loss,
+    remainingSeconds: e.progress?.remainingSeconds,
+  };
+}
+
+/** A runner result as research and verification take it. */
+export function trainOutcome(r: TrainResult): TrainOutcome {
+  if (!r.ok) return { ok: false, crashReason: r.reason };
+  return {
+    ok: true,
+    val_bpb: r.metrics.valBpb,
+    peak_vram_mb: r.metrics.peakVramMb,
+    num_steps: r.metrics.numSteps,
+    num_params: r.metrics.numParams,
+    training_seconds: r.metrics.trainingSeconds,
+  };
+}
 
 /** Options shared by every run of a node. */
 export interface RuntimeTrainerOptions {
@@ -78,26 +103,11 @@ export class RuntimeTrainer implements Trainer {
       onProgress: terminal || live
         ? (e) => {
           terminal?.(label, e);
-          live?.({
-            phase: e.phase,
-            elapsedSeconds: e.elapsedSeconds,
-            step: e.progress?.step,
-            percent: e.progress?.percent,
-            loss: e.progress?.loss,
-            remainingSeconds: e.progress?.remainingSeconds,
-          });
+          live?.(progressUpdate(e));
         }
         : undefined,
     });
-    if (!r.ok) return { ok: false, crashReason: r.reason };
-    return {
-      ok: true,
-      val_bpb: r.metrics.valBpb,
-      peak_vram_mb: r.metrics.peakVramMb,
-      num_steps: r.metrics.numSteps,
-      num_params: r.metrics.numParams,
-      training_seconds: r.metrics.trainingSeconds,
-    };
+    return trainOutcome(r);
   }
 }
 

@@ -1,11 +1,17 @@
 /**
  * The lineage DAG: Cytoscape.js rendering with the dagre layered layout (vendored in
- * static/vendor). Colors say the status, frontier records are larger and ringed in gold.
- * Node labels are drawn on a canvas, so record text can never become markup here.
+ * static/vendor). Colors say the status, frontier records are larger and ringed in gold, labels
+ * give val_bpb and the change from the parent, and a parent's discarded or crashed leaf children
+ * (two or more) are folded into one "+N tried" node that expands on click. Hovering a node shows
+ * its description. Node labels are drawn on a canvas, so record text can never become markup.
  * @module
  */
+import { clip, h, setChildren } from "./dom.js";
 
 const cytoscape = globalThis.cytoscape;
+
+/** A parent's failed leaf children are folded once there are at least this many. */
+const FOLD_AT = 2;
 
 const COLORS = { keep: "#3fb950", discard: "#d29922", crash: "#f85149" };
 
@@ -19,6 +25,7 @@ const STYLE = [
       "border-width": 1,
       "border-color": "#0d1117",
       label: "data(label)",
+      "text-wrap": "wrap",
       color: "#8b949e",
       "font-size": 8,
       "text-valign": "bottom",
@@ -45,6 +52,23 @@ const STYLE = [
   },
   { selector: "node.fresh", style: { "border-color": "#58a6ff", "border-width": 3 } },
   {
+    selector: "node.fold",
+    style: {
+      shape: "round-rectangle",
+      width: (n) => Math.max(40, String(n.data("label")).length * 4.4),
+      height: 14,
+      padding: 4,
+      "background-color": "#30363d",
+      "border-color": "#8b949e",
+      "border-width": 1,
+      "border-style": "dashed",
+      color: "#c9d1d9",
+      "font-size": 8,
+      "text-valign": "center",
+      "text-margin-y": 0,
+    },
+  },
+  {
     selector: "edge",
     style: {
       width: 1.2,
@@ -61,19 +85,61 @@ const STYLE = [
   },
 ];
 
-function label(rec) {
+/** val_bpb and, when the parent is known and comparable, the change from it. */
+function label(rec, parent) {
   if (rec.status === "crash") return "crash";
-  return typeof rec.val_bpb === "number" ? rec.val_bpb.toFixed(4) : "";
+  if (typeof rec.val_bpb !== "number") return "";
+  const v = rec.val_bpb.toFixed(4);
+  if (!parent || parent.status === "crash" || typeof parent.val_bpb !== "number") return v;
+  const d = rec.val_bpb - parent.val_bpb;
+  return `${v}\n${d <= 0 ? "−" : "+"}${Math.abs(d).toFixed(4)}`;
+}
+
+/** Failed (discard or crash) records with no child in `records`, grouped by parent. */
+function foldable(records) {
+  const hasChild = new Set(records.map((r) => r.parent).filter(Boolean));
+  const byParent = new Map();
+  for (const r of records) {
+    if (!r.parent || hasChild.has(r.id) || (r.status !== "discard" && r.status !== "crash")) {
+      continue;
+    }
+    const list = byParent.get(r.parent) ?? [];
+    list.push(r);
+    byParent.set(r.parent, list);
+  }
+  for (const [parent, list] of byParent) if (list.length < FOLD_AT) byParent.delete(parent);
+  return byParent;
+}
+
+function foldLabel(list) {
+  const crashes = list.filter((r) => r.status === "crash").length;
+  const discards = list.length - crashes;
+  const parts = [];
+  if (discards) parts.push(`${discards} discarded`);
+  if (crashes) parts.push(`${crashes} crashed`);
+  return `+${parts.join(", ")}`;
 }
 
 /** A handful of nodes would otherwise be blown up to fill the whole panel. */
 const MAX_FIT_ZOOM = 1.6;
 
-function nodeElement(rec, frontier) {
+function nodeElement(rec, frontier, parent) {
   return {
     group: "nodes",
-    data: { id: rec.id, status: rec.status, label: label(rec), record: rec },
+    data: { id: rec.id, status: rec.status, label: label(rec, parent), record: rec },
     classes: frontier.has(rec.id) ? "frontier" : "",
+  };
+}
+
+function edgeElement(source, target) {
+  return { group: "edges", data: { id: `${source}>${target}`, source, target } };
+}
+
+function foldElement(parentId, list) {
+  return {
+    group: "nodes",
+    data: { id: `fold:${parentId}`, status: "fold", label: foldLabel(list), folded: list },
+    classes: "fold",
   };
 }
 
@@ -89,10 +155,19 @@ export class Dag {
     });
     this.frontier = new Set();
     this.layoutTimer = undefined;
+    this.tip = h("div", { class: "dag-tip", hidden: true });
+    container.parentElement?.append(this.tip);
     this.cy.on("tap", "node", (e) => {
+      if (e.target.hasClass("fold")) {
+        this.unfold(e.target);
+        return;
+      }
       this.highlightLineage(e.target);
       onSelect(e.target.data("record"));
     });
+    this.cy.on("mouseover", "node", (e) => this.showTip(e.target));
+    this.cy.on("mouseout", "node", () => (this.tip.hidden = true));
+    this.cy.on("viewport", () => (this.tip.hidden = true));
     this.cy.on("tap", (e) => {
       if (e.target === this.cy) this.cy.elements().removeClass("lineage");
     });
@@ -101,15 +176,20 @@ export class Dag {
   /** Replace the graph with a `/api/graph` response and lay it out (resolves when placed). */
   load(graph) {
     this.frontier = new Set(graph.frontier_id);
-    const ids = new Set(graph.node.map((n) => n.id));
-    const elements = graph.node.map((n) => nodeElement(n, this.frontier));
+    const byId = new Map(graph.node.map((n) => [n.id, n]));
+    const folds = foldable(graph.node);
+    const folded = new Set([...folds.values()].flat().map((r) => r.id));
+    const elements = graph.node
+      .filter((n) => !folded.has(n.id))
+      .map((n) => nodeElement(n, this.frontier, byId.get(n.parent)));
     for (const e of graph.edge) {
-      if (ids.has(e.source) && ids.has(e.target)) {
-        elements.push({
-          group: "edges",
-          data: { id: `${e.source}>${e.target}`, source: e.source, target: e.target },
-        });
+      if (byId.has(e.source) && byId.has(e.target) && !folded.has(e.target)) {
+        elements.push(edgeElement(e.source, e.target));
       }
+    }
+    for (const [parent, list] of folds) {
+      if (!byId.has(parent)) continue;
+      elements.push(foldElement(parent, list), edgeElement(parent, `fold:${parent}`));
     }
     this.cy.elements().remove();
     this.cy.add(elements);
@@ -123,8 +203,9 @@ export class Dag {
       const layout = this.cy.layout({
         name: "dagre",
         rankDir: "TB",
-        nodeSep: 12,
-        rankSep: 36,
+        // Labels are two short lines (val_bpb, change from the parent): room for them side by side.
+        nodeSep: 26,
+        rankSep: 44,
         animate: false,
         fit: true,
         padding: 24,
@@ -143,18 +224,24 @@ export class Dag {
   /** Add a record that arrived live; relayout shortly after a burst. */
   addRecord(rec) {
     if (this.cy.getElementById(rec.id).nonempty()) return;
-    const node = this.cy.add(nodeElement(rec, this.frontier));
-    node.addClass("fresh");
-    if (rec.parent && this.cy.getElementById(rec.parent).nonempty()) {
-      this.cy.add({
-        group: "edges",
-        data: { id: `${rec.parent}>${rec.id}`, source: rec.parent, target: rec.id },
-      });
+    const fold = rec.parent ? this.cy.getElementById(`fold:${rec.parent}`) : this.cy.collection();
+    if (fold.nonempty() && (rec.status === "discard" || rec.status === "crash")) {
+      // Another failed try of a folded parent: counted in its fold.
+      const list = [...fold.data("folded"), rec];
+      fold.data({ folded: list, label: foldLabel(list) });
+      return;
     }
+    const parentNode = rec.parent ? this.cy.getElementById(rec.parent) : undefined;
+    const node = this.cy.add(
+      nodeElement(rec, this.frontier, parentNode?.nonempty() ? parentNode.data("record") : null),
+    );
+    node.addClass("fresh");
+    if (parentNode?.nonempty()) this.cy.add(edgeElement(rec.parent, rec.id));
     // Children that arrived before this parent get their edge now.
     this.cy.nodes().forEach((n) => {
       if (
-        n.data("record").parent === rec.id && this.cy.getElementById(`${rec.id}>${n.id()}`).empty()
+        n.data("record")?.parent === rec.id &&
+        this.cy.getElementById(`${rec.id}>${n.id()}`).empty()
       ) {
         this.cy.add({
           group: "edges",
@@ -164,6 +251,42 @@ export class Dag {
     });
     clearTimeout(this.layoutTimer);
     this.layoutTimer = setTimeout(() => this.layout(), 250);
+  }
+
+  /** Records in the view, folded ones included. */
+  recordCount() {
+    let n = 0;
+    this.cy.nodes().forEach((node) => {
+      n += node.hasClass("fold") ? node.data("folded").length : 1;
+    });
+    return n;
+  }
+
+  /** Replace a fold with the records it holds, then lay out again. */
+  unfold(fold) {
+    const parent = fold.id().slice("fold:".length);
+    const list = fold.data("folded");
+    const parentRec = this.cy.getElementById(parent).data("record");
+    fold.remove();
+    for (const rec of list) {
+      this.cy.add(nodeElement(rec, this.frontier, parentRec));
+      this.cy.add(edgeElement(parent, rec.id));
+    }
+    this.tip.hidden = true;
+    return this.layout();
+  }
+
+  /** Description (and what a fold holds) beside the hovered node. */
+  showTip(node) {
+    const rec = node.data("record");
+    const text = node.hasClass("fold")
+      ? `${node.data("label")} under this parent: click to show them`
+      : clip(rec?.description, 160) || "(no description)";
+    setChildren(this.tip, h("div", {}, node.data("label")), h("div", { class: "muted" }, text));
+    const p = node.renderedPosition();
+    this.tip.hidden = false;
+    this.tip.style.left = `${Math.round(p.x + 14)}px`;
+    this.tip.style.top = `${Math.round(p.y + 10)}px`;
   }
 
   /** Re-mark frontier nodes from a fresh frontier id list. */
@@ -194,6 +317,7 @@ export class Dag {
 
   destroy() {
     clearTimeout(this.layoutTimer);
+    this.tip.remove();
     this.cy.destroy();
   }
 }

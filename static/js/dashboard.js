@@ -186,7 +186,7 @@ export async function showDashboard(main, feed) {
   performance.mark("spore-graph-loaded");
   const graphNote = () => {
     // Counted from what the DAG holds now, so live records keep it true.
-    const shown = dag.cy.nodes().length;
+    const shown = dag.recordCount();
     note.textContent = graph.truncated
       ? `showing ${shown} records: best frontier lineages and the newest`
       : `${shown} records`;

@@ -47,12 +47,26 @@ const WIRE_FIELDS = [
 
 /** Render the page for experiment `id`. */
 export async function showExperiment(main, id) {
-  const [rec, ancestors, children] = await Promise.all([
-    api(`/api/experiment/${id}`),
+  let rec;
+  try {
+    rec = await api(`/api/experiment/${id}`);
+  } catch (err) {
+    if (err.status !== 404) throw err;
+    await showUnknown(main, id);
+    return;
+  }
+  const [ancestors, children] = await Promise.all([
     api(`/api/experiment/${id}/ancestor?limit=200`),
     api(`/api/experiment/${id}/children?limit=200`),
   ]);
   const codeBox = h("div", {}, h("p", { class: "muted" }, "Loading code…"));
+  const curveBox = h("div", { class: "loss-curve", "data-testid": "loss-curve" });
+  const curvePanel = panel("Loss during training (this node's run)", curveBox);
+  curvePanel.hidden = true;
+  const cpu = rec.gpu_class === "CPU";
+  const quiet = rec.event.length === 0;
+  const verification = panel("Verification", verificationView(rec));
+  const rawUrl = new URL(`/api/artifact/${rec.code_cid}/raw`, location.href).href;
   main.replaceChildren(
     h(
       "div",
@@ -68,12 +82,17 @@ export async function showExperiment(main, id) {
       h(
         "div",
         { class: "metrics" },
-        metric("val_bpb", recBpb(rec)),
-        metric("peak VRAM", `${Math.round(rec.peak_vram_mb).toLocaleString()} MB`),
+        metric(
+          "val_bpb",
+          rec.status === "crash" ? "crash" : recBpb(rec),
+          "metric-bpb",
+        ),
+        // A CPU run has no VRAM, and runs a fixed number of steps rather than the GPU budget.
+        !cpu && metric("peak VRAM", `${Math.round(rec.peak_vram_mb).toLocaleString()} MB`),
         metric("steps", Number(rec.num_steps).toLocaleString()),
         metric("params", Number(rec.num_params).toLocaleString()),
-        metric("GPU class", rec.gpu_class),
-        metric("time budget", `${rec.time_budget} s`),
+        metric(cpu ? "device" : "GPU class", cpu ? "CPU" : rec.gpu_class),
+        !cpu && metric("time budget", `${rec.time_budget} s`),
         metric("depth", String(rec.depth)),
         metric("published", ago(rec.timestamp)),
       ),
@@ -91,7 +110,7 @@ export async function showExperiment(main, id) {
             h("span", { class: "muted" }, ` · agent ${clip(rec.agent_model, 60)}`),
           ),
         ),
-        panel("Verification", verificationView(rec)),
+        quiet ? null : verification,
       ),
       h(
         "div",
@@ -102,15 +121,100 @@ export async function showExperiment(main, id) {
           recordTable(children, { compact: true, testId: "children" }),
         ),
       ),
+      curvePanel,
       panel("Diff", diffView(rec.diff)),
       panel(
-        h("span", {}, "Code ", h("span", { class: "mono muted" }, shortId(rec.code_cid))),
+        h(
+          "span",
+          { class: "code-head" },
+          "Code ",
+          h("span", { class: "mono muted" }, shortId(rec.code_cid)),
+          h("a", {
+            href: rawUrl,
+            download: `train-${shortId(rec.id)}.py`,
+            class: "download",
+            "data-testid": "download",
+            title: "The exact train.py of this experiment (sha256 = code_cid)",
+          }, "download train.py"),
+        ),
         codeBox,
       ),
+      // With no events there is little to say: one line, after the research itself.
+      quiet ? verification : null,
       panel("Signed record", fieldsView(rec)),
     ),
   );
   loadCode(codeBox, rec.code_cid);
+  loadCurve(curvePanel, curveBox, rec.id);
+}
+
+/** An id this node does not hold: say why that can be and what to do. */
+async function showUnknown(main, id) {
+  const stat = await api("/api/stat").catch(() => null);
+  const peers = stat ? stat.peer_count : "?";
+  main.replaceChildren(
+    h(
+      "div",
+      { class: "page", "data-testid": "unknown-experiment" },
+      h("h1", {}, "This node has no experiment with this id"),
+      h("p", { class: "mono muted" }, id),
+      h(
+        "ul",
+        {},
+        h(
+          "li",
+          {},
+          "It may not have synced yet: records reach this node from its peers as they are " +
+            `published (${peers} peer${peers === 1 ? "" : "s"} connected now). ` +
+            "Wait a minute and reload.",
+        ),
+        h("li", {}, "Check the id: it is the record's 64-character hex id, not its code_cid."),
+        h(
+          "li",
+          {},
+          "Search by the start of the id or the description: ",
+          h("a", { href: `#/search/${id.slice(0, 12)}` }, `search ${id.slice(0, 12)}`),
+          ".",
+        ),
+      ),
+      h("p", {}, h("a", { href: "#/" }, "Back to the explorer")),
+    ),
+  );
+}
+
+/** The loss curve this node recorded while training the run (own runs only). */
+async function loadCurve(panelEl, box, id) {
+  let body;
+  try {
+    body = await api(`/api/experiment/${id}/curve`);
+  } catch {
+    return; // not this node's run: the panel stays hidden
+  }
+  const points = body.points ?? [];
+  if (points.length < 2) return;
+  panelEl.hidden = false;
+  box.dataset.points = String(points.length);
+  new globalThis.uPlot(
+    {
+      width: Math.max(300, box.clientWidth || 800),
+      height: 200,
+      legend: { show: false },
+      scales: { x: { time: false } },
+      axes: [
+        { stroke: "#8b949e", label: "step", grid: { stroke: "rgba(139,148,158,.15)" } },
+        {
+          stroke: "#8b949e",
+          label: "loss",
+          size: 56,
+          grid: { stroke: "rgba(139,148,158,.15)" },
+          values: (_u, v) => v.map((x) => x.toFixed(2)),
+        },
+      ],
+      series: [{}, { stroke: "#58a6ff", width: 1.5, points: { show: false } }],
+    },
+    [points.map((p) => p[0]), points.map((p) => p[1])],
+    box,
+  );
 }
 
 function panel(title, ...body) {
@@ -122,8 +226,13 @@ function panel(title, ...body) {
   );
 }
 
-function metric(label, value) {
-  return h("div", { class: "metric" }, h("span", {}, label), h("b", {}, value));
+function metric(label, value, testId) {
+  return h(
+    "div",
+    { class: "metric" },
+    h("span", {}, label),
+    h("b", { "data-testid": testId }, value),
+  );
 }
 
 function verificationBadge(rec) {

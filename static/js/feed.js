@@ -50,12 +50,17 @@ export class Feed {
   }
 
   #item({ msg, at, fresh }) {
-    const { icon, line } = describe(msg);
+    const { icon, line, detail } = describe(msg);
     return h(
       "li",
       { class: fresh ? "new" : "", dataset: { type: msg.type, id: msg.data?.id ?? "" } },
       h("span", { class: `ico ${icon}` }),
-      h("div", { class: "body" }, h("div", { class: "line1" }, line)),
+      h(
+        "div",
+        { class: "body" },
+        h("div", { class: "line1" }, line),
+        detail && h("div", { class: "line2" }, detail),
+      ),
       h("span", { class: "when" }, ago(at)),
     );
   }
@@ -87,17 +92,25 @@ function describe(msg) {
 function describeEvent(msg) {
   const d = msg.data ?? {};
   switch (msg.type) {
-    case "experiment":
+    case "experiment": {
+      const { who, what } = splitDescription(d.description);
       return {
         icon: ["keep", "discard", "crash"].includes(d.status) ? d.status : "",
         line: [
           h("b", { class: "bpb" }, recBpb(d)),
           " ",
-          nodeLink(d.node_id, d.node_display_name),
+          h("span", { class: `st-${d.status}` }, d.status),
           " · ",
-          expLink(d.id, clip(d.description, 60) || shortId(d.id)),
+          nodeLink(d.node_id, d.node_display_name),
+        ],
+        // The change itself, on its own line (two lines at most), its author's tag first.
+        detail: [
+          who && h("span", { class: "tag" }, who),
+          who && " ",
+          expLink(d.id, clip(what, 160) || shortId(d.id)),
         ],
       };
+    }
     case "profile":
       return {
         icon: "peer",
@@ -148,4 +161,14 @@ function describeEvent(msg) {
     default:
       return { icon: "", line: clip(msg.type, 40) };
   }
+}
+
+/**
+ * A description's informative part: `mutator: LR 0.04 -> 0.05` becomes the tag `mutator` and the
+ * change `LR 0.04 -> 0.05`, so a narrow panel shows what changed rather than who proposed it.
+ */
+export function splitDescription(text) {
+  const t = String(text ?? "").trim();
+  const m = /^([a-z][\w.-]{0,24}):\s+(\S.*)$/s.exec(t);
+  return m ? { who: m[1], what: m[2] } : { who: "", what: t };
 }

@@ -4,16 +4,23 @@
  */
 import { api } from "./api.js";
 import { clip, dateText, h, safeHref, setChildren, shortId } from "./dom.js";
+import { LiveRunCard } from "./live_run.js";
 import { recordTable } from "./tables.js";
 
 const PAGE = 50;
 
-/** Render the page for node `id`. */
+/** Render the page for node `id`; returns a handle for live updates when it is this node. */
 export async function showNode(main, id) {
-  const [profile, rep] = await Promise.all([
+  const [profile, rep, stat] = await Promise.all([
     api(`/api/node/${id}/profile`).catch((e) => (e.status === 404 ? null : Promise.reject(e))),
     api(`/api/node/${id}/reputation`),
+    api("/api/stat"),
   ]);
+  const own = stat.node_id === id;
+  const runCard = own ? new LiveRunCard() : null;
+  // A node no one has verified yet: one line instead of six zeros.
+  const noReputation = ["score", "experiments_verified", "verifications_performed"]
+    .every((k) => Number(rep[k]) === 0) && rep.disputes_won === 0 && rep.disputes_lost === 0;
   const expBox = h("div", {});
   const name = profile?.display_name || `node ${shortId(id)}`;
   main.replaceChildren(
@@ -44,16 +51,24 @@ export async function showNode(main, id) {
           ),
         ),
       ),
-      h(
-        "div",
-        { class: "metrics" },
-        metric("score", Number(rep.score).toFixed(2)),
-        metric("published", rep.experiments_published),
-        metric("verified", rep.experiments_verified),
-        metric("verifications done", rep.verifications_performed),
-        metric("disputes won", rep.disputes_won),
-        metric("disputes lost", rep.disputes_lost),
-      ),
+      runCard?.element(),
+      noReputation
+        ? h(
+          "p",
+          { class: "muted", "data-testid": "no-reputation" },
+          `Reputation: none yet (${rep.experiments_published} published, none verified by ` +
+            "other nodes). It grows when peers rerun and confirm this node's results.",
+        )
+        : h(
+          "div",
+          { class: "metrics" },
+          metric("score", Number(rep.score).toFixed(2)),
+          metric("published", rep.experiments_published),
+          metric("verified", rep.experiments_verified),
+          metric("verifications done", rep.verifications_performed),
+          metric("disputes won", rep.disputes_won),
+          metric("disputes lost", rep.disputes_lost),
+        ),
       h(
         "section",
         { class: "panel" },
@@ -63,7 +78,16 @@ export async function showNode(main, id) {
     ),
   );
   paintAvatar(main.querySelector(".avatar"), id);
-  await loadExperiments(expBox, id);
+  await Promise.all([loadExperiments(expBox, id), runCard?.load().catch(() => {})]);
+  if (!runCard) return undefined;
+  return {
+    onLive(msg) {
+      if (msg.type === "run") runCard.update(msg.data);
+    },
+    destroy() {
+      runCard.destroy();
+    },
+  };
 }
 
 function metric(label, value) {

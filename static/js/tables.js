@@ -83,7 +83,14 @@ export function leaderboardTable(rows) {
         h("th", {}, "#"),
         h("th", {}, "node"),
         h("th", { class: "num" }, "score"),
-        h("th", { class: "num", title: "published / verified" }, "exp"),
+        h(
+          "th",
+          {
+            class: "num",
+            title: "experiments this node published / of them, verified by other nodes",
+          },
+          "published / verified",
+        ),
       ),
     ),
     h(
@@ -96,7 +103,11 @@ export function leaderboardTable(rows) {
           h("td", { class: "rank" }, String(i + 1)),
           h("td", {}, nodeLink(r.node_id, r.display_name)),
           h("td", { class: "num bpb" }, Number(r.score).toFixed(1)),
-          h("td", { class: "num muted" }, `${r.experiments_published}/${r.experiments_verified}`),
+          h(
+            "td",
+            { class: "num muted" },
+            `${r.experiments_published} / ${r.experiments_verified}`,
+          ),
         )
       ),
     ),

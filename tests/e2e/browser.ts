@@ -2,7 +2,7 @@
  * Launching Debian's Chromium through playwright-core for the browser tests, under the project's
  * test permissions (read, write, net, env, run, sys; not --allow-all).
  */
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 
 /** The system browser the tests drive (never a downloaded one). */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -35,4 +35,14 @@ export async function launchChromium(): Promise<Browser> {
   Deno.env.set("__IS_WSL_TEST__", "1");
   const { chromium } = await import("playwright-core");
   return await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
+/** Collect the page's console errors and warnings (CSP violations included) and page errors. */
+export function watchProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+  return problems;
 }

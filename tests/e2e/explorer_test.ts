@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { CHROMIUM, hasChromium, launchChromium } from "./browser.ts";
+import { CHROMIUM, hasChromium, launchChromium, watchProblems } from "./browser.ts";
 import { startExplorer } from "../../src/explorer/server.ts";
 import { makeRecord, NODE_IDS, seedGraph, withNode } from "../explorer/helpers.ts";
 
@@ -77,15 +77,9 @@ Deno.test({
       });
       const ex = await startExplorer(node, { host: "127.0.0.1", port: 0 });
       const browser = await launchChromium();
-      const problems: string[] = [];
       try {
         const page = await browser.newPage({ viewport: { width: 1440, height: 960 } });
-        page.on("console", (m) => {
-          if (m.type() === "error" || m.type() === "warning") {
-            problems.push(`${m.type()}: ${m.text()}`);
-          }
-        });
-        page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+        const problems = watchProblems(page);
         await page.goto(ex.url);
         await page.waitForSelector("body[data-ready]");
 

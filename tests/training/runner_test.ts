@@ -8,30 +8,11 @@ import {
   parseMemoryLimit,
   probeSandbox,
   type ProgressEvent,
-  type PythonInfo,
   runTraining,
   type TrainRunOptions,
 } from "../../src/training/mod.ts";
 import { BWRAP, liveProcesses, PYTHON3 } from "./_env.ts";
-
-function fakePython(path: string): PythonInfo {
-  return {
-    path,
-    realPath: path,
-    version: "3",
-    roots: [],
-    torch: {
-      version: "0",
-      cudaVersion: "",
-      cudaAvailable: false,
-      mpsAvailable: false,
-      deviceName: "",
-      totalMemoryMb: 0,
-      smCount: 0,
-      hasCompile: false,
-    },
-  };
-}
+import { fakePython } from "./fake_python.ts";
 
 async function withScript(
   code: string,
