@@ -225,7 +225,12 @@ try {
     await timeToInteractiveReport(ex.url);
     const grow = seed(stores, PROGRESS_N, N);
     console.log(`explorer.setup  grown to ${PROGRESS_N} experiments in ${grow.toFixed(1)} s`);
-    for (const [name, path] of [["all", "api/progress"], ["h100", "api/progress?gpu=H100"]]) {
+    for (
+      const [name, path] of [["all", "api/progress"], [
+        "h100",
+        `api/progress?gpu=${encodeURIComponent(GPUS[0]!)}`,
+      ]]
+    ) {
       const t0 = performance.now();
       let requests = 0;
       let body: { complete: boolean; points: unknown[] };

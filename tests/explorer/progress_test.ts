@@ -4,6 +4,8 @@ import { createApp } from "../../src/explorer/server.ts";
 import { MAX_PROGRESS_POINTS, ProgressIndex } from "../../src/explorer/progress.ts";
 import { makeRecord, seedGraph, withNode } from "./helpers.ts";
 
+const H100 = encodeURIComponent("NVIDIA H100 80GB HBM3");
+
 type Point = {
   id: string;
   val_bpb: number | null;
@@ -19,7 +21,7 @@ Deno.test("progress: every record of a GPU class in time order with the running 
   await withNode(async (node) => {
     const g = await seedGraph(node);
     const app = createApp(node);
-    const res = await app.request("/api/progress?gpu=H100");
+    const res = await app.request(`/api/progress?gpu=${H100}`);
     assert.equal(res.status, 200);
     const body = await res.json();
     const points = body.points as Point[];
@@ -39,7 +41,8 @@ Deno.test("progress: every record of a GPU class in time order with the running 
 
     const all = await (await app.request("/api/progress")).json();
     assert.equal(all.points.length, 6);
-    const rtx = await (await app.request("/api/progress?gpu=RTX%204090")).json();
+    const rtx = await (await app.request(`/api/progress?gpu=${encodeURIComponent("RTX 4090")}`))
+      .json();
     assert.deepEqual(rtx.points.map((p: Point) => p.id), [g.rtx.id]);
     const cls = await (await app.request(
       `/api/progress?class=climbmix-400b-shuffle/${"ab".repeat(32)}`,
@@ -54,14 +57,14 @@ Deno.test("progress: later records extend the series; an older late arrival rewr
   await withNode(async (node) => {
     const g = await seedGraph(node);
     const app = createApp(node);
-    const first = await (await app.request("/api/progress?gpu=H100")).json();
+    const first = await (await app.request(`/api/progress?gpu=${H100}`)).json();
     assert.equal(first.points.length, 5);
     // A record timestamped before a1 but better than everything arrives late (sync).
     const early = makeRecord({ parent: g.root, val_bpb: 0.9, timestamp: g.root.timestamp + 5 });
     node.receive(early);
     const later = makeRecord({ parent: g.a2, val_bpb: 0.95, timestamp: g.c1.timestamp + 100 });
     node.receive(later);
-    const body = await (await app.request("/api/progress?gpu=H100")).json();
+    const body = await (await app.request(`/api/progress?gpu=${H100}`)).json();
     const points = body.points as Point[];
     assert.equal(points.length, 7);
     assert.equal(points[1]!.id, early.id);
