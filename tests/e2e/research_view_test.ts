@@ -100,11 +100,11 @@ async function text(page: Page, testId: string): Promise<string> {
 
 async function waitForAttr(page: Page, selector: string, attr: string, value: string) {
   await page.waitForFunction(
-    ([sel, name, want]) =>
+    ({ sel, name, want }) =>
       (globalThis as unknown as {
         document: { querySelector(s: string): { getAttribute(n: string): string | null } | null };
       }).document.querySelector(sel)?.getAttribute(name) === want,
-    [selector, attr, value],
+    { sel: selector, name: attr, want: value },
     { timeout: 60_000 },
   );
 }
@@ -137,7 +137,7 @@ Deno.test({
               __spore: { chart: { plot: { data: (number | null)[][] } } };
             }).__spore.chart;
             // Series 2-4 are keep, discard, crash: every point is drawn in exactly one.
-            return [2, 3, 4].map((i) => ui.plot.data[i].filter((v) => v !== null).length);
+            return [2, 3, 4].map((i) => (ui.plot.data[i] ?? []).filter((v) => v !== null).length);
           });
           const count = (s: string) => h100.filter((r) => r.status === s).length;
           assert.deepEqual(drawn, [count("keep"), count("discard"), count("crash")]);
