@@ -41,7 +41,7 @@ import { ReceiveBudget } from "./receive_budget.ts";
 import { addressGroup, admitInbound, inboundLimits, keepsExisting } from "./slots.ts";
 import { errorText } from "../errors.ts";
 import { Relay } from "./relay.ts";
-import { type IdBatch, Inventory } from "./inventory.ts";
+import { AnnounceGossip } from "./announce.ts";
 import {
   DEFAULT_MAX_PENDING,
   DEFAULT_TARGET_OUTBOUND,
@@ -67,10 +67,7 @@ export class Network {
   readonly #legacy: LegacySync;
   readonly #control: ControlRelay<Connection>;
   readonly #relay: Relay<Connection>;
-  readonly #inventory: Inventory<Connection>;
-  /** Pending `announce` flush (after the linger), if one is scheduled. */
-  #announceTimer: ReturnType<typeof setTimeout> | undefined;
-  #served = 0;
+  readonly #announce: AnnounceGossip<Connection>;
   readonly #profilePush: ProfilePush;
   readonly #dialer: Dialer;
   readonly #events: NetEvents;
@@ -134,21 +131,19 @@ export class Network {
       onAccepted: (event) => this.#events.emit({ kind: "control", event }),
       onHandlerFailed: (e) => this.#events.taskFailed("control handler", e),
     });
-    this.#inventory = new Inventory<Connection>({
+    this.#announce = new AnnounceGossip<Connection>({
       now: Date.now,
       has: (id) => this.#records.ingest.knows(id),
       busy: () => this.#records.saturated,
       limits: o.inventory,
+      lingerMs: this.#t.announceLingerMs,
     });
     this.#profilePush = new ProfilePush(o.nodeId, o.stores.profiles);
     this.#relay = new Relay<Connection>({
       profiles: o.stores.profiles,
       records: o.stores.graph,
-      pulls: (c) => this.#inventory.hasPeer(c),
-      announce: (ids, source) => {
-        this.#ask(this.#inventory.stored(ids, source));
-        this.#scheduleAnnounce();
-      },
+      pulls: (c) => this.#announce.inventory.hasPeer(c),
+      announce: (ids, source) => this.#announce.stored(ids, source),
       targets: () => this.#readyConnections(),
       emit: (e) => {
         if (e.kind === "profile") this.#profilePush.relayed(e.profile);
@@ -225,7 +220,7 @@ export class Network {
     return {
       peers: this.connections().length,
       ...this.#records.ingest.stats,
-      announce: { ...this.#inventory.stats, served: this.#served },
+      announce: { ...this.#announce.inventory.stats, served: this.#announce.served },
     };
   }
 
@@ -285,7 +280,7 @@ export class Network {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    if (this.#announceTimer !== undefined) clearTimeout(this.#announceTimer);
+    this.#announce.close();
     this.#dialer.abortAll();
     this.#listener?.close(); // only ever closed here
     for (const c of this.#conns.values()) c.close("node shutting down");
@@ -366,7 +361,7 @@ export class Network {
     this.#conns.delete(c.id);
     this.#sessions.closed(c);
     this.#fetcher.peerGone(c);
-    this.#ask(this.#inventory.removePeer(c));
+    this.#announce.peerGone(c);
     const legacy = this.#legacy.closed(c);
     if (c.dialedAddress && !this.#closed) this.#book.disconnected(c.dialedAddress, Date.now());
     this.#events.closed(c, reason, c.hello !== undefined || legacy);
@@ -399,13 +394,13 @@ export class Network {
       if (room-- <= 0) break;
       this.#track(this.#dial(address), "dial");
     }
-    this.#ask(this.#inventory.expire());
+    this.#announce.expire();
     // Profiles another process stored (`spore profile set`) go out before any mark covers them.
     const profilesSent = this.#profilePush.sendForeign(this.#readyConnections());
     if (profilesSent && now - this.#lastMark > this.#t.markIntervalMs) {
       this.#lastMark = now;
       // Marks go behind every announcement of what they cover.
-      this.#flushAnnouncements();
+      this.#announce.flush();
       this.#sessions.sendLiveMarks();
     }
     if (now - this.#lastPex > this.#t.pexIntervalMs) {
@@ -428,12 +423,11 @@ export class Network {
     experiment: (c, m) => this.#onRecord(c, m.payload),
     sync_request: (c, m) => this.#sessions.answerSince(c, m.payload.since),
     sync_seq: (c, m) => this.#sessions.answerSeq(c, m.payload),
-    sync_mark: (c, m) => this.#inventory.mark(c, () => this.#sessions.onMark(c, m.payload)),
-    announce: (c, m) => this.#ask(this.#inventory.announced(c, m.payload.ids)),
-    get_records: (c, m) => {
-      this.#inventory.requestedBy(c, m.payload.ids);
-      this.#served += this.#relay.serve(c, m.payload.ids);
-    },
+    sync_mark: (c, m) =>
+      this.#announce.inventory.mark(c, () => this.#sessions.onMark(c, m.payload)),
+    announce: (c, m) => this.#announce.announced(c, m.payload.ids),
+    get_records: (c, m) =>
+      this.#announce.requested(c, m.payload.ids, (p, ids) => this.#relay.serve(p, ids)),
     pex_request: (c) => {
       c.send(envelope("pex_response", { peer: pexAddresses(this.connections(), c) }));
     },
@@ -476,7 +470,7 @@ export class Network {
     this.#fetcher.peerReady(c);
     // Before sync starts: what the sync stream brings is then not announced back to it.
     if (this.#o.gossip !== "flood" && hello.features.includes(FEATURE_ANNOUNCE)) {
-      this.#inventory.addPeer(c);
+      this.#announce.inventory.addPeer(c);
     }
     this.#profilePush.ready(c);
     this.#sessions.begin(c, hello);
@@ -494,30 +488,8 @@ export class Network {
   #onRecord(c: Connection, raw: unknown): void | Promise<void> {
     c.recordsReceived++;
     const id = (raw as { id?: unknown }).id;
-    if (typeof id === "string") this.#inventory.bodyArrived(c, id);
+    if (typeof id === "string") this.#announce.inventory.bodyArrived(c, id);
     this.#legacy.received(c, raw);
     return this.#records.submit(raw, c);
-  }
-
-  // ---- announce, then pull -----------------------------------------------------------------
-
-  /** Send the announcements queued so far after a short linger (one timer at a time). */
-  #scheduleAnnounce(): void {
-    if (this.#announceTimer !== undefined || this.#inventory.queued === 0 || this.#closed) return;
-    this.#announceTimer = setTimeout(() => {
-      this.#announceTimer = undefined;
-      this.#flushAnnouncements();
-    }, this.#t.announceLingerMs);
-  }
-
-  #flushAnnouncements(): void {
-    for (const b of this.#inventory.takeAnnouncements()) {
-      b.peer.send(envelope("announce", { ids: b.ids }));
-    }
-  }
-
-  /** Send `get_records` requests. */
-  #ask(batches: IdBatch<Connection>[]): void {
-    for (const b of batches) b.peer.send(envelope("get_records", { ids: b.ids }));
   }
 }
