@@ -138,6 +138,8 @@ export class Connection {
   #frameStartedAt = -1;
   /** Bytes received since then. */
   #frameBytes = 0;
+  /** When reading paused for our own backpressure (-1: reading). */
+  #pausedSince = -1;
   /** When our last ping went out (-1: none unanswered). */
   #pingSentAt = -1;
   #closed = false;
@@ -251,7 +253,7 @@ export class Connection {
       return this.close("no valid message after connecting");
     }
     if (now - this.#lastRecv > l.idleTimeoutMs) return this.close("idle timeout");
-    if (this.#frameStartedAt >= 0) {
+    if (this.#frameStartedAt >= 0 && this.#pausedSince < 0) {
       const age = now - this.#frameStartedAt;
       if (age > l.frameTimeoutMs) {
         return this.close(`frame not completed within ${l.frameTimeoutMs} ms of its first byte`);
@@ -337,7 +339,7 @@ export class Connection {
             this.#pingSentAt = -1;
           }
           const pending = this.#events.onMessage(this, parsed.value);
-          if (pending) await pending;
+          if (pending) await this.#paused(pending);
         }
       }
     } catch (e) {
@@ -349,6 +351,21 @@ export class Connection {
       if (!this.#closed) reason = `read failed: ${errorText(e)}`;
     }
     this.close(reason);
+  }
+
+  /**
+   * Wait for our own backpressure. The peer cannot send while we do not read, so the time does
+   * not count against the frame in flight (deadline and rate are judged on reading time only).
+   */
+  async #paused(p: Promise<void>): Promise<void> {
+    const since = this.#now();
+    this.#pausedSince = since;
+    try {
+      await p;
+    } finally {
+      this.#pausedSince = -1;
+      if (this.#frameStartedAt >= 0) this.#frameStartedAt += this.#now() - since;
+    }
   }
 
   /**

@@ -221,3 +221,45 @@ Deno.test("hostile: 1,000 connections opened and left idle", async () => {
     await f.stop();
   }
 });
+
+/** Feed `bad` a frame declared at 5 MiB, `bytes` every 100 ms, until the node drops it. */
+async function trickle(bad: RawPeer, bytes: number, what: string): Promise<number> {
+  const header = new Uint8Array(4);
+  new DataView(header.buffer).setUint32(0, 5 * 2 ** 20);
+  await bad.write(header);
+  const started = Date.now();
+  const chunk = new Uint8Array(bytes).fill(0x20);
+  const timer = setInterval(() => bad.write(chunk).catch(() => {}), 100);
+  try {
+    await waitFor(() => bad.closedByPeer, what, 15_000);
+  } finally {
+    clearInterval(timer);
+  }
+  return Date.now() - started;
+}
+
+Deno.test("hostile: a frame trickled below the minimum rate is dropped, though bytes keep coming", async () => {
+  const f = await fixture({ frameRateGraceMs: 500, minFrameBytesPerSec: 1000 });
+  const bad = await RawPeer.connect(f.n.node.port);
+  try {
+    await trickle(bad, 10, "the trickled frame to be dropped"); // 100 B/s
+    await assertHealthy(f);
+  } finally {
+    await bad.close();
+    await f.stop();
+  }
+});
+
+Deno.test("hostile: a frame's deadline runs from its first byte, not its last", async () => {
+  // 10 KB/s is above the minimum rate, and a byte arrives every 100 ms: only the deadline ends it.
+  const f = await fixture({ frameTimeoutMs: 1500, minFrameBytesPerSec: 1000 });
+  const bad = await RawPeer.connect(f.n.node.port);
+  try {
+    const ms = await trickle(bad, 1000, "the frame past its deadline to be dropped");
+    assert.ok(ms >= 1400, `dropped after ${ms} ms, not before the deadline`);
+    await assertHealthy(f);
+  } finally {
+    await bad.close();
+    await f.stop();
+  }
+});

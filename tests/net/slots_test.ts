@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { addressGroup, admitInbound, type SlotPeer } from "../../src/net/slots.ts";
+import {
+  addressGroup,
+  admitInbound,
+  DEFAULT_MAX_INBOUND_PER_GROUP,
+  RESERVED_OUTBOUND,
+  type SlotPeer,
+} from "../../src/net/slots.ts";
 import { ReceiveBudget } from "../../src/net/receive_budget.ts";
 
 Deno.test("address groups: /24 for IPv4 (mapped too), /64 for IPv6", () => {
@@ -86,4 +92,21 @@ Deno.test("receive budget: over the limit, the connection holding the most is cl
   budget.update(mid, 0);
   assert.equal(budget.total, 5);
   assert.throws(() => new ReceiveBudget(0), RangeError);
+});
+
+Deno.test("slots: the defaults let a 30-node loopback mesh form and a client join any node", () => {
+  const limits = {
+    maxInbound: 64 - RESERVED_OUTBOUND,
+    maxInboundPerGroup: DEFAULT_MAX_INBOUND_PER_GROUP,
+  };
+  const group = addressGroup("127.0.0.1");
+  // The busiest node of a mesh: every other node dialed it.
+  const peers: SlotPeer[] = [];
+  for (let i = 0; i < 29; i++) {
+    const r = admitInbound(peers, group, limits);
+    assert.deepEqual(r, { admit: true }, `mesh peer ${i + 1} needs no eviction`);
+    peers.push(peer("127.0.0.0/24"));
+  }
+  // A client (explorer, CLI, another node) still gets in, and pushes no mesh peer out.
+  assert.deepEqual(admitInbound(peers, group, limits), { admit: true });
 });
