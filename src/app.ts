@@ -35,10 +35,12 @@ import { type MemoryLimit, TrainingRuntime, TrainingSetupError } from "./trainin
 import type { ProgressEvent } from "./training/runner.ts";
 import { ensureUserWorkspace, NoTrainer, RuntimeTrainer } from "./training/trainer.ts";
 import { Verifier, verifierSettings } from "./verify/mod.ts";
-import { type RunningExplorer, startExplorer } from "./explorer/server.ts";
+import { ExplorerBindError, type RunningExplorer, startExplorer } from "./explorer/server.ts";
 import { runResearch } from "./cli/research_run.ts";
 import { WorkspaceBestCode } from "./research/best_code.ts";
 import { safetyCatch } from "./errors.ts";
+import type { ResearchSummary } from "./research/loop.ts";
+import { ALONE_FIRST_MS, aloneLines, AloneWatch, networkStatus } from "./net/alone.ts";
 
 /**
  * How long research waits for a first peer before starting from the baseline: a dial that
@@ -98,6 +100,13 @@ export interface StartNodeOptions {
   logLevel?: LogLevel;
   /** Serve the explorer on the config's web address (default true). */
   explorer?: boolean;
+  /** Explorer port (default: the config's `web_port`). */
+  webPort?: number;
+  /**
+   * Say `no peers connected` after this long without a peer ({@link ALONE_FIRST_MS}; tests
+   * shorten it), then at doubling intervals.
+   */
+  aloneWarnMs?: number;
   /** Research mode stops after this many experiments. */
   maxExperiments?: number;
   training?: TrainingOptions;
@@ -135,12 +144,15 @@ export interface RunningNode extends AsyncDisposable {
   readonly verifier: Verifier;
   readonly metrics: NodeMetrics;
   readonly explorer?: RunningExplorer;
+  /** Why the explorer is not running although it was asked for (it could not bind). */
+  readonly explorerError?: string;
   readonly log: Logger;
   /**
-   * The research loop (research mode only): settles when it ends by itself (done or failed);
-   * {@link close} stops it first.
+   * The research loop (research mode only): resolves with its last summary when it ends by
+   * itself (`done`: its experiments ran; otherwise it stopped on a failure it said how to fix,
+   * and the node runs on); {@link close} stops it first.
    */
-  readonly research?: Promise<void>;
+  readonly research?: Promise<ResearchSummary>;
   /** Stop the research loop, explorer, verifier, node, metrics, log and lock, in that order. */
   close(): Promise<void>;
 }
@@ -233,18 +245,38 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   });
 
   let explorer: RunningExplorer | undefined;
+  let explorerError: string | undefined;
   if (options.explorer !== false) {
-    const ex = explorer = await startExplorer(node, {
-      host: config.web_host,
-      port: config.web_port,
-      metrics,
-    });
-    // A failed explorer close must not keep the node's records from being stored.
-    stack.defer(() => ex.close().catch(safetyCatch));
+    try {
+      const ex = explorer = await startExplorer(node, {
+        host: config.web_host,
+        port: options.webPort ?? config.web_port,
+        metrics,
+      });
+      // A failed explorer close must not keep the node's records from being stored.
+      stack.defer(() => ex.close().catch(safetyCatch));
+    } catch (e) {
+      // The node is useful without its web view: a port that cannot be bound is a warning.
+      if (!(e instanceof ExplorerBindError)) throw e;
+      explorerError = e.message.replace(/^explorer: /, "");
+      log.warn("explorer not started", { reason: explorerError });
+      say(`warning: explorer not started: ${explorerError}`);
+    }
+  }
+  if (!genesis) {
+    const watch = new AloneWatch(options.aloneWarnMs ?? ALONE_FIRST_MS);
+    const timer = setInterval(() => {
+      const alone = watch.check(Date.now(), node.peers().length);
+      if (alone === undefined) return;
+      const lines = aloneLines(networkStatus(node.network), alone);
+      log.warn(lines[0]!, { errors: lines.slice(1).join("; ") });
+      for (const l of lines) say(l);
+    }, 1000);
+    stack.defer(() => clearInterval(timer));
   }
   log.info("node started", { node_id: keys.nodeId, port: node.port, mode, peers });
 
-  let research: Promise<void> | undefined;
+  let research: Promise<ResearchSummary> | undefined;
   if (mode === "research") {
     const stop = new AbortController();
     const loop = research = runResearch({
@@ -290,6 +322,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     verifier,
     metrics,
     explorer,
+    explorerError,
     log,
     research,
     close,

@@ -13,6 +13,7 @@ import type {
   PeerInfo,
 } from "./node_types.ts";
 import { Network, type NetworkOptions, type NetworkStats } from "./net/mod.ts";
+import { networkStatus } from "./net/alone.ts";
 import { atomicWrite, dataPaths } from "./config.ts";
 import { storeThreadsWanted } from "./net/threads.ts";
 import { LiveRuns } from "./research/live_run.ts";
@@ -281,7 +282,12 @@ export class SporeNode implements NodeHandle {
       await Deno.mkdir(this.#dataDir, { recursive: true });
       await atomicWrite(
         dataPaths(this.#dataDir).peers,
-        JSON.stringify({ pid: Deno.pid, port: this.port, peers }),
+        JSON.stringify({
+          pid: Deno.pid,
+          port: this.port,
+          peers,
+          network: networkStatus(this.network),
+        }),
       );
     } catch (e) {
       safetyCatch(e); // only a status hint for `spore peer`

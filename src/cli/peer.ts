@@ -4,6 +4,7 @@
  * @module
  */
 import type { Command } from "commander";
+import { MAX_LISTED, type NetworkStatus } from "../net/alone.ts";
 import { dataPaths, loadConfig, loadKnownPeers, updateConfig } from "../config.ts";
 import { formatAddress, parseAddress } from "../protocol/mod.ts";
 import { type CommonOptions, dataDirOf, withDataDir, withJson } from "./common.ts";
@@ -32,6 +33,32 @@ export async function readLivePeers(dataDir: string): Promise<LivePeer[] | undef
     return Array.isArray(raw?.peers)
       ? raw.peers.filter((p: LivePeer) => typeof p?.address === "string")
       : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The running node's links as it reports them in `<data>/peers.json` (connected count, addresses
+ * being dialed, last dial error per address); undefined when no node publishes them. The file is
+ * the node's, but read defensively: only well-formed entries, bounded, come back.
+ */
+export async function readNetworkStatus(dataDir: string): Promise<NetworkStatus | undefined> {
+  try {
+    const n = JSON.parse(await Deno.readTextFile(dataPaths(dataDir).peers))?.network;
+    if (typeof n?.connected !== "number") return undefined;
+    const str = (v: unknown) => typeof v === "string" ? v.slice(0, 300) : "";
+    return {
+      connected: n.connected,
+      dialing: Array.isArray(n.dialing) ? n.dialing.slice(0, MAX_LISTED).map(str) : [],
+      last_errors: Array.isArray(n.last_errors)
+        ? n.last_errors.slice(0, MAX_LISTED).map((e: Record<string, unknown>) => ({
+          address: str(e?.address),
+          error: str(e?.error),
+          at: str(e?.at),
+        }))
+        : [],
+    };
   } catch {
     return undefined;
   }

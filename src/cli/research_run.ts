@@ -8,12 +8,11 @@ import type { NodeHandle, Trainer } from "../node_types.ts";
 import type { KeyPair } from "../protocol/crypto.ts";
 import { createLlmClient, type LlmClient } from "../research/llm/mod.ts";
 import { LlmProposer } from "../research/llm_proposer.ts";
-import { ResearchLoop, type ResearchSummary } from "../research/loop.ts";
+import { ResearchLoop, type ResearchSummary, type StopReason } from "../research/loop.ts";
 import type { WorkspaceBestCode } from "../research/best_code.ts";
 import { MutatorProposer } from "../research/mutator.ts";
 import type { Proposer } from "../research/proposal.ts";
 import { pythonSyntaxChecker } from "../research/syntax.ts";
-import { UserError } from "./errors.ts";
 import { safeText } from "./output.ts";
 import { safetyCatch } from "../errors.ts";
 
@@ -34,6 +33,8 @@ export interface RunResearchOptions {
   peerWaitMs?: number;
   /** After each keep, the workspace's train.py becomes the kept code (see best_code.ts). */
   bestCode?: WorkspaceBestCode;
+  /** First retry wait after a failure a retry can help with ({@link RESEARCH_RETRY_FIRST_MS}). */
+  retryFirstMs?: number;
 }
 
 /** The proposer chosen for a data dir, and the banner line that says which and why. */
@@ -85,30 +86,75 @@ export function summaryLine(s: ResearchSummary): string {
     `${s.baselinePublished ? " + baseline" : ""}${s.skipped ? `, ${s.skipped} skipped` : ""}`;
 }
 
+/** First wait before research retries after a failure a retry can help with. */
+export const RESEARCH_RETRY_FIRST_MS = 60_000;
+/** Retries back off, doubling, up to this. */
+export const RESEARCH_RETRY_MAX_MS = 30 * 60_000;
+
+/** Stops a retry cannot fix: the user must change something first. */
+const NEEDS_USER: Partial<Record<StopReason, string>> = {
+  "llm": "fix llm.toml (spore set <provider> <key> [--model M]) and restart the node",
+  "baseline-crash": "fix the workspace's train.py (run `spore train` to see the error) and " +
+    "restart the node",
+  "stuck": "check the proposer (llm.toml, or remove it to use the built-in mutator) and restart",
+};
+
 /**
- * Run research mode until `maxExperiments` or `signal`.
- * @throws UserError when research cannot go on without the user (LLM key refused, unknown
- * model, a crashing baseline, a trainer failure), with the reason.
+ * Run research mode until `maxExperiments` or `signal`. A failure never stops the node: it is
+ * said, with what to fix where a retry cannot help (LLM key or model refused, a crashing
+ * baseline), and retried with backoff where it can (a trainer error, a network or LLM outage).
+ * Resolves with the last summary: `done` only when `maxExperiments` were run.
  */
-export async function runResearch(opts: RunResearchOptions): Promise<void> {
+export async function runResearch(opts: RunResearchOptions): Promise<ResearchSummary> {
   const chosen = await chooseProposer(opts.dataDir, opts.llm);
   opts.log(chosen.line);
-  const loop = new ResearchLoop({
-    node: opts.node,
-    trainer: opts.trainer,
-    keys: opts.keys,
-    proposer: chosen.proposer,
-    fallback: chosen.llm ? new MutatorProposer() : undefined,
-    maxExperiments: opts.maxExperiments,
-    timeBudget: opts.timeBudget,
-    peerWaitMs: opts.peerWaitMs,
-    onKeep: opts.bestCode ? (record, code) => opts.bestCode!.keep(record.id, code) : undefined,
-    signal: opts.signal,
-    onProgress: (e) => opts.log(`research: ${safeText(e.message, 200)}`),
-  });
-  const summary = await loop.run();
-  opts.log(summaryLine(summary));
-  if (summary.stopReason !== "done" && summary.stopReason !== "aborted") {
-    throw new UserError(`research stopped: ${summary.message ?? summary.stopReason}`);
+  let waitMs = opts.retryFirstMs ?? RESEARCH_RETRY_FIRST_MS;
+  for (;;) {
+    const loop = new ResearchLoop({
+      node: opts.node,
+      trainer: opts.trainer,
+      keys: opts.keys,
+      proposer: chosen.proposer,
+      fallback: chosen.llm ? new MutatorProposer() : undefined,
+      maxExperiments: opts.maxExperiments,
+      timeBudget: opts.timeBudget,
+      peerWaitMs: opts.peerWaitMs,
+      onKeep: opts.bestCode ? (record, code) => opts.bestCode!.keep(record.id, code) : undefined,
+      signal: opts.signal,
+      onProgress: (e) => opts.log(`research: ${safeText(e.message, 200)}`),
+    });
+    const summary = await loop.run();
+    opts.log(summaryLine(summary));
+    if (summary.stopReason === "done" || summary.stopReason === "aborted") return summary;
+    const why = safeText(summary.message ?? summary.stopReason, 300);
+    const fix = NEEDS_USER[summary.stopReason];
+    if (fix) {
+      opts.log(
+        `research stopped: ${why}. To resume: ${fix}. The node keeps syncing and verifying.`,
+      );
+      return summary;
+    }
+    opts.log(
+      `research failed: ${why}. Retrying in ${Math.round(waitMs / 1000)} s; ` +
+        "the node keeps syncing and verifying meanwhile.",
+    );
+    if (!await sleep(waitMs, opts.signal)) return summary;
+    waitMs = Math.min(RESEARCH_RETRY_MAX_MS, waitMs * 2);
   }
+}
+
+/** Wait `ms`; false when `signal` aborted first. */
+function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }

@@ -44,6 +44,7 @@ export interface RunOptions extends WorkspaceOptions {
   logLevel?: string;
   genesis?: boolean;
   port?: number;
+  webPort?: number;
   host?: string;
   peer?: string[];
   dataDir?: string;
@@ -61,12 +62,14 @@ export interface RunControl {
   progressMs?: number;
   /** Force TTY-style progress on or off (default: stdout.isTerminal()). */
   tty?: boolean;
+  /** First `no peers connected` warning after this long (default 30 s; tests shorten it). */
+  aloneWarnMs?: number;
 }
 
 function parsePort(value: string): number {
   const n = Number(value);
   if (!/^\d{1,5}$/.test(value) || n > 65535) {
-    throw new UserError(`--port must be a number from 0 to 65535, got "${value}"`);
+    throw new UserError(`a port must be a number from 0 to 65535, got "${value}"`);
   }
   return n;
 }
@@ -92,8 +95,10 @@ export function registerRun(program: Command): void {
     .option("--verify-only", "verify others' results and answer challenges; no research")
     .addOption(new Option("--max-experiments <n>", "stop after this many experiments")
       .argParser(positiveInt("--max-experiments")))
-    .addOption(new Option("--resource <percent>", "share of the device to use, 1-100 (default 100)")
-      .argParser(resourcePercent))
+    .addOption(
+      new Option("-r, --resource <percent>", "share of the device to use, 1-100 (default 100)")
+        .argParser(resourcePercent),
+    )
     .option(
       "--python <path>",
       "Python interpreter with torch (default: config, $SPORE_PYTHON, python3)",
@@ -111,11 +116,19 @@ export function registerRun(program: Command): void {
       "log file detail: debug, info, warn, error (default: $SPORE_LOG or info)",
     )
     .option("--genesis", "start a new network: dial no peers (others may still connect)")
-    .addOption(new Option("--port <port>", "gossip port (default: config.toml, else 7470)")
+    .addOption(new Option("-p, --port <port>", "gossip port (default: config.toml, else 7470)")
       .argParser(parsePort))
+    .addOption(
+      new Option("-w, --web-port <port>", "explorer port (default: config.toml, else 8470)")
+        .argParser(parsePort),
+    )
     .option("--host <host>", "address to listen on (default: config.toml, else 0.0.0.0)")
-    .option("--peer <host:port>", "peer to dial, in addition to config.toml (repeatable)", collect)
-    .option("--data-dir <dir>", "data directory (default: $SPORE_HOME or ~/.spore)")
+    .option(
+      "-c, --peer <host:port>",
+      "peer to dial, in addition to config.toml (repeatable)",
+      collect,
+    )
+    .option("-d, --data-dir <dir>", "data directory (default: $SPORE_HOME or ~/.spore)")
     .option("--no-explorer", "do not serve the web explorer")
     .addOption(new Option("--max-peers <n>", "most simultaneous peer connections (default 64)")
       .argParser(positiveInt("--max-peers")));
@@ -188,6 +201,8 @@ export async function runNode(opts: RunOptions, control: RunControl = {}): Promi
       maxPeers: opts.maxPeers,
       logLevel,
       explorer: opts.explorer,
+      webPort: opts.webPort,
+      aloneWarnMs: control.aloneWarnMs,
       maxExperiments: opts.maxExperiments,
       training: {
         python: opts.python,
@@ -228,18 +243,29 @@ export async function runNode(opts: RunOptions, control: RunControl = {}): Promi
       created: app.newIdentity,
       dataDir,
       listen: `${host}:${app.node.port}`,
-      explorer: app.explorer?.url ?? (opts.explorer === false ? "off (--no-explorer)" : "off"),
+      explorer: app.explorer?.url ??
+        (opts.explorer === false
+          ? "off (--no-explorer)"
+          : `off: ${app.explorerError ?? "not started"}`),
+      // Dials are under way, nothing is connected yet: say so rather than list them as peers.
       peers: opts.genesis
-        ? "none (genesis)"
-        : peers.length
-        ? peers.join(", ")
-        : `bootstrap ${config.bootstrap.join(", ") || "(none)"}`,
+        ? "none (genesis): others may connect"
+        : `connecting to ${
+          peers.length ? peers.join(", ") : `bootstrap ${config.bootstrap.join(", ") || "(none)"}`
+        }`,
       mode: app.mode,
       training: app.mode === "sync-only" ? "off" : await describeTrainer(app.trainer),
       research: app.training ? await describeResearch(app.training) : undefined,
     });
-    // Research mode also ends when its loop does (done, or failed: rethrown below).
-    const ended = app.research?.then(() => {}, () => {});
+    // Research mode ends when its experiments are done (--max-experiments). A research failure
+    // never stops the node: it was said, with what to fix, and syncing and verifying go on.
+    const ended = app.research?.then(
+      (s) => s.stopReason === "done" ? undefined : new Promise<void>(() => {}),
+      (e) => {
+        print(style("yellow", `research failed: ${(e as Error)?.message ?? e}`));
+        return new Promise<void>(() => {});
+      },
+    );
     await showProgress(app, ended ? Promise.race([stopped, ended]) : stopped, print, control);
   } finally {
     print("stopping: storing everything received...");
@@ -248,7 +274,6 @@ export async function runNode(opts: RunOptions, control: RunControl = {}): Promi
     const s = app.node.stats();
     print(`stopped. ${s.stored} records stored this run (${s.received} received).`);
   }
-  await app.research; // rethrows a research failure, after the node stopped
 }
 
 function parseLevel(text: string): LogLevel {

@@ -16,6 +16,8 @@ import { bpb, printJson, safeText, shortId, statusStyle, style, table } from "./
 import { readVerificationSummary, type VerificationSummary } from "../verify/mod.ts";
 import { classOf, type ExperimentRecord, matchesClassFilter } from "../protocol/mod.ts";
 import { classJson, shownClasses, withClassOption } from "./classes.ts";
+import { readNetworkStatus } from "./peer.ts";
+import type { NetworkStatus } from "../net/alone.ts";
 
 /**
  * Pid of a node running on the data dir: the data-dir lock decides (a stale pid file whose pid
@@ -58,9 +60,11 @@ export function registerStatus(program: Command): void {
         selfId: ctx.keys?.nodeId,
         recent: 5,
       });
+      const network = pid ? await readNetworkStatus(dataDir) ?? null : null;
       const data = {
         node_id: ctx.keys?.nodeId ?? null,
         running_pid: pid ?? null,
+        network,
         experiment_count: stats.count,
         frontier_size: stats.frontierSize,
         best_val_bpb: stats.bestValBpb,
@@ -80,6 +84,7 @@ export function registerStatus(program: Command): void {
       console.log(table(["", ""], [
         ["node", ctx.keys ? shortId(ctx.keys.nodeId) : style("yellow", "no identity (spore init)")],
         ["running", pid ? style("green", `yes (pid ${pid})`) : "no"],
+        ...(network ? [["peers", peersText(network)]] : []),
         ["experiments", String(stats.count)],
         ["publishers", String(stats.nodes)],
         ["frontier", String(stats.frontierSize)],
@@ -129,6 +134,15 @@ export function registerStatus(program: Command): void {
       }
     });
   });
+}
+
+/** The peers row: the count, and when alone, why (last dial error per address). */
+function peersText(n: NetworkStatus): string {
+  if (n.connected > 0) return `${n.connected} connected`;
+  const errors = n.last_errors.map((e) => `${safeText(e.address, 80)}: ${safeText(e.error, 120)}`);
+  return style("yellow", "no peers connected") +
+    (errors.length ? `\n${errors.join("\n")}` : n.dialing.length ? " (dialing)" : "") +
+    "\nto join: spore connect HOST:PORT, or spore run --peer HOST:PORT";
 }
 
 /** Open challenges and recent disputes, when there are any. */

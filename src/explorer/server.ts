@@ -129,6 +129,11 @@ function sameOrigin(origin: string | undefined, host: string | undefined): boole
   }
 }
 
+/** The explorer found no port it may listen on (the node runs on without it). */
+export class ExplorerBindError extends Error {
+  override name = "ExplorerBindError";
+}
+
 /** Options of {@link startExplorer}. */
 export interface ExplorerOptions {
   /** Address to bind (127.0.0.1 keeps the explorer local). */
@@ -164,13 +169,18 @@ export function startExplorer(node: NodeHandle, opts: ExplorerOptions): Promise<
     try {
       server = Deno.serve({ hostname: opts.host, port, onListen: () => {} }, app.fetch);
     } catch (err) {
+      if (err instanceof Deno.errors.PermissionDenied) {
+        return Promise.reject(
+          new ExplorerBindError(`explorer: not allowed to listen on ${opts.host}:${port}`),
+        );
+      }
       if (!(err instanceof Deno.errors.AddrInUse)) throw err;
     }
   }
   if (!server) {
     const last = Math.min(65535, opts.port + tries - 1);
     return Promise.reject(
-      new Error(
+      new ExplorerBindError(
         `explorer: ports ${opts.port}-${last} on ${opts.host} are all in use; pick another with --web-port`,
       ),
     );

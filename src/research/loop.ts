@@ -128,6 +128,10 @@ export class ResearchLoop {
   }
 
   #emit(kind: ResearchEvent["kind"], message: string, record?: ExperimentRecord): void {
+    // Never let "published" read as shared when nobody received it.
+    if (kind === "published" && this.#o.node.peers().length === 0) {
+      message += " (published locally; no peers connected)";
+    }
     try {
       this.#o.onProgress?.({ kind, message, record });
     } catch (e) {

@@ -80,7 +80,7 @@ Deno.test("server: /ws pushes experiment, profile, control and peer events live"
         data: {
           ...rec,
           node_display_name: "Alice <script>x</script>",
-          gpu_class: "H100",
+          gpu_class: "NVIDIA_H100_80GB_HBM3", // the Python node's class of this device name
           source: "peer",
         },
       });

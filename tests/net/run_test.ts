@@ -130,3 +130,61 @@ Deno.test("peersToDial merges config and --peer, validates, and honours --genesi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("spore run takes the Python CLI's short flags: -p -w -c -d (and -r)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "spore-run-short-" });
+  const free = () => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    return port;
+  };
+  const [p, w, peerPort] = [free(), free(), free()];
+  const main = new URL("../../main.ts", import.meta.url).pathname;
+  const help = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, "run", "--help"],
+    stdout: "piped",
+  }).output();
+  const helpText = new TextDecoder().decode(help.stdout);
+  for (
+    const f of ["-p, --port", "-w, --web-port", "-c, --peer", "-r, --resource", "-d, --data-dir"]
+  ) {
+    assert.ok(helpText.includes(f), `run --help shows ${f}`);
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      main,
+      "run",
+      "--no-train",
+      "-p",
+      String(p),
+      "-w",
+      String(w),
+      "-c",
+      `127.0.0.1:${peerPort}`,
+      "-d",
+      dir,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  const reader = (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
+  })();
+  try {
+    await waitFor(() => /mode\s+sync-only/.test(out), "the banner", 60_000);
+    assert.match(out, new RegExp(`data dir\\s+${dir}`));
+    assert.match(out, new RegExp(`gossip\\s+\\S+:${p}\\b`));
+    assert.match(out, new RegExp(`explorer\\s+http://127\\.0\\.0\\.1:${w}/`));
+    assert.match(out, new RegExp(`peers\\s+connecting to 127\\.0\\.0\\.1:${peerPort}`));
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await reader;
+    await child.stderr.cancel().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -57,7 +57,7 @@ Deno.test("an unusable llm.toml falls back to the mutator with the reason", asyn
   });
 });
 
-Deno.test("a refused key stops research mode with a user error", async () => {
+Deno.test("a refused key stops research (not the node) and says what to fix", async () => {
   await withDir(async (dir, node) => {
     const server = startFakeLlm();
     try {
@@ -70,20 +70,21 @@ Deno.test("a refused key stops research mode with a user error", async () => {
       });
       assert.ok(r.ok);
       const lines: string[] = [];
-      await assert.rejects(
-        runResearch({
-          node,
-          trainer: new FakeTrainer(),
-          keys: generateKeyPair(),
-          dataDir: dir,
-          maxExperiments: 2,
-          log: (l) => lines.push(l),
-          llm: r.client,
-        }),
-        (e: Error) =>
-          e.name === "UserError" && /research stopped: openai refused the API key/.test(e.message),
+      const summary = await runResearch({
+        node,
+        trainer: new FakeTrainer(),
+        keys: generateKeyPair(),
+        dataDir: dir,
+        maxExperiments: 2,
+        log: (l) => lines.push(l),
+        llm: r.client,
+      });
+      assert.equal(summary.stopReason, "llm");
+      assert.match(lines.at(-2)!, /^research stopped \(llm\): 0 experiments/);
+      assert.match(
+        lines.at(-1)!,
+        /^research stopped: openai refused the API key.*To resume: fix llm\.toml .*keeps syncing/,
       );
-      assert.match(lines.at(-1)!, /^research stopped \(llm\): 0 experiments/);
     } finally {
       await server.close();
     }
