@@ -32,7 +32,12 @@ export interface InventoryLimits {
    * 2,000 bodies each took over 10 s, so this is generous.
    */
   requestTimeoutMs: number;
-  /** Ids remembered per peer as "known to have" (8,192 x ~100 bytes: under 1 MB per peer). */
+  /**
+   * Ids remembered per peer as "known to have": about 140 bytes each in a Set, so 2,048 is under
+   * 300 KB per peer and 18 MB at 64 peers (the node's heap is capped at 128 MB). Announcements
+   * of an id come within seconds of each other; forgetting one costs at worst a repeated
+   * 66-byte announcement.
+   */
   knownPerPeer: number;
   /** Ids wanted at once; announcements beyond it are ignored until some arrive (sync covers). */
   maxWanted: number;
@@ -45,7 +50,7 @@ export interface InventoryLimits {
 /** Defaults for the public network. */
 export const DEFAULT_INVENTORY_LIMITS: InventoryLimits = {
   requestTimeoutMs: 10_000,
-  knownPerPeer: 8192,
+  knownPerPeer: 2048,
   maxWanted: 50_000,
   maxAnnouncers: 4,
   maxInFlightPerPeer: MAX_RECORD_IDS,
