@@ -4,6 +4,7 @@
  */
 import { type Command, Option } from "commander";
 import { resolveDataDir } from "../config.ts";
+import { UserError } from "./errors.ts";
 import { type MemoryLimit, parseMemoryLimit } from "../training/memory.ts";
 
 /** Options every command accepts. */
@@ -29,7 +30,6 @@ export function dataDirOf(opts: CommonOptions): string {
   return resolveDataDir(opts.dataDir);
 }
 
-/** Parse a positive integer option, with a clear error. */
 /** Parser of `--train-memory-limit` (50%, 4096MiB, 8GiB or none). */
 export function memoryLimitFlag(value: string): MemoryLimit {
   const m = parseMemoryLimit(value);
@@ -37,11 +37,23 @@ export function memoryLimitFlag(value: string): MemoryLimit {
   return m;
 }
 
+/** Parse a positive integer option, with a clear error. */
 export function positiveInt(name: string) {
   return (value: string): number => {
     const n = Number(value);
     if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
       throw new Error(`${name} must be a positive integer, got "${value}"`);
+    }
+    return n;
+  };
+}
+
+/** Parser of a TCP port option (`--port`, `--web-port`): 0 to 65535, with a clear error. */
+export function portNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d{1,5}$/.test(value) || n > 65535) {
+      throw new UserError(`${name} must be a number from 0 to 65535, got "${value}"`);
     }
     return n;
   };

@@ -15,22 +15,13 @@ import { acquireDataDirLock, type DataDirLock, isDataDirLocked } from "../ops/lo
 import { startExplorer } from "../explorer/server.ts";
 import { StoreNode } from "../explorer/standalone.ts";
 import { openStores } from "../store/mod.ts";
-import { type CommonOptions, dataDirOf, withDataDir } from "./common.ts";
+import { type CommonOptions, dataDirOf, portNumber, withDataDir } from "./common.ts";
 import { UserError } from "./errors.ts";
 import { style } from "./output.ts";
 
 interface ExplorerCliOptions extends CommonOptions {
   webHost?: string;
   webPort?: string;
-}
-
-/** Parse `--web-port`, with a clear error. */
-export function parseWebPort(value: string): number {
-  const n = Number(value);
-  if (!/^\d{1,5}$/.test(value) || n > 65535) {
-    throw new UserError(`--web-port must be a number from 0 to 65535, got "${value}"`);
-  }
-  return n;
 }
 
 /** Register `explorer`. */
@@ -47,7 +38,9 @@ export function registerExplorer(program: Command): void {
     const dataDir = dataDirOf(opts);
     const config = await loadConfig(dataDir);
     const host = opts.webHost ?? config.web_host;
-    const port = opts.webPort === undefined ? config.web_port : parseWebPort(opts.webPort);
+    const port = opts.webPort === undefined
+      ? config.web_port
+      : portNumber("--web-port")(opts.webPort);
     const source = await openSource(dataDir, config.port);
     let explorer;
     try {

@@ -15,7 +15,7 @@ import {
 import { parseAddress } from "../protocol/mod.ts";
 import { openStores } from "../store/mod.ts";
 import { VERSION } from "../version.ts";
-import { type CommonOptions, dataDirOf, withDataDir, withJson } from "./common.ts";
+import { type CommonOptions, dataDirOf, portNumber, withDataDir, withJson } from "./common.ts";
 import { UserError } from "./errors.ts";
 import { printJson, style, table } from "./output.ts";
 
@@ -23,15 +23,6 @@ interface InitOptions extends CommonOptions {
   port?: string;
   host?: string;
   peer?: string[];
-}
-
-/** Parse a `--port` value, with a clear error. */
-export function parsePort(value: string): number {
-  const n = Number(value);
-  if (!/^\d{1,5}$/.test(value) || n > 65535) {
-    throw new UserError(`--port must be a number from 0 to 65535, got "${value}"`);
-  }
-  return n;
 }
 
 /** Validate `host:port` peer arguments, with a clear error. */
@@ -53,7 +44,7 @@ export function registerInit(program: Command): void {
     .option("--peer <host:port...>", "peers to save in config.toml");
   withJson(withDataDir(init)).action(async (opts: InitOptions) => {
     const dataDir = dataDirOf(opts);
-    const port = opts.port === undefined ? undefined : parsePort(opts.port);
+    const port = opts.port === undefined ? undefined : portNumber("--port")(opts.port);
     const peer = opts.peer ? checkPeerArgs(opts.peer) : undefined;
     await loadConfig(dataDir); // refuse to touch a broken config.toml
     const { keys, created } = await ensureIdentity(dataDir);

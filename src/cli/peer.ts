@@ -64,39 +64,56 @@ export async function readNetworkStatus(dataDir: string): Promise<NetworkStatus 
   }
 }
 
+/**
+ * Edit config.toml's peer list: `change` gets the normalized address and the list, and returns
+ * the new list (absent: unchanged) and what to tell the user once it is written.
+ */
+async function editConfiguredPeers(
+  address: string,
+  opts: CommonOptions,
+  change: (peer: string, peers: string[]) => { peers?: string[]; message: string },
+): Promise<void> {
+  const peer = normalizePeer(address);
+  const dataDir = dataDirOf(opts);
+  const cfg = await loadConfig(dataDir);
+  const next = change(peer, cfg.peer);
+  if (next.peers) await updateConfig(dataDir, { peer: next.peers });
+  console.log(next.message);
+}
+
 /** Register `connect`, `disconnect` and `peer`. */
 export function registerPeer(program: Command): void {
   const connect = program
     .command("connect")
     .description("add a peer (host:port) to config.toml")
     .argument("<address>", "peer address, e.g. 203.0.113.5:7470");
-  withDataDir(connect).action(async (address: string, opts: CommonOptions) => {
-    const peer = normalizePeer(address);
-    const dataDir = dataDirOf(opts);
-    const cfg = await loadConfig(dataDir);
-    if (cfg.peer.includes(peer)) return console.log(`${peer} is already a configured peer.`);
-    await updateConfig(dataDir, { peer: [...cfg.peer, peer] });
-    console.log(
-      `Added ${peer}. A running node dials it on its next reconnect round; new nodes dial it at start.`,
-    );
-  });
+  withDataDir(connect).action((address: string, opts: CommonOptions) =>
+    editConfiguredPeers(
+      address,
+      opts,
+      (peer, peers) =>
+        peers.includes(peer) ? { message: `${peer} is already a configured peer.` } : {
+          peers: [...peers, peer],
+          message:
+            `Added ${peer}. A running node dials it on its next reconnect round; new nodes dial it at start.`,
+        },
+    )
+  );
 
   const disconnect = program
     .command("disconnect")
     .description("remove a peer from config.toml")
     .argument("<address>", "peer address as listed by `spore peer`");
-  withDataDir(disconnect).action(async (address: string, opts: CommonOptions) => {
-    const peer = normalizePeer(address);
-    const dataDir = dataDirOf(opts);
-    const cfg = await loadConfig(dataDir);
-    if (!cfg.peer.includes(peer)) {
-      throw new UserError(
-        `${peer} is not a configured peer (configured: ${cfg.peer.join(", ") || "none"}).`,
-      );
-    }
-    await updateConfig(dataDir, { peer: cfg.peer.filter((p) => p !== peer) });
-    console.log(`Removed ${peer}.`);
-  });
+  withDataDir(disconnect).action((address: string, opts: CommonOptions) =>
+    editConfiguredPeers(address, opts, (peer, peers) => {
+      if (!peers.includes(peer)) {
+        throw new UserError(
+          `${peer} is not a configured peer (configured: ${peers.join(", ") || "none"}).`,
+        );
+      }
+      return { peers: peers.filter((p) => p !== peer), message: `Removed ${peer}.` };
+    })
+  );
 
   const peerCmd = program.command("peer").description("list configured, discovered and live peers");
   withJson(withDataDir(peerCmd)).action(async (opts: CommonOptions) => {

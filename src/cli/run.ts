@@ -19,7 +19,7 @@ import { type LogLevel, parseLogLevel } from "../ops/log.ts";
 import type { ProgressEvent } from "../training/runner.ts";
 import type { MemoryLimit } from "../training/memory.ts";
 import { renderProgress } from "./train.ts";
-import { memoryLimitFlag, positiveInt } from "./common.ts";
+import { memoryLimitFlag, portNumber, positiveInt } from "./common.ts";
 import { UserError } from "./errors.ts";
 import { style } from "./output.ts";
 import { normalizePeer } from "./peer.ts";
@@ -66,14 +66,6 @@ export interface RunControl {
   aloneWarnMs?: number;
 }
 
-function parsePort(value: string): number {
-  const n = Number(value);
-  if (!/^\d{1,5}$/.test(value) || n > 65535) {
-    throw new UserError(`a port must be a number from 0 to 65535, got "${value}"`);
-  }
-  return n;
-}
-
 function resourcePercent(value: string): number {
   const n = Number(value);
   if (!/^\d{1,3}$/.test(value) || n < 1 || n > 100) {
@@ -117,10 +109,10 @@ export function registerRun(program: Command): void {
     )
     .option("--genesis", "start a new network: dial no peers (others may still connect)")
     .addOption(new Option("-p, --port <port>", "gossip port (default: config.toml, else 7470)")
-      .argParser(parsePort))
+      .argParser(portNumber("--port")))
     .addOption(
       new Option("-w, --web-port <port>", "explorer port (default: config.toml, else 8470)")
-        .argParser(parsePort),
+        .argParser(portNumber("--web-port")),
     )
     .option("--host <host>", "address to listen on (default: config.toml, else 0.0.0.0)")
     .option(

@@ -150,12 +150,7 @@ export class PeerBook {
 
   /** A dial failed: retry later with backoff. */
   failed(address: string, now: number): void {
-    const e = this.#entries.get(address);
-    if (!e) return;
-    e.dialing = false;
-    e.connected = false;
-    e.failures++;
-    e.nextAttemptAt = now + backoffDelay(e.failures, this.#opts.backoff, this.#random);
+    this.#backOff(address, now);
   }
 
   /** A dial succeeded. */
@@ -186,10 +181,15 @@ export class PeerBook {
 
   /** An outbound connection to `address` ended: redial after a backoff delay. */
   disconnected(address: string, now: number): void {
+    this.#backOff(address, now);
+  }
+
+  /** Not connected: count one more failure and wait its backoff delay before the next dial. */
+  #backOff(address: string, now: number): void {
     const e = this.#entries.get(address);
     if (!e) return;
-    e.connected = false;
     e.dialing = false;
+    e.connected = false;
     e.failures++;
     e.nextAttemptAt = now + backoffDelay(e.failures, this.#opts.backoff, this.#random);
   }
