@@ -132,11 +132,16 @@ export class ProgressChart {
         ),
         h("span", { class: "spacer" }),
         h("div", { class: "toggle", role: "group", "aria-label": "x axis" }, this.xButtons),
+      ),
+      h("div", { class: "chart-wrap" }, this.box, this.tip),
+      h(
+        "div",
+        { class: "chart-foot" },
+        this.note,
+        h("span", { class: "spacer" }),
         this.gpuSelect,
         this.classSelect,
       ),
-      h("div", { class: "chart-wrap" }, this.box, this.tip),
-      h("div", { class: "chart-foot" }, this.note),
     );
   }
 
@@ -249,7 +254,12 @@ export class ProgressChart {
       {
         ...this.size(),
         scales: {
-          x: { time },
+          // One point (or one instant) would otherwise stretch the axis over years.
+          x: {
+            time,
+            range: (_u, min, max) =>
+              min === max ? [min - (time ? 1800 : 1), max + (time ? 1800 : 1)] : [min, max],
+          },
           y: { range: () => plot.yRange },
         },
         legend: { show: false },

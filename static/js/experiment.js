@@ -98,7 +98,8 @@ export async function showExperiment(main, id) {
       ),
       h(
         "div",
-        { class: "cols" },
+        // Alone (no verification events to show beside it) the panel takes the whole row.
+        { class: quiet ? "" : "cols" },
         panel(
           "Hypothesis & publisher",
           h("p", { class: "text-block" }, rec.hypothesis || "—"),
