@@ -34,6 +34,7 @@ async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
 }
 
 const stats = { connections: 0, frames: 0, dropped: 0 };
+let honestError = "";
 
 /** One hostile slot: connect, send maximum frames until dropped, reconnect, until `end`. */
 async function hostile(port: number, frame: Uint8Array, end: number): Promise<void> {
@@ -89,7 +90,12 @@ async function honest(port: number, lines: string[], spreadMs: number): Promise<
       buf.set(f, off);
       off += f.length;
     }
-    await writeAll(conn, buf);
+    try {
+      await writeAll(conn, buf);
+    } catch (e) {
+      honestError = `the node closed the honest connection after ${i} records: ${e}`;
+      return;
+    }
     await new Promise((r) => setTimeout(r, pause));
   }
   // Keep the connection open until the node has everything (closing is not a loss, but the
@@ -102,7 +108,14 @@ const frame = maximumFrame();
 const v = await Victim.start();
 const stopWatch = v.watchHeap(250);
 const t0 = performance.now();
-const cpu0 = cpuSeconds(v.child.pid);
+const cpu = () => {
+  try {
+    return cpuSeconds(v.child.pid);
+  } catch {
+    return NaN; // the process is gone
+  }
+};
+const cpu0 = cpu();
 const end = Date.now() + ATTACK_MS;
 let honestConn: Promise<void> | undefined;
 try {
@@ -133,9 +146,11 @@ try {
     `node heap peak       ${mib(v.maxHeap)} MiB (cap ${mib(v.heapCap)} MiB, /metrics every 250 ms)`,
   );
   console.log(`node RSS peak        ${mib(v.peakRss())} MiB (VmHWM)`);
-  console.log(`node CPU             ${(cpuSeconds(v.child.pid) - cpu0).toFixed(1)} s`);
+  console.log(`node CPU             ${(cpu() - cpu0).toFixed(1)} s`);
   console.log(`node alive after     ${alive ? "yes (new connection got pong)" : "NO"}`);
-  if (stored !== RECORDS || !alive || v.maxHeap >= v.heapCap) {
+  if (v.exited) console.log(`node exited: ${v.stderr.slice(-500)}`);
+  if (honestError) console.log(`honest peer          ${honestError}`);
+  if (stored !== RECORDS || !alive || v.maxHeap >= v.heapCap || honestError) {
     console.error(v.stderr.slice(-3000));
     Deno.exitCode = 1;
   }
