@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type ControlEvent, signControl } from "../../src/protocol/mod.ts";
-import { judgeLive, toLiveMessage } from "../../src/explorer/live.ts";
+import { judgeLive, LiveHub, toLiveMessage } from "../../src/explorer/live.ts";
+import { LiveRuns } from "../../src/research/live_run.ts";
 import { makeRecord, NODE_IDS, SEEDS, withNode } from "./helpers.ts";
 
 Deno.test("live control events carry this node's judgement: forged refused, signed applied", async () => {
@@ -47,5 +48,47 @@ Deno.test("live control events carry this node's judgement: forged refused, sign
     );
     assert.equal(msg.type, "dispute");
     assert.notEqual((msg.data as { state: string }).state, "applied");
+  });
+});
+
+Deno.test("run messages: phase changes at once, progress at most every 250 ms, the latest last", async () => {
+  await withNode(async (plain) => {
+    const runs = new LiveRuns();
+    const node = Object.assign(plain, { runs });
+    const hub = new LiveHub(node);
+    const sent: { phase: string; step: number | null }[] = [];
+    hub.add({
+      send: (text) => {
+        const msg = JSON.parse(text);
+        if (msg.type === "run") sent.push({ phase: msg.data.phase, step: msg.data.step });
+      },
+      close: () => {},
+    });
+    try {
+      runs.start({ kind: "baseline", label: "baseline", description: "baseline" });
+      for (let step = 1; step <= 200; step++) {
+        runs.progress({
+          phase: "training",
+          elapsedSeconds: step,
+          step,
+          percent: step / 2,
+          loss: 1,
+        });
+      }
+      // Start and the first training update go out at once; the burst waits for the interval.
+      assert.deepEqual(sent.slice(0, 2), [
+        { phase: "starting", step: null },
+        { phase: "training", step: 1 },
+      ]);
+      const deadline = Date.now() + 10_000;
+      while (sent.at(-1)?.step !== 200 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual(sent.at(-1), { phase: "training", step: 200 });
+      // A few at most (the burst is synchronous; a very slow machine may cross an interval).
+      assert.ok(sent.length < 20, `${sent.length} messages for a 200-line burst`);
+    } finally {
+      hub.close();
+    }
   });
 });
