@@ -386,9 +386,9 @@ export interface LlmConfig {
   provider: string;
   api_key: string;
   model: string;
-  base_url?: string;
-  max_token?: number;
-  temperature?: number;
+  base_url?: string | undefined;
+  max_token?: number | undefined;
+  temperature?: number | undefined;
 }
 
 /** Read llm.toml; undefined when absent. */

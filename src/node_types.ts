@@ -20,7 +20,7 @@ export type NodeEvent =
     kind: "peer";
     state: "up" | "down";
     address: string;
-    nodeId?: string;
+    nodeId?: string | undefined;
     /** Why the connection ended or the dial failed (`down` only). */
     reason?: string;
     /** Set when `down` means a dial that never connected: how it failed. */
@@ -44,8 +44,8 @@ export interface ControlHandler {
 /** A live-connected peer. */
 export interface PeerInfo {
   address: string;
-  nodeId?: string;
-  agent?: string;
+  nodeId?: string | undefined;
+  agent?: string | undefined;
   inbound: boolean;
   connectedAt: number;
 }
@@ -69,11 +69,11 @@ export interface NodeHandle {
 export interface TrainProgressUpdate {
   phase: "starting" | "training" | "evaluating" | "done";
   elapsedSeconds: number;
-  step?: number;
+  step?: number | undefined;
   /** 0..100 */
-  percent?: number;
-  loss?: number;
-  remainingSeconds?: number;
+  percent?: number | undefined;
+  loss?: number | undefined;
+  remainingSeconds?: number | undefined;
 }
 
 /** Outcome of one sandboxed training run, as research and verification consume it. */
@@ -112,8 +112,8 @@ export interface Trainer {
     code: string,
     opts?: {
       label?: string;
-      signal?: AbortSignal;
-      onProgress?: (update: TrainProgressUpdate) => void;
+      signal?: AbortSignal | undefined;
+      onProgress?: ((update: TrainProgressUpdate) => void) | undefined;
     },
   ): Promise<TrainOutcome>;
 }

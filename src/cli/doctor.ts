@@ -265,7 +265,7 @@ export async function checkWorkspace(
 export async function runDoctor(
   dataDir: string,
   config: SporeConfig,
-  opts: { python?: string; exec?: Exec; workspace?: WorkspaceOptions } = {},
+  opts: { python?: string | undefined; exec?: Exec; workspace?: WorkspaceOptions } = {},
 ): Promise<Check[]> {
   const exec = opts.exec ?? execCommand;
   const [pyCheck, py] = await checkPython(opts.python ?? config.python, exec);

@@ -22,11 +22,11 @@ export interface RunResearchOptions {
   trainer: Trainer;
   keys: KeyPair;
   dataDir: string;
-  maxExperiments?: number;
+  maxExperiments?: number | undefined;
   signal?: AbortSignal;
   log: (line: string) => void;
   /** `time_budget` written into records (default 300 s, prepare.py's TIME_BUDGET). */
-  timeBudget?: number;
+  timeBudget?: number | undefined;
   /** Tests inject a client (e.g. one pointed at a fake server); otherwise llm.toml decides. */
   llm?: LlmClient;
   /** The node dials peers: wait this long for one before choosing where to start. */

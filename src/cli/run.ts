@@ -313,7 +313,7 @@ function printBanner(
     peers: string;
     mode: RunMode;
     training: string;
-    research?: [string, string][];
+    research?: [string, string][] | undefined;
   },
 ): void {
   print(style("bold", "spore node") + ` (${b.mode})`);

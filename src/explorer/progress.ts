@@ -36,9 +36,9 @@ export const POINT_DESCRIPTION_CHARS = 120;
 /** What a chart is drawn for: one research class (dataset and prepare.py) and one GPU class. */
 export interface ProgressFilter {
   /** Normalized GPU class; absent means every class. */
-  gpu?: string;
+  gpu?: string | undefined;
   /** Research class; absent means every class. */
-  researchClass?: ResearchClass;
+  researchClass?: ResearchClass | undefined;
 }
 
 /** One point of the chart. */

@@ -35,7 +35,7 @@ export interface AppOptions {
   /** Static files; defaults to the repo's `static/`. */
   files?: StaticFiles;
   /** Serves `/metrics` (Prometheus text) and `/healthz` when given. */
-  metrics?: MetricsSource;
+  metrics?: MetricsSource | undefined;
 }
 
 /** The explorer app for a node (also usable in-process with `app.request(...)`). */

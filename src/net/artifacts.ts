@@ -78,7 +78,7 @@ interface Job<P> {
   cid: string;
   /** Record timestamp: newest first. */
   ts: number;
-  from?: P;
+  from?: P | undefined;
   /** Ask only this peer (a retry because it just connected). */
   only?: P;
 }

@@ -38,7 +38,7 @@ export async function fetchCodeFromPeers(
   cid: string,
   addresses: readonly string[],
   opts: CodeFetchOptions = {},
-): Promise<{ code?: Uint8Array; attempts: CodeAttempt[] }> {
+): Promise<{ code?: Uint8Array | undefined; attempts: CodeAttempt[] }> {
   const deadline = opts.deadlineMs ?? 30_000;
   const dialer = new Dialer(opts.dialTimeoutMs ?? 5_000);
   const attempts: CodeAttempt[] = [];

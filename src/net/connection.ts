@@ -108,7 +108,7 @@ export class Connection {
   /** True when the peer dialed us. */
   readonly inbound: boolean;
   /** The address we dialed (outbound only): the peer's real listening address. */
-  readonly dialedAddress?: string;
+  readonly dialedAddress?: string | undefined;
   /** When the connection was established (ms, injected clock). */
   readonly connectedAt: number;
   /** The peer's `hello`, once received (our own nodes send one first). */
@@ -150,7 +150,7 @@ export class Connection {
     conn: Deno.TcpConn,
     opts: {
       inbound: boolean;
-      dialedAddress?: string;
+      dialedAddress?: string | undefined;
       limits: ConnectionLimits;
       events: ConnectionEvents;
       now: () => number;

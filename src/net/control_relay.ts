@@ -57,7 +57,7 @@ export interface ControlRelayOptions<P extends RelayTarget> {
   log: ControlLog;
   /** Legacy network switch: log unsigned events too (never badly signed ones). */
   acceptUnsigned: boolean;
-  handler?: ControlHandler;
+  handler?: ControlHandler | undefined;
   /** Peers that get relayed events (the sender is skipped). */
   targets(): P[];
   /** True for a peer that sent no `hello` (a Python peer): it gets unauthenticated events too. */

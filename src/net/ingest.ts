@@ -73,7 +73,7 @@ export interface IngestOptions<S> {
   graph: GraphStore;
   validate: RecordValidator;
   /** Where batches are stored (default: `graph` on this thread). */
-  writer?: GraphWriter;
+  writer?: GraphWriter | undefined;
   /** Called after each committed batch with the records that were new. */
   onStored: (batch: Ingested<S>[]) => void;
   onInvalid?: (reason: string, source: S | null) => void;

@@ -69,7 +69,7 @@ export interface InventoryOptions {
    * nodes in scripts/bench/mesh.ts).
    */
   busy?(): boolean;
-  limits?: Partial<InventoryLimits>;
+  limits?: Partial<InventoryLimits> | undefined;
 }
 
 /** Ids to send one peer in one message (`announce` or `get_records`). */
@@ -106,13 +106,13 @@ interface PeerState {
   /** It failed to deliver something it announced: its marks are ignored. */
   unreliable: boolean;
   /** The latest sync mark, waiting for `outstanding` to reach 0. */
-  mark?: () => void;
+  mark?: (() => void) | undefined;
 }
 
 interface Wanted<P> {
   announcers: P[];
   /** The peer asked for it now, if any. */
-  from?: P;
+  from?: P | undefined;
   deadline: number;
 }
 

@@ -21,7 +21,7 @@ const SAVE_EVERY = 1000;
 export interface LegacyPeer {
   readonly id: number;
   readonly remoteHost: string;
-  readonly dialedAddress?: string;
+  readonly dialedAddress?: string | undefined;
   send(json: string): boolean;
 }
 

@@ -94,21 +94,21 @@ export interface NetworkOptions {
   /** Most simultaneous connections, inbound and outbound together. */
   maxPeers: number;
   /** Discovered peers are dialed up to this many outbound connections ({@link DEFAULT_TARGET_OUTBOUND}). */
-  targetOutbound?: number;
+  targetOutbound?: number | undefined;
   /** How records travel between our nodes (default `announce`). */
-  gossip?: GossipMode;
+  gossip?: GossipMode | undefined;
   /** Announce/pull tuning (tests shrink the request timeout). */
-  inventory?: Partial<InventoryLimits>;
+  inventory?: Partial<InventoryLimits> | undefined;
   control?: ControlHandler;
   /** Legacy network switch: log and sync unsigned control events too (never badly signed ones). */
-  acceptUnsigned?: boolean;
+  acceptUnsigned?: boolean | undefined;
   onEvent?: (e: NodeEvent) => void;
   /** Where the network logs (connection ends, dial failures); its entries carry `part: net...`. */
-  log?: Logger;
-  timing?: Partial<NetTiming>;
-  limits?: Partial<ConnectionLimits>;
+  log?: Logger | undefined;
+  timing?: Partial<NetTiming> | undefined;
+  limits?: Partial<ConnectionLimits> | undefined;
   /** Signature-check worker threads (default: cores - 1; 0 = in-thread). */
-  verifyWorkers?: number;
+  verifyWorkers?: number | undefined;
   agent?: string;
   /**
    * Store received records from a worker thread's own connection (default: with 4+ cores;

@@ -11,7 +11,7 @@ export interface PexCandidate {
   readonly id: number;
   readonly closed: boolean;
   readonly remoteHost: string;
-  readonly dialedAddress?: string;
+  readonly dialedAddress?: string | undefined;
   readonly hello?: { node_id: string; listen_port: number };
 }
 

@@ -23,13 +23,13 @@ export interface RecordPipelineOptions<S> {
   /** The graph database file, for the writer thread's own connection. */
   graphPath: string;
   /** Signature-check worker threads (default: cores - 1; 0 = in-thread). */
-  verifyWorkers?: number;
+  verifyWorkers?: number | undefined;
   /** Store from a worker thread (default: with 4+ cores, see `storeThreadsWanted`). */
-  storeInWorker?: boolean;
+  storeInWorker?: boolean | undefined;
   /** Records buffered for validation before {@link RecordPipeline.submit} asks to pause. */
   maxPending: number;
   /** Estimated bytes of those records before it asks to pause (default 16 MiB). */
-  maxPendingBytes?: number;
+  maxPendingBytes?: number | undefined;
   /** Called after each committed batch with the records that were new. */
   onStored(batch: Ingested<S>[]): void;
   /** A record was dropped as invalid. */

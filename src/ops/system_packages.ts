@@ -67,7 +67,7 @@ async function exists(path: string): Promise<boolean> {
  * The real probe. Torch and bubblewrap are looked for the way training looks for them (any
  * Python that imports torch counts, not only Debian's); the others by the files they install.
  */
-export function systemProbe(opts: { python?: string; exec?: Exec } = {}): PackageProbe {
+export function systemProbe(opts: { python?: string | undefined; exec?: Exec } = {}): PackageProbe {
   const exec = opts.exec ?? execCommand;
   return async (pkg) => {
     switch (pkg.name) {

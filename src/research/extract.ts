@@ -14,7 +14,7 @@ export const MAX_HYPOTHESIS = 800;
 /** What a reply contained. */
 export interface ParsedReply {
   /** The chosen code block's text, undefined when the reply has none. */
-  code?: string;
+  code?: string | undefined;
   description: string;
   hypothesis: string;
 }

@@ -13,7 +13,7 @@ export interface Hyperparam {
   /** The right-hand side as written (without the trailing comment). */
   expr: string;
   /** Its value when statically computable. */
-  value?: number;
+  value?: number | undefined;
 }
 
 /** Constants train.py imports from prepare.py that sizes are written in. */

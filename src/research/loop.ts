@@ -21,7 +21,7 @@ import { errorText, safetyCatch } from "../errors.ts";
 export interface ResearchEvent {
   kind: "info" | "warn" | "proposal" | "published" | "skip";
   message: string;
-  record?: ExperimentRecord;
+  record?: ExperimentRecord | undefined;
 }
 
 /** Why the loop ended. */
@@ -55,13 +55,13 @@ export interface ResearchLoopOptions {
   keys: KeyPair;
   proposer: Proposer;
   /** Proposes when `proposer` fails for an iteration (LLM down, unusable reply, duplicate). */
-  fallback?: Proposer;
+  fallback?: Proposer | undefined;
   /** Stop after this many experiments (baseline excluded); unbounded when absent. */
-  maxExperiments?: number;
-  signal?: AbortSignal;
+  maxExperiments?: number | undefined;
+  signal?: AbortSignal | undefined;
   onProgress?: (event: ResearchEvent) => void;
   /** Seconds written as `time_budget` (default 300, the network's budget). */
-  timeBudget?: number;
+  timeBudget?: number | undefined;
   /** Limit for fetching a code artifact from peers (default 60 s). */
   fetchTimeoutMs?: number;
   /**
@@ -70,7 +70,7 @@ export interface ResearchLoopOptions {
    * for about 150 s while peers are found; a fresh node would otherwise always start from the
    * baseline because its dials had not finished.
    */
-  peerWaitMs?: number;
+  peerWaitMs?: number | undefined;
   /** With peers connected: wait until the graph has not grown for this long (default 3 s)... */
   syncSettleMs?: number;
   /** ...but at most this long (default 30 s). */

@@ -67,8 +67,8 @@ export function compilePolicy(o: {
   /** The device's default (gpu.ts `compileDisabledByDefault`). */
   deviceDefault: boolean;
   /** `SPORE_DISABLE_COMPILE` from the user's environment. */
-  env?: string;
-  crash?: CompileCrash;
+  env?: string | undefined;
+  crash?: CompileCrash | undefined;
 }): CompilePolicy {
   if (o.env === "1") return { disabled: true, why: "SPORE_DISABLE_COMPILE=1 is set" };
   if (o.crash) {

@@ -26,11 +26,11 @@ export interface PrepareOptions {
   python: string;
   cacheDir: string;
   /** SPORE_DATASET (default synthetic). */
-  dataset?: string;
+  dataset?: string | undefined;
   /** Where prepare.py comes from (default bundled). */
-  sourceDir?: string;
+  sourceDir?: string | undefined;
   timeoutMs?: number;
-  exec?: Exec;
+  exec?: Exec | undefined;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;

@@ -28,8 +28,8 @@ export const execCommand: Exec = async (cmd, args, opts = {}) => {
   try {
     const out = await new Deno.Command(cmd, {
       args,
-      env: opts.env,
-      cwd: opts.cwd,
+      ...(opts.env === undefined ? {} : { env: opts.env }),
+      ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

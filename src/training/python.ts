@@ -47,11 +47,11 @@ export interface PythonInfo {
 /** Where the choice of interpreter comes from. */
 export interface PythonSearch {
   /** From `--python` or config `python`. */
-  explicit?: string;
+  explicit?: string | undefined;
   /** Environment lookup (default `Deno.env.get`). */
   env?: (name: string) => string | undefined;
   candidates?: readonly string[];
-  exec?: Exec;
+  exec?: Exec | undefined;
 }
 
 /** Printed as one JSON line by the probe; tolerant of torch being absent or half-installed. */

@@ -53,7 +53,7 @@ export interface WorkspaceLayout {
    * Where under the user's home prepare.py reads prepared data (autoresearch:
    * `.cache/autoresearch`); undefined when it reads none there.
    */
-  homeCache?: string;
+  homeCache?: string | undefined;
 }
 
 /** A workspace resolved for research: its layout, class, and the host dir of its data cache. */
@@ -62,7 +62,7 @@ export interface ResolvedWorkspace extends WorkspaceLayout {
   /** Where the class's `dataset_cid` came from. */
   datasetSource: "flag" | "config" | "graph" | "prepare.py";
   /** Host directory bound read-only at `~/<homeCache>` inside the sandbox. */
-  dataCache?: string;
+  dataCache?: string | undefined;
 }
 
 /**
@@ -152,9 +152,9 @@ export async function inspectWorkspace(dir: string): Promise<WorkspaceLayout> {
 /** Where a workspace's `dataset_cid` comes from, in order. */
 export interface DatasetSources {
   /** `--dataset-cid`. */
-  flag?: string;
+  flag?: string | undefined;
   /** config.toml `dataset_cid`. */
-  config?: string;
+  config?: string | undefined;
   /** What the graph's records with this prepare_cid carry, most common first. */
   graph: readonly { datasetCid: string; count: number }[];
 }
@@ -236,9 +236,9 @@ function prepareHint(layout: WorkspaceLayout, hostDir: string): string {
  */
 export async function resolveWorkspace(o: {
   dir: string;
-  datasetCid?: string;
-  configDatasetCid?: string;
-  dataCache?: string;
+  datasetCid?: string | undefined;
+  configDatasetCid?: string | undefined;
+  dataCache?: string | undefined;
   graphDatasets: (prepareCid: string) => { datasetCid: string; count: number }[];
 }): Promise<ResolvedWorkspace> {
   const layout = await inspectWorkspace(o.dir);

@@ -36,7 +36,7 @@ export interface SandboxContext {
   /** Never visible inside (the node's data dir). */
   hiddenPaths: string[];
   /** Never bound as a whole. */
-  homeDir?: string;
+  homeDir?: string | undefined;
   maxProcesses?: number;
   asRoot: boolean;
 }
@@ -48,9 +48,9 @@ export type TrainPhase = "starting" | "training" | "evaluating" | "done";
 export interface ProgressEvent {
   phase: TrainPhase;
   elapsedSeconds: number;
-  progress?: TrainProgress;
+  progress?: TrainProgress | undefined;
   /** Set on the second attempt after a compile failure. */
-  retry?: boolean;
+  retry?: boolean | undefined;
 }
 
 /** One training run. */
@@ -59,13 +59,13 @@ export interface TrainRunOptions {
   /** Directory holding train.py, prepare.py, batching.py; the run may write here. */
   workspaceDir: string;
   /** Prepared data (SPORE_CACHE_DIR), read-only to the run; none for a foreign workspace. */
-  dataDir?: string;
+  dataDir?: string | undefined;
   /** Read-only data the script finds under its home (a foreign workspace's cache). */
-  homeBinds?: HomeBind[];
+  homeBinds?: HomeBind[] | undefined;
   /** `null` runs Python directly: only for the user's own trusted code (--unsafe-no-sandbox). */
   sandbox: SandboxContext | null;
   /** For a root node: the unprivileged uid this run drops to (must own the workspace). */
-  sandboxUid?: number;
+  sandboxUid?: number | undefined;
   /** Script inside the workspace (default train.py). */
   script?: string;
   /** The run's time budget in seconds (sets the default hard timeout). */
@@ -73,21 +73,21 @@ export interface TrainRunOptions {
   /** Pass SPORE_TIME_BUDGET to train.py (only when the user overrides the budget). */
   overrideTimeBudget?: boolean;
   /** Hard timeout; default budget + max(120 s, budget / 2) for startup, compile and eval. */
-  timeoutSeconds?: number;
-  maxSteps?: number;
+  timeoutSeconds?: number | undefined;
+  maxSteps?: number | undefined;
   /** SPORE_RESOURCE, percent of the accelerator (1-100). */
-  resource?: number;
+  resource?: number | undefined;
   disableCompile?: boolean;
   /** SPORE_DATASET for prepare.py (must match the prepared data). */
-  dataset?: string;
-  onProgress?: (e: ProgressEvent) => void;
+  dataset?: string | undefined;
+  onProgress?: ((e: ProgressEvent) => void) | undefined;
   /** Every output line (stdout and stderr), e.g. for a verbose log. */
-  onLine?: (line: string) => void;
-  signal?: AbortSignal;
+  onLine?: ((line: string) => void) | undefined;
+  signal?: AbortSignal | undefined;
   /** Seconds clock (injectable for tests). */
   clock?: () => number;
   /** Memory limit of the run (default {@link DEFAULT_MEMORY_LIMIT}, see `memory.ts`). */
-  memoryLimit?: MemoryLimit;
+  memoryLimit?: MemoryLimit | undefined;
   /** Characters of output kept for parsing and reports (the tail). Default 256 KiB. */
   maxLogChars?: number;
 }
@@ -284,9 +284,9 @@ async function runOnce(opts: TrainRunOptions, retry: boolean): Promise<TrainResu
   try {
     child = new Deno.Command(cmd, {
       args,
-      env,
-      cwd,
-      clearEnv,
+      ...(env === undefined ? {} : { env }),
+      ...(cwd === undefined ? {} : { cwd }),
+      ...(clearEnv === undefined ? {} : { clearEnv }),
       // Unsandboxed runs get their own process group so the whole tree can be killed.
       detached: unsandboxed,
       stdin: "null",

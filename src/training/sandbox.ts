@@ -77,12 +77,12 @@ export interface SandboxSpec {
   /** Host directory bound read-write at /workspace. */
   workspaceDir: string;
   /** Host directory with the prepared data, bound read-only at /data (none: no /data). */
-  dataDir?: string;
+  dataDir?: string | undefined;
   /**
    * Host directories bound read-only under the sandbox's home (/workspace), at the path relative
    * to it where the script looks (a foreign workspace's `~/.cache/autoresearch`).
    */
-  homeBinds?: HomeBind[];
+  homeBinds?: HomeBind[] | undefined;
   /** Absolute interpreter path (as seen on the host, bound at the same path). */
   python: string;
   /** Interpreter install roots outside the system dirs, bound read-only at the same path. */
@@ -90,7 +90,7 @@ export interface SandboxSpec {
   /** Paths that must never be visible (the node's data dir): no bind contains or enters them. */
   hiddenPaths: string[];
   /** The user's home: never bound as a whole. */
-  homeDir?: string;
+  homeDir?: string | undefined;
   /** Environment inside the sandbox, on top of the minimal base. */
   env: Record<string, string>;
   /** The script and its arguments, relative to /workspace. */
@@ -101,7 +101,7 @@ export interface SandboxSpec {
   /** Whether the node runs as root (decides user namespace vs. privilege drop). */
   asRoot: boolean;
   /** Uid/gid a root node drops to (default NOBODY_ID); must own the workspace. */
-  runUid?: number;
+  runUid?: number | undefined;
   /** Memory limit of the run (default {@link DEFAULT_MEMORY_LIMIT}). */
   memoryLimit?: MemoryLimit;
 }

@@ -41,11 +41,11 @@ export function trainOutcome(r: TrainResult): TrainOutcome {
 /** Options shared by every run of a node. */
 export interface RuntimeTrainerOptions {
   /** SPORE_RESOURCE share of the device, 1-100. */
-  resource?: number;
+  resource?: number | undefined;
   /** The user's workspace (its train.py is the baseline); default: the bundled one. */
   workspaceDir?: string;
   /** Progress of the running job (for the terminal progress line). */
-  onProgress?: (label: string, e: ProgressEvent) => void;
+  onProgress?: ((label: string, e: ProgressEvent) => void) | undefined;
 }
 
 /** A Trainer backed by the real sandboxed runtime. */
@@ -88,8 +88,8 @@ export class RuntimeTrainer implements Trainer {
     code: string,
     opts: {
       label?: string;
-      signal?: AbortSignal;
-      onProgress?: (update: TrainProgressUpdate) => void;
+      signal?: AbortSignal | undefined;
+      onProgress?: ((update: TrainProgressUpdate) => void) | undefined;
     } = {},
   ): Promise<TrainOutcome> {
     const label = opts.label ?? "train";

@@ -46,14 +46,14 @@ export interface RunWorkspaceOptions {
   /** The train.py to run (bytes or text). */
   trainPy: Uint8Array | string;
   /** Where prepare.py and batching.py come from (default: bundled). */
-  sourceDir?: string;
+  sourceDir?: string | undefined;
   /** Parent of the temp dir (default: the system temp dir). */
-  parentDir?: string;
+  parentDir?: string | undefined;
   /**
    * Hand the directory to this uid/gid: a root node drops to an unprivileged id inside the
    * sandbox, which must still be able to write its workspace.
    */
-  chownTo?: number;
+  chownTo?: number | undefined;
   /** batching.py may be absent from `sourceDir` (a foreign workspace); default required. */
   batchingOptional?: boolean;
   /**
@@ -61,7 +61,7 @@ export interface RunWorkspaceOptions {
    * (owned like the workspace) for the sandbox to bind onto, or, with `linkHomeBinds`, symlinks to
    * the host dirs for an unsandboxed run.
    */
-  homeBinds?: HomeBind[];
+  homeBinds?: HomeBind[] | undefined;
   linkHomeBinds?: boolean;
 }
 
@@ -71,7 +71,10 @@ export async function createRunWorkspace(opts: RunWorkspaceOptions): Promise<Run
   const batching = opts.batchingOptional
     ? await readWorkspaceFile("batching.py", opts.sourceDir).catch(() => undefined)
     : await readWorkspaceFile("batching.py", opts.sourceDir);
-  const dir = await Deno.makeTempDir({ prefix: "spore-run-", dir: opts.parentDir });
+  const dir = await Deno.makeTempDir({
+    prefix: "spore-run-",
+    ...(opts.parentDir === undefined ? {} : { dir: opts.parentDir }),
+  });
   const dispose = () => removeTree(dir);
   try {
     await Deno.writeFile(join(dir, "prepare.py"), prepare, { mode: 0o644 });

@@ -41,9 +41,9 @@ export interface ApplierOptions {
   reputation: ReputationStore;
   graph: GraphStore;
   /** Accepted events are logged here so sync can pass them on; optional for tests. */
-  control?: ControlLog;
+  control?: ControlLog | undefined;
   /** Legacy network switch: apply unsigned events too (wrongly signed ones never). */
-  acceptUnsigned?: boolean;
+  acceptUnsigned?: boolean | undefined;
   /** This node's id: it always places itself as a verifier (it ran the rerun on its hardware). */
   selfId?: string;
   /** Diagnostics sink. */

@@ -65,7 +65,7 @@ const LIST_MAX = 50;
  */
 export function readVerificationSummary(
   dataDir: string,
-  opts: { selfId?: string; recent?: number } = {},
+  opts: { selfId?: string | undefined; recent?: number } = {},
 ): VerificationSummary {
   const recent = opts.recent ?? 10;
   const path = verifyDbPath(dataDir);

@@ -38,7 +38,7 @@ async function scrape(
 Deno.test("metrics: counters move as two nodes exchange records; healthz answers", async () => {
   const a = await startNode();
   const b = await startNode();
-  const logged: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
+  const logged: { level: string; msg: string; fields?: Record<string, unknown> | undefined }[] = [];
   const log: Logger = {
     log: (level, msg, fields) => logged.push({ level, msg, fields }),
     debug: (msg, fields) => logged.push({ level: "debug", msg, fields }),

@@ -9,7 +9,7 @@ import { BASELINE } from "./fixtures.ts";
 export class FakeNode implements NodeHandle {
   readonly nodeId = "f".repeat(64);
   readonly stores: Stores;
-  readonly published: { record: ExperimentRecord; code?: Uint8Array }[] = [];
+  readonly published: { record: ExperimentRecord; code?: Uint8Array | undefined }[] = [];
   readonly events = { on: () => () => {} };
   /** Artifacts "held by peers": fetchArtifact falls back to these. */
   readonly remote = new Map<string, Uint8Array>();

@@ -158,7 +158,7 @@ export interface NodeSpec {
   gpuClass?: string;
   spotCheckRate?: number;
   /** Challenge timeout in ms; default 1800 s. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
 }
 
 /** One in-process node: its own data dir, stores, trainer and verifier. */

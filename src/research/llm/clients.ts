@@ -13,8 +13,8 @@ export interface ClientSettings {
   model: string;
   baseUrl: string;
   maxTokens: number;
-  temperature?: number;
-  http?: HttpOptions;
+  temperature?: number | undefined;
+  http?: HttpOptions | undefined;
 }
 
 function trimSlash(url: string): string {

@@ -35,7 +35,7 @@ export interface PostRequest {
   url: string;
   headers: Record<string, string>;
   body: unknown;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** The default sleep: a timer that an abort signal cancels. */

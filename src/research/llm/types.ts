@@ -16,7 +16,7 @@ export interface ChatRequest {
   messages: ChatMessage[];
   /** Upper bound on generated tokens; the client's configured default otherwise. */
   maxTokens?: number;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** A configured model endpoint. */
@@ -45,7 +45,7 @@ export class LlmError extends Error {
   override name = "LlmError";
   readonly kind: LlmErrorKind;
   readonly provider: string;
-  readonly status?: number;
+  readonly status?: number | undefined;
 
   constructor(kind: LlmErrorKind, provider: string, message: string, status?: number) {
     super(message);
