@@ -20,9 +20,9 @@ import { shortId } from "./output.ts";
 
 /** The parsed options. */
 export interface WorkspaceOptions {
-  workspace?: string;
+  workspace?: string | undefined;
   datasetCid?: string;
-  dataCache?: string;
+  dataCache?: string | undefined;
 }
 
 /** Add the three options to `cmd`. */

@@ -79,7 +79,7 @@ export interface ResearchLoopOptions {
    * Called with every kept experiment's code (the workspace's train.py follows the research);
    * a failure is reported and research goes on.
    */
-  onKeep?: (record: ExperimentRecord, code: string) => Promise<unknown>;
+  onKeep?: ((record: ExperimentRecord, code: string) => Promise<unknown>) | undefined;
   random?: () => number;
   /** Milliseconds since the epoch. */
   now?: () => number;

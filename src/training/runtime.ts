@@ -43,20 +43,20 @@ export interface RuntimeOptions {
   /** The node's data dir: never visible to training. */
   dataDir: string;
   /** Interpreter from `--python` or config `python`. */
-  python?: string;
+  python?: string | undefined;
   /** Prepared-data cache (default $SPORE_CACHE_DIR, else `<dataDir>/cache`). */
   cacheDir?: string;
   /** Run without bubblewrap: only for code the user trusts. */
-  unsafeNoSandbox?: boolean;
+  unsafeNoSandbox?: boolean | undefined;
   /** SPORE_DATASET (default synthetic). */
-  dataset?: string;
+  dataset?: string | undefined;
   /** Source of prepare.py/batching.py (default bundled workspace). */
   workspaceSourceDir?: string;
   /**
    * A foreign workspace (`--workspace` with its own prepare.py): its files are the run's, its class
    * is the records', its prepare.py is never run, and its home cache is bound read-only.
    */
-  foreign?: ResolvedWorkspace;
+  foreign?: ResolvedWorkspace | undefined;
   maxProcesses?: number;
   /** Memory limit of every run (default `DEFAULT_MEMORY_LIMIT`: half the RAM, see memory.ts). */
   memoryLimit?: MemoryLimit;
@@ -83,7 +83,7 @@ export interface TrainJob extends
   /** For queue displays, e.g. "research" or "verify <id>". */
   label?: string;
   /** Override the time budget (passed to train.py as SPORE_TIME_BUDGET). */
-  timeBudgetSeconds?: number;
+  timeBudgetSeconds?: number | undefined;
 }
 
 /** Ready-to-use training runtime. */
@@ -217,8 +217,8 @@ export interface SandboxProbe {
   python: PythonInfo;
   /** The node's data dir: never visible inside. */
   dataDir: string;
-  maxProcesses?: number;
-  exec?: Exec;
+  maxProcesses?: number | undefined;
+  exec?: Exec | undefined;
 }
 
 /**
