@@ -55,27 +55,27 @@ export type RunMode = "research" | "verify-only" | "sync-only";
 /** How to prepare the sandboxed training runtime (research and verify-only modes). */
 export interface TrainingOptions {
   /** Python interpreter with torch (default: config.toml's, else $SPORE_PYTHON, python3). */
-  python?: string;
+  python?: string | undefined;
   /** Train without bubblewrap. */
-  unsafeNoSandbox?: boolean;
+  unsafeNoSandbox?: boolean | undefined;
   /** Memory limit of each run (default: config.toml's `train_memory_limit`, else half the RAM). */
-  memoryLimit?: MemoryLimit;
+  memoryLimit?: MemoryLimit | undefined;
   /** Share of the device to use, 1-100. */
-  resource?: number;
+  resource?: number | undefined;
   /** Progress of each training run. */
-  onProgress?: (label: string, e: ProgressEvent) => void;
+  onProgress?: ((label: string, e: ProgressEvent) => void) | undefined;
   /** Research workspace dir (default: config.toml's `workspace`, else the embedded one). */
-  workspace?: string;
+  workspace?: string | undefined;
   /** Its `dataset_cid` (default: config's, else what the graph's records carry). */
-  datasetCid?: string;
+  datasetCid?: string | undefined;
   /** Where its prepared data is (default: where its prepare.py looks). */
-  dataCache?: string;
+  dataCache?: string | undefined;
 }
 
 /** What the training part of a node runs with, for banners. */
 export interface TrainingInfo {
   /** The `--workspace` one, when not the embedded workspace. */
-  workspace?: ResolvedWorkspace;
+  workspace?: ResolvedWorkspace | undefined;
   /** The research class records are published, verified and built on in. */
   researchClass: ResearchClass;
   compile: CompilePolicy;
@@ -94,27 +94,27 @@ export interface StartNodeOptions {
   /** Peers to dial (default: the config's); ignored with `genesis`. */
   peers?: string[];
   /** Start a new network: dial nobody (others may still connect). */
-  genesis?: boolean;
-  maxPeers?: number;
+  genesis?: boolean | undefined;
+  maxPeers?: number | undefined;
   /** Log file detail (default info). */
   logLevel?: LogLevel;
   /** Serve the explorer on the config's web address (default true). */
-  explorer?: boolean;
+  explorer?: boolean | undefined;
   /** Explorer port (default: the config's `web_port`). */
-  webPort?: number;
+  webPort?: number | undefined;
   /**
    * Say `no peers connected` after this long without a peer ({@link ALONE_FIRST_MS}; tests
    * shorten it), then at doubling intervals.
    */
-  aloneWarnMs?: number;
+  aloneWarnMs?: number | undefined;
   /** Research mode stops after this many experiments. */
-  maxExperiments?: number;
+  maxExperiments?: number | undefined;
   training?: TrainingOptions;
   /**
    * Runs once the data dir is locked, before the training runtime is prepared (`spore run` asks
    * there whether to install missing packages).
    */
-  beforeTraining?: () => Promise<unknown>;
+  beforeTraining?: (() => Promise<unknown>) | undefined;
   /** A ready trainer instead of the sandboxed runtime (tests); `timeBudget` goes with it. */
   trainer?: Trainer;
   timeBudget?: number;
@@ -131,7 +131,7 @@ export interface RunningNode extends AsyncDisposable {
   /** The mode actually running (research or verify-only fall back to sync-only without torch). */
   readonly mode: RunMode;
   /** Why the requested mode fell back to sync-only, if it did. */
-  readonly fallbackReason?: string;
+  readonly fallbackReason?: string | undefined;
   readonly keys: KeyPair;
   /** True when this start created the node's identity. */
   readonly newIdentity: boolean;
@@ -140,19 +140,19 @@ export interface RunningNode extends AsyncDisposable {
   readonly events: NodeEventSource;
   readonly trainer: Trainer;
   /** Workspace, class and compile policy of the trainer (absent in sync-only mode). */
-  readonly training?: TrainingInfo;
+  readonly training?: TrainingInfo | undefined;
   readonly verifier: Verifier;
   readonly metrics: NodeMetrics;
-  readonly explorer?: RunningExplorer;
+  readonly explorer?: RunningExplorer | undefined;
   /** Why the explorer is not running although it was asked for (it could not bind). */
-  readonly explorerError?: string;
+  readonly explorerError?: string | undefined;
   readonly log: Logger;
   /**
    * The research loop (research mode only): resolves with its last summary when it ends by
    * itself (`done`: its experiments ran; otherwise it stopped on a failure it said how to fix,
    * and the node runs on); {@link close} stops it first.
    */
-  readonly research?: Promise<ResearchSummary>;
+  readonly research?: Promise<ResearchSummary> | undefined;
   /** Stop the research loop, explorer, verifier, node, metrics, log and lock, in that order. */
   close(): Promise<void>;
 }
