@@ -4,11 +4,21 @@
  * - A node runs on this data dir: read its databases (SQLite readers under WAL) and follow them.
  * - Another node answers on the gossip port: attach to it as a peer (sync its graph into this
  *   data dir, live events and artifact fetches over the network) instead of failing.
- * - Nothing runs: serve the data dir as it is, following later writers.
+ * - Nothing runs and `-p/--port` or `-c/--peer` is given: start a sync-only gossip node on this
+ *   data dir and join the network through those peers (config.toml's too), as the Python
+ *   explorer does.
+ * - Nothing runs otherwise: serve the data dir as it is, following later writers.
  * @module
  */
 import type { Command } from "commander";
-import { ensureIdentity, loadConfig, loadIdentity } from "../config.ts";
+import {
+  ensureIdentity,
+  loadConfig,
+  loadIdentity,
+  loadKnownPeers,
+  type SporeConfig,
+} from "../config.ts";
+import { normalizePeer } from "./peer.ts";
 import { SporeNode } from "../node.ts";
 import type { NodeHandle } from "../node_types.ts";
 import { acquireDataDirLock, type DataDirLock, isDataDirLocked } from "../ops/lock.ts";
@@ -22,6 +32,8 @@ import { style } from "./output.ts";
 interface ExplorerCliOptions extends CommonOptions {
   webHost?: string;
   webPort?: string;
+  port?: string;
+  peer?: string[];
 }
 
 /** Register `explorer`. */
@@ -33,7 +45,21 @@ export function registerExplorer(program: Command): void {
       "--web-host <host>",
       "address to bind (default: web_host in config.toml, else 127.0.0.1)",
     )
-    .option("--web-port <port>", "first port to try (default: web_port in config.toml, else 8470)");
+    .option(
+      "-w, --web-port <port>",
+      "first port to try (default: web_port in config.toml, else 8470)",
+    )
+    .option(
+      "-p, --port <port>",
+      "with no node on this data dir: run a sync-only gossip node on this port and join the " +
+        "network (default: port in config.toml)",
+    )
+    .option(
+      "-c, --peer <host:port>",
+      "with no node on this data dir: run a sync-only gossip node that dials this peer " +
+        "(repeatable; config.toml's peers too)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    );
   withDataDir(cmd).action(async (opts: ExplorerCliOptions) => {
     const dataDir = dataDirOf(opts);
     const config = await loadConfig(dataDir);
@@ -41,7 +67,15 @@ export function registerExplorer(program: Command): void {
     const port = opts.webPort === undefined
       ? config.web_port
       : portNumber("--web-port")(opts.webPort);
-    const source = await openSource(dataDir, config.port);
+    const gossip = opts.port !== undefined || opts.peer !== undefined
+      ? {
+        port: opts.port === undefined ? config.port : portNumber("--port")(opts.port),
+        peers: [...new Set([...config.peer, ...(opts.peer ?? []).map(normalizePeer)])],
+      }
+      : undefined;
+    const source = gossip && !isDataDirLocked(dataDir)
+      ? await joinNetwork(dataDir, config, gossip)
+      : await openSource(dataDir, config.port);
     let explorer;
     try {
       explorer = await startExplorer(source.node, { host, port });
@@ -66,6 +100,45 @@ interface ExplorerSource {
   node: NodeHandle;
   describe: string;
   close(): Promise<void>;
+}
+
+/** A sync-only gossip node of this data dir, joining the network (the Python explorer's way). */
+async function joinNetwork(
+  dataDir: string,
+  config: SporeConfig,
+  gossip: { port: number; peers: string[] },
+): Promise<ExplorerSource> {
+  const lock = acquireDataDirLock(dataDir);
+  try {
+    const { keys } = await ensureIdentity(dataDir);
+    const node = await SporeNode.start({
+      dataDir,
+      keys,
+      host: config.host,
+      port: gossip.port,
+      peers: gossip.peers,
+      bootstrap: config.bootstrap,
+      knownPeers: await loadKnownPeers(dataDir),
+      maxPeers: config.max_peers,
+    });
+    const dialing = gossip.peers.length ? gossip.peers : config.bootstrap;
+    return {
+      node,
+      describe: `sync-only gossip node on ${config.host}:${node.port}, connecting to ${
+        dialing.join(", ") || "nobody"
+      }; data dir ${dataDir}`,
+      async close() {
+        await node.close();
+        lock.release();
+      },
+    };
+  } catch (err) {
+    lock.release();
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new UserError(`gossip port ${gossip.port} is in use: pick another with -p/--port`);
+    }
+    throw err;
+  }
 }
 
 /** True when something accepts TCP connections on 127.0.0.1:`port`. */

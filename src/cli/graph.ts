@@ -141,15 +141,23 @@ export function registerGraph(program: Command): void {
         "list the frontier by research class: kept results no child has beaten, best first",
       )
       .option("--gpu <class>", "only this GPU class (e.g. H100, RTX_4090, CPU)")
-      .option("--limit <n>", "rows to show per research class", positiveInt("--limit"), 20),
+      .option(
+        "--limit <n>",
+        "rows per research class (default: 20 shown; --json lists every row)",
+        positiveInt("--limit"),
+      ),
   );
   withJson(withDataDirOption(frontierCmd)).action(
-    async (opts: CommonOptions & { gpu?: string; limit: number; class?: string }) => {
+    async (opts: CommonOptions & { gpu?: string; limit?: number; class?: string }) => {
       await withDataDir(dataDirOf(opts), async (ctx) => {
         const graph = ctx.stores.graph;
         const { classes } = await shownClasses(graph, opts.class);
         const groups = classes
-          .map((c) => ({ c, rows: graph.frontierOfClass(c, opts.gpu, opts.limit) }))
+          // Scripts read --json: complete unless they ask for less (up to the store's page).
+          .map((c) => ({
+            c,
+            rows: graph.frontierOfClass(c, opts.gpu, opts.limit ?? (opts.json ? undefined : 20)),
+          }))
           .filter((g) => g.rows.length > 0);
         // JSON stays a flat list of records (scripts read it), best first within each class.
         if (opts.json) return printRecordsJson(groups.flatMap((g) => g.rows));

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { makeRecords, startNode, vectorKey, waitFor } from "../net/helpers.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+Deno.test("spore explorer -p -w -c with no node on the data dir runs its own gossip node and syncs", async () => {
+  const help = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "explorer", "--help"],
+    stdout: "piped",
+  }).output();
+  const helpText = new TextDecoder().decode(help.stdout);
+  for (const f of ["-p, --port", "-w, --web-port", "-c, --peer"]) {
+    assert.ok(helpText.includes(f), `explorer --help shows ${f}`);
+  }
+  const running = await startNode();
+  const recs = makeRecords(40, vectorKey(0), { tag: "explorer-join" });
+  running.node.stores.graph.insertMany(recs);
+  const dir = await Deno.makeTempDir({ prefix: "spore-explorer-join-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "explorer",
+      "--data-dir",
+      dir,
+      "-p",
+      "0",
+      "-w",
+      "0",
+      "-c",
+      running.address,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  const reader = (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
+  })();
+  try {
+    await waitFor(() => /explorer: http:\/\/127\.0\.0\.1:\d+\//.test(out), "the explorer", 60_000);
+    assert.match(out, /sync-only gossip node on .*connecting to 127\.0\.0\.1:\d+/);
+    const url = /explorer: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)![1]!;
+    let count = 0;
+    await waitFor(
+      () => {
+        fetch(`${url}api/stat`).then((r) => r.json()).then((s) => count = s.experiment_count)
+          .catch(() => {});
+        return count === recs.length;
+      },
+      "the graph synced from the peer",
+      30_000,
+    );
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await reader;
+    await child.stderr.cancel().catch(() => {});
+    await running.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
