@@ -283,7 +283,12 @@ export class ResearchLoop {
       agentModel: "baseline",
       outcome,
     });
-    await this.#publish(record, codeBytes, code);
+    try {
+      await this.#publish(record, codeBytes, code);
+    } catch (e) {
+      this.#o.node.runs?.stop(); // the card must not show a run that will never finish
+      throw e;
+    }
     this.#summary.baselinePublished = true;
     this.#o.node.runs?.finish(record);
     if (record.status === "crash") {
