@@ -18,6 +18,7 @@ import {
   shortId,
   statusBadge,
 } from "./dom.js";
+import { lossPlot } from "./live_run.js";
 import { recordTable } from "./tables.js";
 
 const WIRE_FIELDS = [
@@ -195,27 +196,11 @@ async function loadCurve(panelEl, box, id) {
   if (points.length < 2) return;
   panelEl.hidden = false;
   box.dataset.points = String(points.length);
-  new globalThis.uPlot(
-    {
-      width: Math.max(300, box.clientWidth || 800),
-      height: 200,
-      legend: { show: false },
-      scales: { x: { time: false } },
-      axes: [
-        { stroke: "#8b949e", label: "step", grid: { stroke: "rgba(139,148,158,.15)" } },
-        {
-          stroke: "#8b949e",
-          label: "loss",
-          size: 56,
-          grid: { stroke: "rgba(139,148,158,.15)" },
-          values: (_u, v) => v.map((x) => x.toFixed(2)),
-        },
-      ],
-      series: [{}, { stroke: "#58a6ff", width: 1.5, points: { show: false } }],
-    },
-    [points.map((p) => p[0]), points.map((p) => p[1])],
-    box,
-  );
+  lossPlot(box, [points.map((p) => p[0]), points.map((p) => p[1])], {
+    width: Math.max(300, box.clientWidth || 800),
+    height: 200,
+    labels: true,
+  });
 }
 
 function panel(title, ...body) {

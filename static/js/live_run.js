@@ -144,27 +144,7 @@ export class LiveRunCard {
       return;
     }
     this.plot?.destroy();
-    this.plot = new uPlot(
-      {
-        width,
-        height: 110,
-        legend: { show: false },
-        cursor: { show: false },
-        scales: { x: { time: false } },
-        axes: [
-          { stroke: "#8b949e", size: 28, grid: { show: false }, ticks: { show: false } },
-          {
-            stroke: "#8b949e",
-            size: 44,
-            grid: { stroke: "rgba(139,148,158,.15)" },
-            values: (_u, v) => v.map((x) => x.toFixed(2)),
-          },
-        ],
-        series: [{}, { stroke: "#58a6ff", width: 1.5, points: { show: false } }],
-      },
-      [xs, ys],
-      this.spark,
-    );
+    this.plot = lossPlot(this.spark, [xs, ys], { width, height: 110, labels: false });
   }
 
   destroy() {
@@ -197,5 +177,41 @@ function resultLine(result) {
     h("b", { class: "bpb" }, result.val_bpb === null ? "crash" : bpb(result.val_bpb)),
     " · published ",
     expLink(result.id),
+  );
+}
+
+/** Whole steps: a short run must not get ticks at step 1.2. */
+const STEP_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000];
+
+/** A loss-over-steps line (the live card's and the experiment page's). */
+export function lossPlot(box, data, { width, height, labels }) {
+  return new uPlot(
+    {
+      width,
+      height,
+      legend: { show: false },
+      cursor: { show: labels },
+      scales: { x: { time: false } },
+      axes: [
+        {
+          stroke: "#8b949e",
+          label: labels ? "step" : undefined,
+          size: labels ? 40 : 28,
+          incrs: STEP_INCRS,
+          grid: { show: labels, stroke: "rgba(139,148,158,.15)" },
+          ticks: { show: labels },
+        },
+        {
+          stroke: "#8b949e",
+          label: labels ? "loss" : undefined,
+          size: labels ? 56 : 44,
+          grid: { stroke: "rgba(139,148,158,.15)" },
+          values: (_u, v) => v.map((x) => x.toFixed(2)),
+        },
+      ],
+      series: [{}, { stroke: "#58a6ff", width: 1.5, points: { show: false } }],
+    },
+    data,
+    box,
   );
 }
