@@ -122,6 +122,8 @@ export function dataPaths(dataDir: string) {
     log: join(dataDir, "log"),
     /** The user's copy of the workspace (train.py, prepare.py, ...). */
     workspace: join(dataDir, "workspace"),
+    /** This machine's measured CPU training pace (`src/training/cpu_pace.ts`). */
+    cpuPace: join(dataDir, "cpu_pace.json"),
     /** Versions of the workspace's train.py that a keep replaced (`src/research/best_code.ts`). */
     workspaceHistory: join(dataDir, "workspace_history"),
     /** Sync cursors and watermarks (`src/net/sync_state.ts`). */

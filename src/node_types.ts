@@ -87,6 +87,11 @@ export interface TrainOutcome {
   training_seconds?: number;
   /** Why the run counts as a crash (exit code, signal, timeout, missing val_bpb...). */
   crashReason?: string;
+  /**
+   * The run was stopped because this machine is too slow for it (a step-bound CPU run past its
+   * pace limit): not a result about the code, so it is neither published nor judged.
+   */
+  hostSlow?: boolean;
 }
 
 /** The hardware/software identity that goes into a record. */

@@ -24,6 +24,7 @@ import { UserError } from "./errors.ts";
 import { style } from "./output.ts";
 import { normalizePeer } from "./peer.ts";
 import { askYesNo, offerResearchPackages } from "./packages.ts";
+import { StatusLine } from "./status_line.ts";
 import {
   describeWorkspace,
   withWorkspaceOptions,
@@ -160,7 +161,11 @@ function isInteractive(): boolean {
 
 /** Start a node with `opts`, print its banner and progress, and stop it cleanly. */
 export async function runNode(opts: RunOptions, control: RunControl = {}): Promise<void> {
-  const print = control.print ?? ((line: string) => console.log(line));
+  const status = new StatusLine({
+    tty: control.tty ?? stdoutIsTerminal(),
+    print: control.print ?? ((line: string) => console.log(line)),
+  });
+  const print = status.log;
   const dataDir = resolveDataDir(opts.dataDir);
   const config = await loadConfig(dataDir);
   const logLevel = parseLevel(opts.logLevel ?? Deno.env.get("SPORE_LOG") ?? "info");
@@ -176,6 +181,9 @@ export async function runNode(opts: RunOptions, control: RunControl = {}): Promi
   // after `spore start`) must still end in a clean shutdown, not the default kill.
   const signal = control.stopped ? undefined : stopSignal();
   const stopped = control.stopped ?? signal!.stopped;
+  // A run still training when the node is told to stop is interrupted, not done.
+  let stopping = false;
+  stopped.then(() => (stopping = true));
   let app: RunningNode;
   try {
     if (await ensureConfigFile(dataDir)) {
@@ -201,7 +209,7 @@ export async function runNode(opts: RunOptions, control: RunControl = {}): Promi
         unsafeNoSandbox: opts.unsafeNoSandbox,
         memoryLimit: opts.trainMemoryLimit,
         resource: opts.resource,
-        onProgress: trainingProgress(print),
+        onProgress: trainingProgress(status, () => stopping),
         workspace: opts.workspace,
         datasetCid: opts.datasetCid,
         dataCache: opts.dataCache,
@@ -220,6 +228,7 @@ export async function runNode(opts: RunOptions, control: RunControl = {}): Promi
     }
     throw e;
   }
+  const published = countPublished(app);
   try {
     if (app.fallbackReason !== undefined) {
       print(style("yellow", `${mode} mode unavailable: ${app.fallbackReason}`));
@@ -258,13 +267,18 @@ export async function runNode(opts: RunOptions, control: RunControl = {}): Promi
         return new Promise<void>(() => {});
       },
     );
-    await showProgress(app, ended ? Promise.race([stopped, ended]) : stopped, print, control);
+    await showProgress(app, ended ? Promise.race([stopped, ended]) : stopped, status, control);
   } finally {
+    stopping = true;
+    status.close();
     print("stopping: storing everything received...");
     await app.close();
     signal?.dispose();
     const s = app.node.stats();
-    print(`stopped. ${s.stored} records stored this run (${s.received} received).`);
+    print(
+      `stopped. ${published()} published by this node, ${s.stored} records stored from peers ` +
+        `(${s.received} received).`,
+    );
   }
 }
 
@@ -290,16 +304,45 @@ async function describeTrainer(trainer: Trainer): Promise<string> {
   return `${env.gpuClass} (torch ${env.torchVersion})`;
 }
 
+/** Records this node publishes while it runs (its own, not those received from peers). */
+function countPublished({ node }: RunningNode): () => number {
+  let n = 0;
+  node.events.on((e) => {
+    if (e.kind === "experiment" && e.source === "local") n++;
+  });
+  return () => n;
+}
+
+/** Training progress on the status line; the end of a run as one line of its own. */
 function trainingProgress(
-  print: (line: string) => void,
+  status: StatusLine,
+  stopping: () => boolean,
 ): (label: string, e: ProgressEvent) => void {
-  let last = 0;
   return (label, e) => {
-    const now = performance.now();
-    if (now - last < 2000 && e.phase === "training") return;
-    last = now;
-    print(`  [${label}] ${renderProgress(e)}`);
+    if (e.phase !== "done") {
+      return status.progress({
+        label,
+        text: renderProgress(e),
+        phase: e.phase,
+        percent: e.progress?.percent,
+      });
+    }
+    status.progress(undefined);
+    const secs = e.elapsedSeconds.toFixed(0);
+    status.log(
+      stopping()
+        ? `  [${label}] interrupted after ${secs}s (not published)`
+        : `  [${label}] ${renderProgress(e)}`,
+    );
   };
+}
+
+function stdoutIsTerminal(): boolean {
+  try {
+    return Deno.stdout.isTerminal();
+  } catch {
+    return false;
+  }
 }
 
 function printBanner(
@@ -330,19 +373,11 @@ function printBanner(
 async function showProgress(
   { node }: RunningNode,
   stopped: Promise<void>,
-  print: (l: string) => void,
+  status: StatusLine,
   control: RunControl,
 ): Promise<void> {
-  let tty = control.tty;
-  if (tty === undefined) {
-    try {
-      tty = Deno.stdout.isTerminal();
-    } catch {
-      tty = false;
-    }
-  }
+  const tty = control.tty ?? stdoutIsTerminal();
   const period = control.progressMs ?? (tty ? 1000 : 10_000);
-  const enc = new TextEncoder();
   let last = node.stats();
   let lastAt = performance.now();
   let lastLine = "";
@@ -352,19 +387,15 @@ async function showProgress(
     const rate = (s.stored - last.stored) / ((now - lastAt) / 1000);
     last = s;
     lastAt = now;
-    const line = `records received ${s.received} · stored ${s.stored} · ${rate.toFixed(0)}/s · ` +
-      `peers ${s.peers} · graph ${node.stores.graph.count()}`;
-    if (tty) {
-      Deno.stdout.writeSync(enc.encode(`\r\x1b[2K${line}`));
-    } else if (line !== lastLine) {
-      print(`${new Date().toISOString()} ${line}`);
-    }
+    const line = `peers ${s.peers} · graph ${node.stores.graph.count()} · received ` +
+      `${s.received} · stored ${s.stored} (${rate.toFixed(0)}/s)`;
+    if (tty) status.network(line);
+    else if (line !== lastLine) status.network(`${new Date().toISOString()} ${line}`);
     lastLine = line;
   }, period);
   try {
     await stopped;
   } finally {
     clearInterval(timer);
-    if (tty) Deno.stdout.writeSync(enc.encode("\n"));
   }
 }

@@ -71,6 +71,11 @@ export function renderProgress(e: ProgressEvent, width = 24): string {
     parts.push(`${Math.round(p.tokPerSec).toLocaleString("en-US")} tok/s`);
   }
   if (p.remainingSeconds !== undefined) parts.push(`ETA ${Math.round(p.remainingSeconds)}s`);
+  if (e.slow) {
+    parts.push(
+      `too slow: needs ~${e.slow.projectedSeconds}s, limit ${e.slow.limitSeconds}s (will stop)`,
+    );
+  }
   return parts.join(" | ") + retry;
 }
 
@@ -130,7 +135,11 @@ export function resultJson(
     compile_retried: r.compileRetried,
     compile_disabled: rt.compileDisabled,
   };
-  if (!r.ok) return { ok: false, status: "crash", kind: r.kind, reason: r.reason, ...common };
+  if (!r.ok) {
+    // A run stopped for this machine's slowness is not a crash of the code.
+    const status = r.hostSlow ? "host_too_slow" : "crash";
+    return { ok: false, status, kind: r.kind, reason: r.reason, ...common };
+  }
   return {
     ok: true,
     val_bpb: r.metrics.valBpb,

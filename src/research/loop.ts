@@ -30,6 +30,7 @@ export type StopReason =
   | "aborted"
   | "llm"
   | "baseline-crash"
+  | "host-slow"
   | "trainer"
   | "stuck"
   | "error";
@@ -274,6 +275,15 @@ export class ResearchLoop {
       this.#o.node.runs?.stop();
       throw new Stop("aborted", "aborted");
     }
+    if (outcome.hostSlow) {
+      this.#o.node.runs?.stop();
+      throw new Stop(
+        "host-slow",
+        `the baseline was not published: ${outcome.crashReason}. This machine trains too ` +
+          "slowly for the CPU default: `spore doctor` checks its speed (OpenBLAS: " +
+          "`sudo apt-get install libopenblas0-pthread`), or lower the load and restart",
+      );
+    }
     const { record, codeBytes } = this.#buildRecord({
       parent: null,
       code,
@@ -392,6 +402,13 @@ export class ResearchLoop {
     const outcome = await this.#train(proposal.code, `experiment ${n}`);
     if (this.#aborted()) {
       this.#o.node.runs?.stop();
+      return current;
+    }
+    if (outcome.hostSlow) {
+      // Publishing it as `crash` would mark the idea as broken for everyone.
+      this.#o.node.runs?.stop();
+      this.#summary.skipped++;
+      this.#emit("warn", `experiment ${n} not published: ${outcome.crashReason}`);
       return current;
     }
     const { record, codeBytes } = this.#buildRecord({

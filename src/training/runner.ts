@@ -51,6 +51,11 @@ export interface ProgressEvent {
   progress?: TrainProgress | undefined;
   /** Set on the second attempt after a compile failure. */
   retry?: boolean | undefined;
+  /**
+   * A step-bound CPU run whose projected finish is past its limit (set from the moment the
+   * estimate says so): the run will be stopped for this machine's slowness.
+   */
+  slow?: { projectedSeconds: number; limitSeconds: number } | undefined;
 }
 
 /** One training run. */
@@ -102,7 +107,16 @@ export type TrainResult =
     /** Set when the first attempt crashed in torch.compile: its error line. */
     compileFailure?: string;
   }
-  & ({ ok: true; metrics: TrainMetrics } | { ok: false; kind: CrashKind; reason: string });
+  & (
+    | { ok: true; metrics: TrainMetrics }
+    | {
+      ok: false;
+      kind: CrashKind;
+      reason: string;
+      /** A step-bound CPU run stopped by its pace limit: the machine's fault, not the code's. */
+      hostSlow?: boolean;
+    }
+  );
 
 const MAX_LINE = 64 * 1024;
 

@@ -29,8 +29,19 @@ import {
   rememberCompileCrash,
 } from "./compile_policy.ts";
 import { TrainingSetupError } from "./errors.ts";
+import { dataPaths } from "../config.ts";
+import {
+  cpuLimitSeconds,
+  type CpuPace,
+  loadPace,
+  overLimit,
+  PACE_FACTOR,
+  paceOf,
+  savePace,
+} from "./cpu_pace.ts";
 import type { HomeBind } from "./sandbox.ts";
 import {
+  type ProgressEvent,
   runTraining,
   type SandboxContext,
   type TrainResult,
@@ -90,6 +101,8 @@ export interface TrainJob extends
 export class TrainingRuntime {
   readonly queue = new TrainingQueue();
   #compileCrash: CompileCrash | undefined;
+  /** This machine's measured pace; null once looked up and not found. */
+  #pace: CpuPace | null | undefined;
 
   private constructor(
     readonly python: PythonInfo,
@@ -149,9 +162,48 @@ export class TrainingRuntime {
     return [{ host: f.dataCache, rel: f.homeCache }];
   }
 
+  /**
+   * Step-bound runs: the embedded workspace on a CPU trains a fixed step count, so its limit
+   * comes from this machine's pace (cpu_pace.ts), not from the GPU time budget.
+   */
+  get #stepBound(): boolean {
+    return this.device.kind === "cpu" && this.opts.foreign === undefined;
+  }
+
+  /** The limit a job gets: its own, the pace-derived one when step-bound, else the runner's. */
+  async #limitFor(job: TrainJob): Promise<number | undefined> {
+    if (job.timeoutSeconds !== undefined || !this.#stepBound) return job.timeoutSeconds;
+    this.#pace ??= await loadPace(dataPaths(this.opts.dataDir).cpuPace) ?? null;
+    return cpuLimitSeconds(this.#pace ?? undefined, job.maxSteps);
+  }
+
+  /** Learn the pace from a step-bound run; say plainly when the limit stopped one. */
+  async #afterRun(result: TrainResult, limit: number | undefined): Promise<TrainResult> {
+    if (!this.#stepBound || limit === undefined) return result;
+    if (result.ok) {
+      const pace = paceOf({ ...result.metrics, wallSeconds: result.wallSeconds });
+      if (pace) {
+        this.#pace = pace;
+        await savePace(dataPaths(this.opts.dataDir).cpuPace, pace);
+      }
+      return result;
+    }
+    if (result.kind !== "timeout") return result;
+    return {
+      ...result,
+      hostSlow: true,
+      reason: `host too slow: stopped after ${limit}s, ${PACE_FACTOR}x this machine's ` +
+        "measured pace (or its first-run limit); the code was not at fault",
+    };
+  }
+
   /** Queue a job; it runs after every earlier job, in a fresh workspace that is then removed. */
   train(job: TrainJob): Promise<TrainResult> {
     return this.queue.run(job.label ?? "train", async () => {
+      const limit = await this.#limitFor(job);
+      const onProgress = limit !== undefined && this.#stepBound && job.onProgress
+        ? slowWatch(limit, job.onProgress)
+        : job.onProgress;
       const uid = this.sandbox?.asRoot ? pickSandboxUid() : undefined;
       const foreign = this.opts.foreign;
       const homeBinds = this.#homeBinds;
@@ -174,25 +226,40 @@ export class TrainingRuntime {
           sandboxUid: uid,
           timeBudgetSeconds: job.timeBudgetSeconds ?? this.data.timeBudget,
           overrideTimeBudget: job.timeBudgetSeconds !== undefined,
-          timeoutSeconds: job.timeoutSeconds,
+          timeoutSeconds: limit,
           maxSteps: job.maxSteps,
           resource: job.resource,
           disableCompile: this.compileDisabled,
           dataset: this.opts.dataset,
           memoryLimit: this.opts.memoryLimit,
-          onProgress: job.onProgress,
+          onProgress,
           onLine: job.onLine,
           signal: job.signal,
         });
         if (result.compileFailure !== undefined && this.#compileCrash === undefined) {
           this.#compileCrash = await rememberCompileCrash(this.opts.dataDir, result.compileFailure);
         }
-        return result;
+        return await this.#afterRun(result, limit);
       } finally {
         await ws.dispose();
       }
     });
   }
+}
+
+/** Pass progress on, marked `slow` once the run's projected finish is past its limit. */
+function slowWatch(
+  limit: number,
+  onProgress: (e: ProgressEvent) => void,
+): (e: ProgressEvent) => void {
+  let slow: ProgressEvent["slow"];
+  return (e) => {
+    const projected = overLimit(e.elapsedSeconds, e.progress, limit);
+    if (projected !== undefined) {
+      slow = { projectedSeconds: Math.round(projected), limitSeconds: limit };
+    }
+    onProgress(slow ? { ...e, slow } : e);
+  };
 }
 
 /**

@@ -27,7 +27,7 @@ export function progressUpdate(e: ProgressEvent): TrainProgressUpdate {
 
 /** A runner result as research and verification take it. */
 export function trainOutcome(r: TrainResult): TrainOutcome {
-  if (!r.ok) return { ok: false, crashReason: r.reason };
+  if (!r.ok) return { ok: false, crashReason: r.reason, hostSlow: r.hostSlow };
   return {
     ok: true,
     val_bpb: r.metrics.valBpb,

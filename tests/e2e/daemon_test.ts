@@ -155,7 +155,7 @@ Deno.test("daemon: start, refuse a second start, log -n, stop cleanly", async ()
     const tail = await spore(["log", "-n", "2", "--json", "--data-dir", dir]);
     assert.equal(JSON.parse(tail.stdout.trim().split("\n").at(-1)!).msg, "node stopped");
     const console = await consoleSays(dir, /the node exited with status 0\n/);
-    assert.match(console, /stopped\. 0 records stored this run/);
+    assert.match(console, /stopped\. 0 published by this node, 0 records stored from peers/);
 
     const again = await spore(["stop", "--data-dir", dir]);
     assert.equal(again.stdout.trim(), "No node is running on this data dir.");

@@ -86,6 +86,13 @@ export class FakeTrainer implements Trainer {
 
   run(code: string): Promise<TrainOutcome> {
     this.runs.push(code);
+    if (code.includes("TOO_SLOW")) {
+      return Promise.resolve({
+        ok: false,
+        crashReason: "host too slow: stopped after 600s",
+        hostSlow: true,
+      });
+    }
     const v = FakeTrainer.score(code);
     if (v === undefined) {
       return Promise.resolve({ ok: false, crashReason: "exit code 1: RuntimeError" });

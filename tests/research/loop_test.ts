@@ -441,3 +441,37 @@ Deno.test("workspace history keeps the newest versions only", async () => {
     await Deno.remove(ws, { recursive: true });
   }
 });
+
+Deno.test("a run stopped for the host's slowness is not published as a crash of the idea", async () => {
+  await withHarness(async (h) => {
+    const better = edit(BASELINE, "SEED = 1337", "SEED = 1337  # better");
+    h.server.push(
+      { text: reply("slow idea", edit(BASELINE, "DEPTH = 8", "DEPTH = 8  # TOO_SLOW")) },
+      { text: reply("mark the seed", better) },
+    );
+    const summary = await new ResearchLoop(loopOptions(h, {
+      proposer: llmProposer(h, "openai", "gpt-test"),
+      maxExperiments: 1,
+    })).run();
+    assert.equal(summary.stopReason, "done");
+    assert.equal(summary.skipped, 1);
+    assert.equal(summary.crashed, 0);
+    const published = h.node.published.map((p) => p.record);
+    assert.equal(published.length, 2, "baseline and the next experiment only");
+    assert.ok(published.every((r) => r.status !== "crash"));
+    assert.ok(
+      h.events.some((e) => /experiment 1 not published: host too slow/.test(e.message)),
+      h.events.map((e) => e.message).join("\n"),
+    );
+  });
+});
+
+Deno.test("a baseline stopped for the host's slowness stops research without publishing", async () => {
+  await withHarness(async (h) => {
+    h.trainer.baseline = BASELINE + "\n# TOO_SLOW\n";
+    const summary = await new ResearchLoop(loopOptions(h, { maxExperiments: 2 })).run();
+    assert.equal(summary.stopReason, "host-slow");
+    assert.match(summary.message!, /baseline was not published: host too slow.*spore doctor/);
+    assert.equal(h.node.published.length, 0);
+  });
+});
