@@ -91,7 +91,7 @@ export interface TrainOutcome {
    * The run was stopped because this machine is too slow for it (a step-bound CPU run past its
    * pace limit): not a result about the code, so it is neither published nor judged.
    */
-  hostSlow?: boolean;
+  hostSlow?: boolean | undefined;
 }
 
 /** The hardware/software identity that goes into a record. */

@@ -32,7 +32,7 @@ export interface RunProgress {
   text: string;
   phase: "starting" | "training" | "evaluating" | "done";
   /** 0-100 while training. */
-  percent?: number;
+  percent?: number | undefined;
 }
 
 const encoder = new TextEncoder();
