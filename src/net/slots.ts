@@ -3,8 +3,8 @@
  * address group (/24 for IPv4, /64 for IPv6), and the slots left are reserved for peers this
  * node dials. A newcomer over a limit does not get refused: it evicts the least useful inbound
  * connection, as Bitcoin Core's eviction does: the peers that most recently gave us new records,
- * the lowest-latency and the longest-connected are protected; among the rest, the youngest
- * connection of the fullest group goes. So idle or useless connections, however many one party
+ * the lowest-latency and the longest-connected are protected; among the rest of the fullest
+ * group, one that sent invalid messages goes first (the most), else the youngest. So idle or useless connections, however many one party
  * opens, never lock a newcomer out, and never push out a peer that feeds us.
  * Pure: the network supplies the peers and closes the one chosen.
  * @module
@@ -48,6 +48,8 @@ export interface SlotPeer {
   lastNewRecordAt: number;
   /** Best ping round trip measured (Infinity: none yet). */
   rttMs: number;
+  /** Invalid messages it sent. */
+  invalidCount: number;
 }
 
 /** The address group of a host: `/24` of an IPv4 address, `/64` of an IPv6 one. */
@@ -132,7 +134,17 @@ export function admitInbound<P extends SlotPeer>(
   if (pool.length === 0) {
     return { admit: false, reason: "inbound slots full of protected peers" };
   }
-  // The youngest goes: it has shown the least, and an attacker's newest connection is usually it.
+  // A peer that sent invalid messages is the least useful: such peers go first, most invalid
+  // first (a flood of junk frames then only ever evicts its own kind, never a quiet newcomer).
+  const offenders = pool.filter((p) => p.invalidCount > 0);
+  if (offenders.length > 0) {
+    return {
+      admit: true,
+      evict: offenders.reduce((a, b) => b.invalidCount > a.invalidCount ? b : a),
+    };
+  }
+  // Else the youngest goes: it has shown the least, and an attacker's newest connection is
+  // usually it.
   const evict = pool.reduce((a, b) => b.connectedAt > a.connectedAt ? b : a);
   return { admit: true, evict };
 }

@@ -27,6 +27,7 @@ function peer(group: string, over: Partial<SlotPeer> = {}): SlotPeer & { name: s
     connectedAt: clock,
     lastNewRecordAt: 0,
     rttMs: Infinity,
+    invalidCount: 0,
     ...over,
   };
 }
@@ -109,4 +110,13 @@ Deno.test("slots: the defaults let a 30-node loopback mesh form and a client joi
   }
   // A client (explorer, CLI, another node) still gets in, and pushes no mesh peer out.
   assert.deepEqual(admitInbound(peers, group, limits), { admit: true });
+});
+
+Deno.test("slots: peers that sent invalid messages are evicted before a quiet newcomer", () => {
+  const junk = Array.from({ length: 11 }, (_, i) => peer("a", { invalidCount: i % 3 }));
+  const quiet = peer("a"); // the youngest: without the rule, it would be the one to go
+  const r = admitInbound([...junk, quiet], "a", limits);
+  assert.ok(r.admit && r.evict);
+  assert.equal(r.evict.invalidCount, 2);
+  assert.notEqual(r.evict, quiet);
 });
