@@ -263,6 +263,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       say(`warning: explorer not started: ${explorerError}`);
     }
   }
+  // For `spore start`, which reports where the running node's explorer is.
+  node.setExplorer(explorer?.url ?? (explorerError ? `off (${explorerError})` : "off"));
   if (!genesis) {
     const watch = new AloneWatch(options.aloneWarnMs ?? ALONE_FIRST_MS);
     const timer = setInterval(() => {

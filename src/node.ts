@@ -109,6 +109,7 @@ export class SporeNode implements NodeHandle {
   readonly #dataDir: string;
   readonly #publishPeers: boolean;
   #peersDirty = true;
+  #explorer: string | undefined;
   #peersTimer: ReturnType<typeof setInterval> | undefined;
   #peersWrite: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
@@ -263,6 +264,13 @@ export class SporeNode implements NodeHandle {
     }
   }
 
+  /** Where this node's explorer is ("off ..." when it has none), for the peers file. */
+  setExplorer(where: string): void {
+    this.#explorer = where;
+    this.#peersDirty = true;
+    if (this.#publishPeers) void this.#queuePeersWrite();
+  }
+
   #queuePeersWrite(): Promise<void> {
     // Chained so a slow write never overlaps the next one or the removal at close.
     this.#peersWrite = this.#peersWrite.then(() => this.#writePeers());
@@ -285,6 +293,7 @@ export class SporeNode implements NodeHandle {
         JSON.stringify({
           pid: Deno.pid,
           port: this.port,
+          explorer: this.#explorer,
           peers,
           network: networkStatus(this.network),
         }),

@@ -59,11 +59,17 @@ async function waitFor(pred: () => boolean, timeoutMs: number): Promise<boolean>
   return pred();
 }
 
-/** What `<data>/peers.json` says about the running node (written once it listens). */
-function listeningPort(dataDir: string, pid: number): number | undefined {
+/**
+ * What `<data>/peers.json` says about the running node once it listens and its explorer is up
+ * (or known to be off): its gossip port and where its explorer is.
+ */
+function listening(dataDir: string, pid: number): { port: number; explorer: string } | undefined {
   try {
     const v = JSON.parse(Deno.readTextFileSync(dataPaths(dataDir).peers));
-    return v?.pid === pid && Number.isInteger(v.port) ? v.port : undefined;
+    if (v?.pid !== pid || !Number.isInteger(v.port) || typeof v.explorer !== "string") {
+      return undefined;
+    }
+    return { port: v.port, explorer: v.explorer };
   } catch {
     return undefined; // not written yet, or mid-write
   }
@@ -74,6 +80,8 @@ export interface StartedDaemon {
   pid: number;
   /** Its gossip port. */
   port: number;
+  /** Its explorer's URL, or "off ..." with the reason. */
+  explorer: string;
 }
 
 /**
@@ -140,14 +148,14 @@ export async function startDaemon(
     if (Number.isInteger(n) && n > 0) pid = n;
     await reader.cancel().catch(safetyCatch);
   })();
-  let port: number | undefined;
+  let up: { port: number; explorer: string } | undefined;
   await waitFor(() => {
     if (exited) return true;
-    if (pid !== undefined) port = listeningPort(dataDir, pid);
-    return port !== undefined;
+    if (pid !== undefined) up = listening(dataDir, pid);
+    return up !== undefined;
   }, timeoutMs);
   await Promise.race([pidRead, sleep(100)]);
-  if (port === undefined || pid === undefined) {
+  if (up === undefined || pid === undefined) {
     if (!exited) {
       // Stalled: do not leave a half-started node behind (the shell then exits too).
       try {
@@ -167,7 +175,7 @@ export async function startDaemon(
     );
   }
   child.unref();
-  return { pid, port };
+  return { pid, ...up };
 }
 
 /** Stop the node on a data dir: SIGTERM, wait, then SIGKILL. Returns what happened. */
@@ -214,8 +222,9 @@ export function registerDaemon(program: Command): void {
     .argument("[run-options...]", "options passed to `spore run`");
   withDataDir(start).action(async (runArgs: string[], opts: CommonOptions) => {
     const dataDir = dataDirOf(opts);
-    const { pid, port } = await startDaemon(dataDir, runArgs);
+    const { pid, port, explorer } = await startDaemon(dataDir, runArgs);
     console.log(`Node started in the background (pid ${pid}, gossip port ${port}).`);
+    console.log(`  explorer: ${explorer}`);
     console.log(`  log:  spore log -f --data-dir ${dataDir}`);
     console.log(`  stop: spore stop --data-dir ${dataDir}`);
   });

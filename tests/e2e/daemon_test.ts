@@ -110,10 +110,17 @@ function startedPid(stdout: string): number {
 
 Deno.test("daemon: start, refuse a second start, log -n, stop cleanly", async () => {
   await withDataDir(async (dir, pids) => {
-    const first = await spore(["start", ...nodeArgs(dir)]);
+    // With its explorer on a free port: `start` says where it is.
+    const withExplorer = [...nodeArgs(dir).filter((a) => a !== "--no-explorer"), "-w", "0"];
+    const first = await spore(["start", ...withExplorer]);
     assert.equal(first.code, 0, first.stderr);
     const pid = startedPid(first.stdout);
     pids.push(pid);
+    const url = /explorer: (http:\/\/127\.0\.0\.1:\d+\/?)/.exec(first.stdout)?.[1];
+    assert.ok(url, first.stdout);
+    const stat = await fetch(new URL("/api/stat", url));
+    assert.equal(stat.status, 200);
+    assert.equal((await stat.json()).experiment_count, 0);
     assert.equal(pidFile(dir), pid);
     assert.ok(
       alive(pid),
