@@ -13,7 +13,7 @@ import type {
   PeerInfo,
 } from "./node_types.ts";
 import { Network, type NetworkOptions, type NetworkStats } from "./net/mod.ts";
-import { networkStatus } from "./net/alone.ts";
+import { type NetworkStatus, networkStatus } from "./net/alone.ts";
 import { atomicWrite, dataPaths } from "./config.ts";
 import { storeThreadsWanted } from "./net/threads.ts";
 import { LiveRuns } from "./research/live_run.ts";
@@ -198,6 +198,11 @@ export class SporeNode implements NodeHandle {
     return this.network.peers();
   }
 
+  /** Connected count, addresses being dialed, last dial error per address. */
+  networkStatus(): NetworkStatus {
+    return networkStatus(this.network);
+  }
+
   /**
    * Hand every new control event from now on to `handler` (events from before are in the control
    * log). Returns the function that removes it.
@@ -295,7 +300,7 @@ export class SporeNode implements NodeHandle {
           port: this.port,
           explorer: this.#explorer,
           peers,
-          network: networkStatus(this.network),
+          network: this.networkStatus(),
         }),
       );
     } catch (e) {

@@ -6,6 +6,7 @@
  */
 import type { ControlEvent, ExperimentRecord, NodeProfile } from "./protocol/types.ts";
 import type { Stores } from "./store/mod.ts";
+import type { NetworkStatus } from "./net/alone.ts";
 import type { LiveRuns } from "./research/live_run.ts";
 
 /** Why a dial failed, in a small fixed set (safe as a metric label or a status field). */
@@ -57,6 +58,11 @@ export interface NodeHandle {
   readonly events: NodeEventSource;
   /** Live-connected peers. */
   peers(): PeerInfo[];
+  /**
+   * Why there are (no) peers: addresses being dialed and the last dial error per address
+   * (absent where the handle has no network of its own, e.g. an explorer reading a data dir).
+   */
+  networkStatus?(): NetworkStatus;
   /** Fetch a code artifact from the local store, else from peers (hash-checked). */
   fetchArtifact(cid: string): Promise<Uint8Array | undefined>;
   /** Store and gossip a record this node created (already signed). */

@@ -25,9 +25,27 @@ async function refreshStats() {
       stat(Number(s.experiment_count).toLocaleString(), "experiments", "stat-count"),
       stat(Number(s.frontier_size).toLocaleString(), "frontier"),
       stat(bpb(s.best_val_bpb), "best bpb"),
-      stat(String(s.peer_count), "peers"),
+      peersStat(s),
     );
   } catch { /* the header keeps the last figures */ }
+}
+
+/** Peers; none is a warning, with the reason (the last dial error per address) on hover. */
+function peersStat(s) {
+  const el = stat(String(s.peer_count), "peers", "stat-peers");
+  if (s.peer_count > 0) return el;
+  el.classList.add("stat-warn");
+  const n = s.network;
+  const why = n
+    ? [
+      ...n.last_errors.map((e) => `${e.address}: ${e.error}`),
+      ...n.dialing.filter((a) => !n.last_errors.some((e) => e.address === a))
+        .map((a) => `${a}: dialing`),
+    ]
+    : [];
+  el.title = "no peers connected" + (why.length ? `\n${why.join("\n")}` : "") +
+    "\nto join: spore connect HOST:PORT, or spore run --peer HOST:PORT";
+  return el;
 }
 
 function stat(value, label, testId) {

@@ -62,6 +62,8 @@ export function apiRoutes(node: NodeHandle, ctx: ApiContext): Hono {
       frontier_size: s.frontierSize,
       best_val_bpb: s.bestValBpb,
       peer_count: node.peers().length,
+      // Why there are no peers, for the header's warning (null without a network of our own).
+      network: node.networkStatus?.() ?? null,
       node_id: node.nodeId,
       ws_client: ctx.wsClients(),
       node_count: s.nodes,

@@ -33,6 +33,7 @@ Deno.test("api: /api/stat reports counts, peers, node id and live clients", asyn
         frontier_size: 2,
         best_val_bpb: 0.98,
         peer_count: 1,
+        network: null, // the fake node has no network of its own
         node_id: NODE_IDS[0],
         ws_client: 0,
         node_count: 4,

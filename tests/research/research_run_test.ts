@@ -90,3 +90,31 @@ Deno.test("a refused key stops research (not the node) and says what to fix", as
     }
   });
 });
+
+Deno.test("a trainer failure is retried with backoff; the retry resumes research", async () => {
+  await withDir(async (dir, node) => {
+    const trainer = new FakeTrainer();
+    let failures = 1;
+    const env = trainer.environment.bind(trainer);
+    trainer.environment = () => {
+      if (failures-- > 0) return Promise.reject(new Error("CUDA driver went away"));
+      return env();
+    };
+    const lines: string[] = [];
+    const summary = await runResearch({
+      node,
+      trainer,
+      keys: generateKeyPair(),
+      dataDir: dir,
+      maxExperiments: 1,
+      retryFirstMs: 50,
+      log: (l) => lines.push(l),
+    });
+    assert.equal(summary.stopReason, "done");
+    assert.ok(
+      lines.some((l) => /^research failed: .*CUDA driver went away\. Retrying in 0 s/.test(l)),
+      lines.join("\n"),
+    );
+    assert.match(lines.at(-1)!, /^research finished: 1 experiments/);
+  });
+});
