@@ -87,6 +87,12 @@ export interface ResearchLoopOptions {
   sleep?: SleepFn;
 }
 
+/** How the proposal line names the parent's choice (a bare "[exploit]" explained nothing). */
+const PARENT_MODE = {
+  exploit: "the best result",
+  explore: "a less-tried frontier result",
+} as const;
+
 /** Code and record of the state experiments branch from. */
 interface State {
   record: ExperimentRecord;
@@ -388,7 +394,9 @@ export class ResearchLoop {
     const of = this.#o.maxExperiments ? `/${this.#o.maxExperiments}` : "";
     this.#emit(
       "proposal",
-      `experiment ${n}${of} [${choice?.mode ?? "exploit"}] on ${shortId(parent.record.id)} ` +
+      `experiment ${n}${of} on ${PARENT_MODE[choice?.mode ?? "exploit"]} ${
+        shortId(parent.record.id)
+      } ` +
         `(val_bpb ${parent.record.val_bpb.toFixed(6)}): ${proposal.description}`,
     );
     this.#o.node.runs?.start({

@@ -38,7 +38,9 @@ Deno.test("without llm.toml research uses the mutator and says why", async () =>
       node.published.map((p) => p.record.agent_model),
       ["baseline", "spore-mutator", "spore-mutator", "spore-mutator"],
     );
-    assert.ok(lines.some((l) => /^research: experiment 1\/3 \[exploit\] on [0-9a-f]{12}/.test(l)));
+    assert.ok(
+      lines.some((l) => /^research: experiment 1\/3 on the best result [0-9a-f]{12}/.test(l)),
+    );
   });
 });
 
