@@ -5,7 +5,12 @@
  * @module
  */
 import { envelope } from "../protocol/mod.ts";
-import { type IdBatch, Inventory, type InventoryOptions } from "./inventory.ts";
+import {
+  type IdBatch,
+  Inventory,
+  type InventoryOptions,
+  type InventoryStats,
+} from "./inventory.ts";
 
 /** What announcing needs from a connection. */
 export interface AnnouncePeer {
@@ -17,19 +22,29 @@ export class AnnounceGossip<P extends AnnouncePeer> {
   /** The announce/pull state (peers, wanted ids, marks waiting). */
   readonly inventory: Inventory<P>;
   readonly #lingerMs: number;
+  readonly #serve: (peer: P, ids: readonly string[]) => number;
   /** Pending `announce` flush (after the linger), if one is scheduled. */
   #timer: ReturnType<typeof setTimeout> | undefined;
   #served = 0;
   #closed = false;
 
-  constructor(o: InventoryOptions & { lingerMs: number }) {
+  /** `serve` sends `peer` the bodies of `ids` we have and returns how many it sent. */
+  constructor(
+    o: InventoryOptions & { lingerMs: number; serve(peer: P, ids: readonly string[]): number },
+  ) {
     this.inventory = new Inventory<P>(o);
     this.#lingerMs = o.lingerMs;
+    this.#serve = o.serve;
   }
 
-  /** Record bodies served to `get_records` since start. */
-  get served(): number {
-    return this.#served;
+  /** Counters since start, with the record bodies served to `get_records`. */
+  get stats(): InventoryStats & { served: number } {
+    return { ...this.inventory.stats, served: this.#served };
+  }
+
+  /** A peer's `sync_mark`: `apply` runs once nothing that peer announced is outstanding. */
+  mark(peer: P, apply: () => void): void {
+    this.inventory.mark(peer, apply);
   }
 
   /** Records were stored (from `source`, null: here): ask for what they reveal, announce them. */
@@ -54,10 +69,10 @@ export class AnnounceGossip<P extends AnnouncePeer> {
     this.#ask(this.inventory.announced(peer, ids));
   }
 
-  /** `peer` asked for `ids`: `serve` sends the bodies and returns how many it sent. */
-  requested(peer: P, ids: readonly string[], serve: (peer: P, ids: readonly string[]) => number) {
+  /** `peer` asked for `ids`: the bodies we have are sent. */
+  requested(peer: P, ids: readonly string[]): void {
     this.inventory.requestedBy(peer, ids);
-    this.#served += serve(peer, ids);
+    this.#served += this.#serve(peer, ids);
   }
 
   /** `peer` is gone: its outstanding requests go to other announcers. */

@@ -12,12 +12,11 @@ import {
   type ExperimentRecord,
   type HelloPayload,
   type NodeProfile,
-  parseAddress,
   type WireMessage,
 } from "../protocol/mod.ts";
 import { storePaths } from "../store/mod.ts";
 import type { PeerInfo } from "../node_types.ts";
-import { dataPaths, saveKnownPeers } from "../config.ts";
+import { dataPaths } from "../config.ts";
 import {
   Connection,
   type ConnectionLimits,
@@ -27,18 +26,19 @@ import {
 } from "./connection.ts";
 import { NetEvents } from "./peer_events.ts";
 import { RecordPipeline } from "./record_pipeline.ts";
-import { PeerBook } from "./peer_book.ts";
-import { pexAddresses } from "./pex.ts";
+import type { PeerBook } from "./peer_book.ts";
+import { Outbound } from "./outbound.ts";
+import { pexResponse } from "./pex.ts";
 import { SyncState } from "./sync_state.ts";
 import { ArtifactFetcher } from "./artifacts.ts";
 import { ProfilePush } from "./profile_push.ts";
 import { LegacySync } from "./legacy_sync.ts";
 import { ControlRelay } from "./control_relay.ts";
 import { seqs, SyncSessions } from "./sync_sessions.ts";
-import { acceptLoop, Dialer, DialError, type DialFailure } from "./transport.ts";
+import { acceptLoop, type DialFailure } from "./transport.ts";
 import { componentLogger, nullLogger } from "../ops/log.ts";
 import { ReceiveBudget } from "./receive_budget.ts";
-import { addressGroup, admitInbound, inboundLimits, keepsExisting } from "./slots.ts";
+import { makeRoomFor } from "./slots.ts";
 import { errorText } from "../errors.ts";
 import { Relay } from "./relay.ts";
 import { AnnounceGossip } from "./announce.ts";
@@ -59,7 +59,7 @@ export class Network {
   readonly #t: NetTiming;
   readonly #limits: ConnectionLimits;
   readonly #conns = new Map<number, Connection>();
-  readonly #book: PeerBook;
+  readonly #outbound: Outbound;
   readonly #records: RecordPipeline<Connection>;
   readonly #fetcher: ArtifactFetcher<Connection>;
   readonly #sync: SyncState;
@@ -69,7 +69,6 @@ export class Network {
   readonly #relay: Relay<Connection>;
   readonly #announce: AnnounceGossip<Connection>;
   readonly #profilePush: ProfilePush;
-  readonly #dialer: Dialer;
   readonly #events: NetEvents;
   readonly #budget: ReceiveBudget<Connection>;
   readonly #tasks = new Set<Promise<unknown>>();
@@ -88,12 +87,12 @@ export class Network {
     this.#sync = sync;
     const log = o.log ?? nullLogger;
     this.#events = new NetEvents(o.onEvent, componentLogger(log, "net"));
-    this.#book = new PeerBook({
-      configured: o.peers,
-      bootstrap: o.bootstrap,
-      known: o.knownPeers,
-      backoff: this.#t.backoff,
+    this.#outbound = new Outbound({
+      ...o,
       targetOutbound: o.targetOutbound ?? DEFAULT_TARGET_OUTBOUND,
+      backoff: this.#t.backoff,
+      dialTimeoutMs: this.#t.dialTimeoutMs,
+      log: componentLogger(log, "net:dial"),
     });
     this.#records = new RecordPipeline<Connection>({
       graph: o.stores.graph,
@@ -137,6 +136,7 @@ export class Network {
       busy: () => this.#records.saturated,
       limits: o.inventory,
       lingerMs: this.#t.announceLingerMs,
+      serve: (c, ids) => this.#relay.serve(c, ids),
     });
     this.#profilePush = new ProfilePush(o.nodeId, o.stores.profiles);
     this.#relay = new Relay<Connection>({
@@ -152,7 +152,6 @@ export class Network {
       prefetch: (cid, source, ts) => this.#fetcher.prefetch(cid, source, ts),
       sentFrame: (type) => this.#observer.messageOut?.(type),
     });
-    this.#dialer = new Dialer(this.#t.dialTimeoutMs, componentLogger(log, "net:dial"));
     this.#budget = new ReceiveBudget<Connection>(o.receiveBudgetBytes);
   }
 
@@ -167,7 +166,7 @@ export class Network {
         net.#track(
           acceptLoop(net.#listener, {
             closed: () => net.#closed,
-            admit: (host) => net.#admitInbound(host),
+            admit: (host) => makeRoomFor(host, net.connections(), net.#o),
             adopt: (c) => net.#adopt(c, true),
           }),
           "accept loop",
@@ -204,7 +203,7 @@ export class Network {
 
   /** Every address known to the dialer, with its source. */
   addresses(): ReturnType<PeerBook["list"]> {
-    return this.#book.list();
+    return this.#outbound.book.list();
   }
 
   /**
@@ -212,7 +211,7 @@ export class Network {
    * (`kind`: dns, refused, timeout, unreachable or other; `at`: ms since the epoch).
    */
   dialFailures(): DialFailure[] {
-    return this.#dialer.failures();
+    return this.#outbound.dialer.failures();
   }
 
   /** Counters since start. */
@@ -220,7 +219,7 @@ export class Network {
     return {
       peers: this.connections().length,
       ...this.#records.ingest.stats,
-      announce: { ...this.#announce.inventory.stats, served: this.#announce.served },
+      announce: this.#announce.stats,
     };
   }
 
@@ -236,7 +235,7 @@ export class Network {
 
   /** Dial `address` now (it joins the configured peers for this run). */
   connect(address: string): void {
-    this.#book.add(address, "configured");
+    this.#outbound.book.add(address, "configured");
     this.#tick();
   }
 
@@ -281,15 +280,13 @@ export class Network {
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#announce.close();
-    this.#dialer.abortAll();
+    this.#outbound.dialer.abortAll();
     this.#listener?.close(); // only ever closed here
     for (const c of this.#conns.values()) c.close("node shutting down");
     this.#fetcher.close();
     await Promise.allSettled([...this.#tasks]);
     await this.#records.close();
-    if (this.#book.takeDiscoveredChanged()) {
-      await this.#saveKnown().catch((e) => this.#events.taskFailed("save known peers", e));
-    }
+    await this.#outbound.saveKnown()?.catch((e) => this.#events.taskFailed("save known peers", e));
     this.#sync.noteHighWater(seqs(this.#o.stores));
     await this.#sync.close();
   }
@@ -301,37 +298,16 @@ export class Network {
     this.#tasks.add(t);
   }
 
-  /**
-   * Room for a new inbound connection from `host`, evicting the least useful inbound peer when
-   * a limit is reached (`slots.ts`). Outbound connections keep their slots.
-   */
-  #admitInbound(host: string): boolean {
-    const live = this.connections();
-    const limits = inboundLimits(this.#o, live.filter((c) => !c.inbound).length);
-    const verdict = admitInbound(live, addressGroup(host), limits);
-    if (!verdict.admit) return false;
-    verdict.evict?.close(`evicted to make room for a new inbound peer from ${host}`);
-    return true;
-  }
-
   async #dial(address: string): Promise<void> {
-    const parsed = parseAddress(address);
-    if (!parsed.ok) return this.#book.markSelf(address); // never valid: stop trying
-    this.#book.dialing(address);
-    let conn: Deno.TcpConn;
-    try {
-      conn = await this.#dialer.dial(address, parsed.value.host, parsed.value.port);
-    } catch (e) {
-      if (!(e instanceof DialError)) throw e;
-      this.#book.failed(address, Date.now());
+    const conn = await this.#outbound.dial(address, (e) => {
       if (!this.#closed) this.#events.dialFailed(address, e);
-      return;
-    }
+    });
+    if (!conn) return;
     if (this.#closed || this.connections().length >= this.#o.maxPeers) {
       conn.close();
-      return this.#book.failed(address, Date.now());
+      return this.#outbound.book.failed(address, Date.now());
     }
-    this.#book.connected(address);
+    this.#outbound.book.connected(address);
     this.#adopt(conn, false, address);
   }
 
@@ -351,9 +327,8 @@ export class Network {
       },
     });
     this.#conns.set(conn.id, conn);
-    const hello = this.#sessions.hello(this.#o.nodeId, this.#port, this.#o.agent);
-    if (this.#o.gossip !== "flood") hello.features.push(FEATURE_ANNOUNCE);
-    conn.send(envelope("hello", hello));
+    const features = this.#o.gossip !== "flood" ? [FEATURE_ANNOUNCE] : [];
+    conn.send(envelope("hello", this.#sessions.hello(this.#o, this.#port, features)));
     this.#track(conn.start(), "connection");
   }
 
@@ -363,13 +338,17 @@ export class Network {
     this.#fetcher.peerGone(c);
     this.#announce.peerGone(c);
     const legacy = this.#legacy.closed(c);
-    if (c.dialedAddress && !this.#closed) this.#book.disconnected(c.dialedAddress, Date.now());
+    if (c.dialedAddress && !this.#closed) {
+      this.#outbound.book.disconnected(c.dialedAddress, Date.now());
+    }
     this.#events.closed(c, reason, c.hello !== undefined || legacy);
   }
 
-  /** Connections that finished their handshake (hello, or known to be a Python peer). */
+  /** True once `c` finished its handshake (hello, or known to be a Python peer). */
+  #isReady = (c: Connection): boolean => c.hello !== undefined || this.#legacy.has(c.id);
+
   #readyConnections(): Connection[] {
-    return this.connections().filter((c) => c.hello || this.#legacy.has(c.id));
+    return this.connections().filter(this.#isReady);
   }
 
   // ---- housekeeping -----------------------------------------------------------------------
@@ -379,19 +358,12 @@ export class Network {
     const now = Date.now();
     for (const c of this.connections()) {
       c.tick(now);
-      if (
-        !c.closed && !c.hello && !this.#legacy.has(c.id) &&
-        now - c.connectedAt > this.#t.helloWaitMs
-      ) {
+      // No hello within the wait: a Python peer.
+      if (!c.closed && !this.#isReady(c) && now - c.connectedAt > this.#t.helloWaitMs) {
         this.#startLegacy(c);
       }
     }
-    const live = this.connections();
-    const nodes = new Set(live.flatMap((c) => c.hello ? [c.hello.node_id] : []));
-    const outbound = live.filter((c) => !c.inbound).length;
-    let room = this.#o.maxPeers - live.length;
-    for (const address of this.#book.due(now, outbound, nodes)) {
-      if (room-- <= 0) break;
+    for (const address of this.#outbound.due(now, this.connections(), this.#o.maxPeers)) {
       this.#track(this.#dial(address), "dial");
     }
     this.#announce.expire();
@@ -407,13 +379,9 @@ export class Network {
       this.#lastPex = now;
       for (const c of this.#readyConnections()) c.send(envelope("pex_request", {}));
     }
-    if (this.#book.takeDiscoveredChanged()) this.#track(this.#saveKnown(), "save known peers");
+    const saving = this.#outbound.saveKnown();
+    if (saving) this.#track(saving, "save known peers");
     this.#sync.noteHighWater(seqs(this.#o.stores));
-  }
-
-  /** Save `known_peer`; a failure is only logged: the list is a hint, the next change retries. */
-  #saveKnown(): Promise<void> {
-    return saveKnownPeers(this.#o.dataDir, this.#book.discovered());
   }
 
   // ---- messages ---------------------------------------------------------------------------
@@ -423,15 +391,12 @@ export class Network {
     experiment: (c, m) => this.#onRecord(c, m.payload),
     sync_request: (c, m) => this.#sessions.answerSince(c, m.payload.since),
     sync_seq: (c, m) => this.#sessions.answerSeq(c, m.payload),
-    sync_mark: (c, m) =>
-      this.#announce.inventory.mark(c, () => this.#sessions.onMark(c, m.payload)),
+    sync_mark: (c, m) => this.#announce.mark(c, () => this.#sessions.onMark(c, m.payload)),
     announce: (c, m) => this.#announce.announced(c, m.payload.ids),
-    get_records: (c, m) =>
-      this.#announce.requested(c, m.payload.ids, (p, ids) => this.#relay.serve(p, ids)),
-    pex_request: (c) => {
-      c.send(envelope("pex_response", { peer: pexAddresses(this.connections(), c) }));
-    },
-    pex_response: (_c, m) => m.payload.peer.forEach((a) => this.#book.add(a, "discovered")),
+    get_records: (c, m) => this.#announce.requested(c, m.payload.ids),
+    pex_request: (c) => void c.send(pexResponse(this.connections(), c)),
+    pex_response: (_c, m) =>
+      m.payload.peer.forEach((a) => this.#outbound.book.add(a, "discovered")),
     code_request: (c, m) => this.#track(this.#fetcher.serve(c, m.payload.code_cid), "serve code"),
     code_response: (c, m) => this.#fetcher.onResponse(c, m.payload.code_cid, m.payload.code),
     profile: (c, m) => this.#relay.profile(m.payload, c).then(() => undefined),
@@ -445,33 +410,21 @@ export class Network {
   #onMessage(c: Connection, m: WireMessage): void | Promise<void> {
     this.#observer.messageIn?.(m.type);
     // Our nodes always say hello first: anything else first means a Python peer.
-    if (m.type !== "hello" && !c.hello && !this.#legacy.has(c.id)) this.#startLegacy(c);
+    if (m.type !== "hello" && !this.#isReady(c)) this.#startLegacy(c);
     const handler = this.#handlers[m.type] as MessageHandler<Connection, typeof m.type> | undefined;
     return handler?.(c, m);
   }
 
   #onHello(c: Connection, hello: HelloPayload): void {
-    if (c.hello || this.#legacy.has(c.id)) return; // only the first counts
-    if (hello.node_id === this.#o.nodeId) {
-      if (c.dialedAddress) this.#book.markSelf(c.dialedAddress);
-      return c.close("connected to ourselves");
-    }
-    const other = this.connections().find((d) => d !== c && d.hello?.node_id === hello.node_id);
-    if (other) {
-      if (keepsExisting(other, c, hello.node_id, this.#o.nodeId)) {
-        if (c.dialedAddress) this.#book.identified(c.dialedAddress, hello.node_id);
-        return c.close("duplicate connection");
-      }
-      other.close("duplicate connection");
-    }
+    if (this.#isReady(c)) return; // only the first counts
+    if (!this.#outbound.identify(c, hello, this.#o.nodeId, this.connections())) return;
     c.hello = hello;
-    if (c.dialedAddress) this.#book.identified(c.dialedAddress, hello.node_id);
-    this.#events.up(c);
-    this.#fetcher.peerReady(c);
     // Before sync starts: what the sync stream brings is then not announced back to it.
     if (this.#o.gossip !== "flood" && hello.features.includes(FEATURE_ANNOUNCE)) {
       this.#announce.inventory.addPeer(c);
     }
+    this.#events.up(c);
+    this.#fetcher.peerReady(c);
     this.#profilePush.ready(c);
     this.#sessions.begin(c, hello);
     c.send(envelope("pex_request", {}));

@@ -4,7 +4,7 @@
  * `hello` (a Python node) is never listed: all we know is its ephemeral source port.
  * @module
  */
-import { formatAddress } from "../protocol/mod.ts";
+import { envelope, formatAddress } from "../protocol/mod.ts";
 
 /** What PEX needs to know about a connection. */
 export interface PexCandidate {
@@ -25,6 +25,11 @@ export function listeningAddress(c: PexCandidate): string | undefined {
     return formatAddress({ host: c.remoteHost, port: c.hello.listen_port });
   }
   return undefined;
+}
+
+/** The `pex_response` envelope for `requester`. */
+export function pexResponse(conns: Iterable<PexCandidate>, requester: PexCandidate): string {
+  return envelope("pex_response", { peer: pexAddresses(conns, requester) });
 }
 
 /** Addresses to send to `requester`: every other live peer's listening address, deduplicated. */

@@ -75,6 +75,23 @@ export type Admission<P> =
   | { admit: false; reason: string };
 
 /**
+ * Room for a new inbound connection from `host` among the `live` connections of a node
+ * configured with `o`: true when admitted, after closing the least useful inbound peer when a
+ * limit was reached. Outbound connections keep their slots.
+ */
+export function makeRoomFor<P extends SlotPeer & { close(reason: string): void }>(
+  host: string,
+  live: readonly P[],
+  o: Parameters<typeof inboundLimits>[0],
+): boolean {
+  const limits = inboundLimits(o, live.filter((c) => !c.inbound).length);
+  const verdict = admitInbound(live, addressGroup(host), limits);
+  if (!verdict.admit) return false;
+  verdict.evict?.close(`evicted to make room for a new inbound peer from ${host}`);
+  return true;
+}
+
+/**
  * Two connections to one node (`peerId`): true when the one already there (`existing`) is kept
  * and `fresh` closed. Both ends apply the same rule, so they keep the same connection: the one
  * dialed by the lower node_id; between two of the same direction, the older.

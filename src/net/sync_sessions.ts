@@ -56,12 +56,16 @@ export class SyncSessions<C extends SyncPeer> {
   }
 
   /** Our `hello`: who we are, where we listen, and that we speak incremental sync. */
-  hello(nodeId: string, listenPort: number, agent = "spore-ts"): HelloPayload {
+  hello(
+    o: { nodeId: string; agent?: string },
+    listenPort: number,
+    features: string[],
+  ): HelloPayload {
     return {
-      node_id: nodeId,
+      node_id: o.nodeId,
       listen_port: listenPort,
-      agent,
-      features: [FEATURE_SEQ_SYNC],
+      agent: o.agent ?? "spore-ts",
+      features: [FEATURE_SEQ_SYNC, ...features],
       db_epoch: this.#o.state.epoch,
     };
   }
