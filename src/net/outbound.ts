@@ -27,12 +27,12 @@ export interface OutboundOptions {
 /** What choosing dials needs to know about a live connection. */
 export interface LivePeer {
   readonly inbound: boolean;
-  readonly hello?: { node_id: string };
+  readonly hello?: { node_id: string } | undefined;
 }
 
 /** A connection whose peer just said who it is. */
 export interface IdentifiedPeer extends LivePeer {
-  readonly dialedAddress?: string;
+  readonly dialedAddress?: string | undefined;
   close(reason: string): void;
 }
 
