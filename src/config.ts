@@ -314,10 +314,19 @@ export async function ensureConfigFile(dataDir: string): Promise<boolean> {
   return true;
 }
 
-/** Write a file via a temporary sibling and rename, so a crash never leaves it half-written. */
-export async function atomicWrite(path: string, data: string, mode?: number): Promise<void> {
+/**
+ * Write a file (text, or exact bytes) via a temporary sibling and rename, so a crash never leaves
+ * it half-written.
+ */
+export async function atomicWrite(
+  path: string,
+  data: string | Uint8Array,
+  mode?: number,
+): Promise<void> {
   const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  await Deno.writeTextFile(tmp, data, mode === undefined ? {} : { mode });
+  const opts = mode === undefined ? {} : { mode };
+  if (typeof data === "string") await Deno.writeTextFile(tmp, data, opts);
+  else await Deno.writeFile(tmp, data, opts);
   if (mode !== undefined) await Deno.chmod(tmp, mode);
   await Deno.rename(tmp, path);
 }

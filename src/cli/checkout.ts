@@ -7,7 +7,7 @@
  */
 import type { Command } from "commander";
 import { resolve } from "node:path";
-import { dataPaths, loadKnownPeers } from "../config.ts";
+import { atomicWrite, dataPaths, loadKnownPeers } from "../config.ts";
 import { fetchCodeFromPeers } from "../net/code_client.ts";
 import { shortId } from "../protocol/mod.ts";
 import {
@@ -73,9 +73,7 @@ export function registerCheckout(program: Command): void {
       }
       const path = resolve(opts.output ?? `train-${shortId(record.id)}.py`);
       // The exact bytes (not decoded text), through a temporary sibling and a rename.
-      const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-      await Deno.writeFile(tmp, code);
-      await Deno.rename(tmp, path);
+      await atomicWrite(path, code);
       if (opts.json) return printJson({ id: record.id, code_cid: cid, path, source });
       console.log(`wrote ${path} (${code.length} bytes, sha256 ${shortId(cid)}, from ${source})`);
     });
