@@ -25,7 +25,10 @@ export interface ConnectionLimits {
   idleTimeoutMs: number;
   /** Send a `ping` after this long without sending anything. */
   pingIntervalMs: number;
-  /** A frame not finished this long after its first byte: dropped (slowloris). */
+  /**
+   * A frame not finished this long after its first byte: dropped (slowloris). Counted in time
+   * spent waiting for the peer's bytes, so a busy node never blames a peer for its own delays.
+   */
   frameTimeoutMs: number;
   /**
    * Average bytes per second a frame in flight must keep once it is older than
@@ -134,12 +137,18 @@ export class Connection {
   #lastRecv: number;
   #lastSend: number;
   #gotValid = false;
-  /** When the frame now in flight received its first byte (-1: none in flight). */
-  #frameStartedAt = -1;
-  /** Bytes received since then. */
+  /** True while a frame is in flight (its first bytes came, its last did not). */
+  #inFrame = false;
+  /** Bytes of it received. */
   #frameBytes = 0;
-  /** When reading paused for our own backpressure (-1: reading). */
-  #pausedSince = -1;
+  /**
+   * Time spent waiting on the socket since the frame's first byte: the time the peer had to
+   * send. Time this node spends elsewhere (processing other peers on a busy event loop, or
+   * pausing reads for its own backpressure) is not the peer's fault and does not count.
+   */
+  #frameWaitMs = 0;
+  /** When the pending socket read began (-1: no read pending). */
+  #readStartedAt = -1;
   /** When our last ping went out (-1: none unanswered). */
   #pingSentAt = -1;
   #closed = false;
@@ -253,8 +262,8 @@ export class Connection {
       return this.close("no valid message after connecting");
     }
     if (now - this.#lastRecv > l.idleTimeoutMs) return this.close("idle timeout");
-    if (this.#frameStartedAt >= 0 && this.#pausedSince < 0) {
-      const age = now - this.#frameStartedAt;
+    if (this.#inFrame) {
+      const age = this.#frameWaitMs + (this.#readStartedAt >= 0 ? now - this.#readStartedAt : 0);
       if (age > l.frameTimeoutMs) {
         return this.close(`frame not completed within ${l.frameTimeoutMs} ms of its first byte`);
       }
@@ -287,7 +296,7 @@ export class Connection {
     this.#queue = [];
     this.#queued = 0;
     this.#decoder = new FrameDecoder(); // what it buffered is garbage now
-    this.#frameStartedAt = -1;
+    this.#inFrame = false;
     this.#events.onBuffered?.(this, 0);
     for (const w of this.#drainWaiters.splice(0)) w.resolve();
     this.#events.onClose(this, reason);
@@ -303,9 +312,12 @@ export class Connection {
     try {
       const buf = new Uint8Array(READ_CHUNK);
       while (!this.#closed) {
+        this.#readStartedAt = this.#now();
         const n = await this.#conn.read(buf);
-        if (n === null) break;
         this.#lastRecv = this.#now();
+        if (this.#inFrame) this.#frameWaitMs += this.#lastRecv - this.#readStartedAt;
+        this.#readStartedAt = -1;
+        if (n === null) break;
         let bodies: Uint8Array[];
         try {
           // The decoder keeps references to what it is given: hand it a copy of this read.
@@ -339,7 +351,7 @@ export class Connection {
             this.#pingSentAt = -1;
           }
           const pending = this.#events.onMessage(this, parsed.value);
-          if (pending) await this.#paused(pending);
+          if (pending) await pending;
         }
       }
     } catch (e) {
@@ -354,31 +366,17 @@ export class Connection {
   }
 
   /**
-   * Wait for our own backpressure. The peer cannot send while we do not read, so the time does
-   * not count against the frame in flight (deadline and rate are judged on reading time only).
-   */
-  async #paused(p: Promise<void>): Promise<void> {
-    const since = this.#now();
-    this.#pausedSince = since;
-    try {
-      await p;
-    } finally {
-      this.#pausedSince = -1;
-      if (this.#frameStartedAt >= 0) this.#frameStartedAt += this.#now() - since;
-    }
-  }
-
-  /**
    * Track the frame in flight after a read of `n` bytes (`completed`: it finished at least one
    * frame, so what remains buffered is a new frame that started in this read).
    */
   #noteFrameProgress(n: number, completed: boolean): void {
     const pending = this.#decoder.pending;
     if (pending === 0) {
-      this.#frameStartedAt = -1;
-    } else if (this.#frameStartedAt < 0 || completed) {
-      this.#frameStartedAt = this.#lastRecv;
+      this.#inFrame = false;
+    } else if (!this.#inFrame || completed) {
+      this.#inFrame = true;
       this.#frameBytes = completed ? pending : n;
+      this.#frameWaitMs = 0;
     } else {
       this.#frameBytes += n;
     }
