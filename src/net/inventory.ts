@@ -9,8 +9,9 @@
  *
  * Receiving side: an announced id we lack becomes "wanted", requested from one announcer at a
  * time with a deadline (moved on while bodies arrive); other announcers are remembered (a few)
- * as fallbacks. A request that times out drops that announcer and goes to the next; with none
- * left the id is given up (a reconnect's sync brings it). An id is never requested twice at
+ * as fallbacks. A request that times out goes to the next announcer (the late one goes to the
+ * back of the line); after a few timeouts, or with no announcer left connected, the id is given
+ * up (a reconnect's sync brings it). An id is never requested twice at
  * once, and each peer has a bounded number of ids in flight.
  *
  * Sync marks: a live `sync_mark` from a peer says "you are covered up to here", but what it
@@ -43,6 +44,12 @@ export interface InventoryLimits {
   maxWanted: number;
   /** Fallback announcers remembered per wanted id. */
   maxAnnouncers: number;
+  /**
+   * Timed-out requests before an id is given up (announcers are asked in turn). 6 x 10 s: a
+   * 30-node mesh on a loaded 2-core machine gave up ids after one round of timeouts, and those
+   * nodes never converged (scripts/bench/mesh.ts).
+   */
+  maxAttempts: number;
   /** Ids requested from one peer and not yet arrived. */
   maxInFlightPerPeer: number;
 }
@@ -53,6 +60,7 @@ export const DEFAULT_INVENTORY_LIMITS: InventoryLimits = {
   knownPerPeer: 2048,
   maxWanted: 50_000,
   maxAnnouncers: 4,
+  maxAttempts: 6,
   maxInFlightPerPeer: MAX_RECORD_IDS,
 };
 
@@ -111,6 +119,8 @@ interface PeerState {
 
 interface Wanted<P> {
   announcers: P[];
+  /** Requests that timed out so far. */
+  attempts: number;
   /** The peer asked for it now, if any. */
   from?: P | undefined;
   deadline: number;
@@ -248,7 +258,7 @@ export class Inventory<P> {
         this.#distrust(st);
         continue;
       }
-      const entry: Wanted<P> = { announcers: [peer], deadline: 0 };
+      const entry: Wanted<P> = { announcers: [peer], attempts: 0, deadline: 0 };
       this.#wanted.set(id, entry);
       st.outstanding++;
       if (st.inFlight < this.#l.maxInFlightPerPeer) {
@@ -293,12 +303,14 @@ export class Inventory<P> {
       const late = w.from;
       this.stats.timeouts++;
       st.inFlight--;
-      st.outstanding--;
       this.#distrust(st);
-      w.announcers.splice(w.announcers.indexOf(late), 1);
       w.from = undefined;
       this.#inFlight--;
-      if (w.announcers.length === 0) this.#drop(id, w, true);
+      // Behind the other announcers: a peer that was only slow (a loaded machine) gets another
+      // turn, so the id is not lost while its announcers are still connected.
+      w.announcers.splice(w.announcers.indexOf(late), 1);
+      w.announcers.push(late);
+      if (++w.attempts >= this.#l.maxAttempts) this.#drop(id, w, true);
     }
     return this.#assign();
   }

@@ -72,6 +72,9 @@ Deno.test("a request that times out goes to the next announcer", () => {
   advance(2);
   assert.deepEqual(asObject(inv.expire()), { good: [id(1)] });
   assert.equal(inv.stats.timeouts, 1);
+  // good is slow too: the silent one gets another turn.
+  advance(1001);
+  assert.deepEqual(asObject(inv.expire()), { silent: [id(1)] });
   inv.stored([id(1)], "good");
   assert.equal(inv.wanted, 0);
   assert.equal(inv.stats.gaveUp, 0);
@@ -115,16 +118,25 @@ Deno.test("no request times out while this node is the slow side", () => {
 });
 
 Deno.test("with every announcer gone or failed, a wanted id is given up", () => {
-  const { inv, advance } = setup();
+  const { inv, advance } = setup({ maxAttempts: 3 });
   for (const p of ["a", "b"]) inv.addPeer(p);
   inv.announced("a", [id(1)]);
   inv.announced("b", [id(1)]);
   // a disconnects: b gets asked at once.
   assert.deepEqual(asObject(inv.removePeer("a")), { b: [id(1)] });
+  // b never answers: asked again in turn, until the attempts run out.
+  for (let i = 1; i < 3; i++) {
+    advance(1001);
+    assert.deepEqual(asObject(inv.expire()), { b: [id(1)] });
+  }
   advance(1001);
   assert.deepEqual(inv.expire(), []);
   assert.equal(inv.wanted, 0);
   assert.equal(inv.stats.gaveUp, 1);
+  // The last announcer leaving gives an id up at once.
+  inv.announced("b", [id(2)]);
+  assert.deepEqual(inv.removePeer("b"), []);
+  assert.equal(inv.stats.gaveUp, 2);
 });
 
 Deno.test("a peer's in-flight ids are bounded; the rest are asked once there is room", () => {
