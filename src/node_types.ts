@@ -102,8 +102,14 @@ export interface TrainOutcome {
 
 /** The hardware/software identity that goes into a record. */
 export interface TrainEnvironment {
+  /**
+   * `gpu_model` of our records: the device name normalized as the Python node writes it
+   * (PROTOCOL.md section 11), e.g. "RTX_3060", "NVIDIA_H100_80GB_HBM3", "APPLE_MPS", "CPU".
+   */
   gpuModel: string;
+  /** Class for comparisons (section 7); the same normalization, so equal to `gpuModel`. */
   gpuClass: string;
+  /** The CUDA version, or "mps" / "cpu" as the Python node writes it. */
   cudaVersion: string;
   torchVersion: string;
 }

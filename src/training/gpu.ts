@@ -7,6 +7,7 @@
 import { normalizeGpuClass } from "../protocol/mod.ts";
 import { type Exec, execCommand } from "./exec.ts";
 import type { TorchInfo } from "./python.ts";
+import type { TrainEnvironment } from "../node_types.ts";
 
 /** One GPU as nvidia-smi lists it. */
 export interface SmiGpu {
@@ -15,22 +16,12 @@ export interface SmiGpu {
   driverVersion: string;
 }
 
-/** The hardware facts that go into an experiment record. */
-export interface DeviceInfo {
+/** The hardware facts that go into an experiment record, and the device they came from. */
+export interface DeviceInfo extends TrainEnvironment {
   /** "cuda", "mps" or "cpu": where train.py will run. */
   kind: "cuda" | "mps" | "cpu";
   /** Device name as torch reports it, e.g. "NVIDIA GeForce RTX 3060", "Apple MPS", "CPU". */
   deviceName: string;
-  /**
-   * `gpu_model` of our records: the device name normalized as the Python node writes it
-   * (PROTOCOL.md section 11), e.g. "RTX_3060", "NVIDIA_H100_80GB_HBM3", "APPLE_MPS", "CPU".
-   */
-  gpuModel: string;
-  /** Class for comparisons (section 7); the same normalization, so equal to `gpuModel`. */
-  gpuClass: string;
-  /** The CUDA version, or "mps" / "cpu" as the Python node writes it. */
-  cudaVersion: string;
-  torchVersion: string;
 }
 
 /** Parse `nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader,nounits`. */
