@@ -149,7 +149,15 @@ try {
   console.log(`node CPU             ${(cpu() - cpu0).toFixed(1)} s`);
   console.log(`node alive after     ${alive ? "yes (new connection got pong)" : "NO"}`);
   if (v.exited) console.log(`node exited: ${v.stderr.slice(-500)}`);
-  if (honestError) console.log(`honest peer          ${honestError}`);
+  if (honestError) {
+    console.log(`honest peer          ${honestError}`);
+    // Why the node closed it: close reasons other than the hostile ones, from the node's log.
+    const hostileReasons = /evicted|receive budget|no valid message|peer closed|write failed/;
+    const log = await Deno.readTextFile(`${v.dir}/log/spore.log`).catch(() => "");
+    for (const l of log.split("\n")) {
+      if (l.includes('"peer down"') && !hostileReasons.test(l)) console.log(`  node log: ${l}`);
+    }
+  }
   if (stored !== RECORDS || !alive || v.maxHeap >= v.heapCap || honestError) {
     console.error(v.stderr.slice(-3000));
     Deno.exitCode = 1;
