@@ -114,9 +114,10 @@ Deno.test({
 
       await t.step("64 connections ping once and stay: newcomers still get in", async () => {
         const idle = await connectAll(v.port, 64);
-        await Promise.all(idle.map((p) => p.sendJson(envelope("ping", {}))));
+        // Past 32 from this one address group, each new one already evicts an older idle one.
+        await Promise.allSettled(idle.map((p) => p.sendJson(envelope("ping", {}))));
         await waitFor(
-          () => idle.filter((p) => p.received.some((m) => m.type === "pong")).length >= 30,
+          () => idle.filter((p) => p.received.some((m) => m.type === "pong")).length >= 20,
           "the idle connections' pongs",
           30_000,
         );
