@@ -77,6 +77,8 @@ export interface IngestOptions<S> {
   /** Called after each committed batch with the records that were new. */
   onStored: (batch: Ingested<S>[]) => void;
   onInvalid?: (reason: string, source: S | null) => void;
+  /** A record this node does not have arrived from `source` (queued for validation). */
+  onNew?: (source: S | null) => void;
   /** A batch failed to store (the records are dropped; markers report not durable). */
   onStoreFailed?: (error: unknown) => void;
   /** Most records per transaction (default {@link DEFAULT_BATCH}). */
@@ -156,6 +158,7 @@ export class RecordIngest<S> {
       return;
     }
     this.#enqueue(id, raw, source, []);
+    this.#opts.onNew?.(source);
   }
 
   #enqueue(

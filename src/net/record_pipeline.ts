@@ -36,6 +36,8 @@ export interface RecordPipelineOptions<S> {
   onInvalid(reason: string): void;
   /** A batch failed to store. */
   onStoreFailed(error: unknown): void;
+  /** A record this node does not have arrived from `source` (queued for validation). */
+  onNew?(source: S | null): void;
 }
 
 /** Validation, ingest and storage of records, with one close. `S` identifies the source peer. */
@@ -61,6 +63,7 @@ export class RecordPipeline<S> {
       onStored: o.onStored,
       onInvalid: o.onInvalid,
       onStoreFailed: o.onStoreFailed,
+      onNew: (source) => o.onNew?.(source),
     });
   }
 
