@@ -194,6 +194,11 @@ export class Connection {
     return this.#closed;
   }
 
+  /** Bytes of an unfinished frame held (for eviction). */
+  get bufferedBytes(): number {
+    return this.#decoder.pending;
+  }
+
   /** Bytes queued for sending. */
   get queuedBytes(): number {
     return this.#queued;

@@ -50,7 +50,12 @@ export interface SlotPeer {
   rttMs: number;
   /** Invalid messages it sent. */
   invalidCount: number;
+  /** Bytes of an unfinished frame it holds in our buffers now. */
+  bufferedBytes: number;
 }
+
+/** A peer holding more than this of an unfinished frame is a heavy sender (real frames: KBs). */
+export const HEAVY_FRAME_BYTES = 1024 * 1024;
 
 /** The address group of a host: `/24` of an IPv4 address, `/64` of an IPv6 one. */
 export function addressGroup(host: string): string {
@@ -153,7 +158,9 @@ export function admitInbound<P extends SlotPeer>(
   }
   // A peer that sent invalid messages is the least useful: such peers go first, most invalid
   // first (a flood of junk frames then only ever evicts its own kind, never a quiet newcomer).
-  const offenders = pool.filter((p) => p.invalidCount > 0);
+  // A peer in the middle of a frame over 1 MiB counts as one too: a flood of maximum frames
+  // must evict its own kind before a newcomer has had the time to send anything.
+  const offenders = pool.filter((p) => p.invalidCount > 0 || p.bufferedBytes > HEAVY_FRAME_BYTES);
   if (offenders.length > 0) {
     return {
       admit: true,

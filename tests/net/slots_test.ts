@@ -28,6 +28,7 @@ function peer(group: string, over: Partial<SlotPeer> = {}): SlotPeer & { name: s
     lastNewRecordAt: 0,
     rttMs: Infinity,
     invalidCount: 0,
+    bufferedBytes: 0,
     ...over,
   };
 }
