@@ -51,7 +51,7 @@ async function nodeArgs(root: string): Promise<string[]> {
 }
 
 /**
- * Run `cmd`, and once its output shows the baseline finished and research went on, stop the node
+ * Run `cmd`, and once its output shows the baseline was published, stop the node
  * with SIGINT (as Ctrl-C does) through the pid it wrote in its data dir.
  */
 async function runUntilBaseline(
@@ -77,7 +77,7 @@ async function runUntilBaseline(
   const deadline = setTimeout(() => child.kill("SIGKILL"), 300_000);
   for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
     text += chunk;
-    if (!signalled && /\[baseline\] done in/.test(text) && /research: /.test(text)) {
+    if (!signalled && /research: baseline val_bpb [\d.]+ published/.test(text)) {
       signalled = true;
       const pid = Number((await Deno.readTextFile(join(root, "data", "spore.pid"))).trim());
       Deno.kill(pid, "SIGINT");

@@ -102,7 +102,9 @@ Deno.test("SIGTERM stops a syncing `spore run` process with every stored record 
     const out = await child.output();
     const stdout = new TextDecoder().decode(out.stdout);
     assert.equal(out.code, 0, stdout + new TextDecoder().decode(out.stderr));
-    const stored = Number(/stopped\. (\d+) records stored/.exec(stdout)?.[1]);
+    const stored = Number(
+      /stopped\. \d+ published by this node, (\d+) records stored/.exec(stdout)?.[1],
+    );
     const stores = openStores(dir);
     try {
       assert.ok(stored > 0, stdout);
