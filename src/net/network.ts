@@ -102,11 +102,8 @@ export class Network {
       maxPending: o.maxPendingRecords ?? DEFAULT_MAX_PENDING,
       maxPendingBytes: o.maxPendingBytes,
       onStored: (batch) => this.#relay.records(batch),
-      // Peers that feed us records we lack are protected from eviction (slots.ts), from the
-      // first such record on: a reconnect storm must not evict a new feeder before its commit.
-      onNew: (source) => {
-        if (source) source.lastNewRecordAt = Date.now();
-      },
+      // A peer feeding records we lack is protected from eviction (slots.ts) from its first one.
+      onNew: (source) => source && (source.lastNewRecordAt = Date.now()),
       onInvalid: (reason) => this.#observer.dropped?.("invalid_record", reason),
       onStoreFailed: (e) => this.#observer.dropped?.("store_failed", errorText(e)),
     });
