@@ -34,6 +34,7 @@ interface ExplorerCliOptions extends CommonOptions {
   webPort?: string;
   port?: string;
   peer?: string[];
+  offline?: boolean;
 }
 
 /** Register `explorer`. */
@@ -59,6 +60,10 @@ export function registerExplorer(program: Command): void {
       "with no node on this data dir: run a sync-only gossip node that dials this peer " +
         "(repeatable; config.toml's peers too)",
       (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      "--offline",
+      "only serve this data dir (following records other processes write); join no network",
     );
   withDataDir(cmd).action(async (opts: ExplorerCliOptions) => {
     const dataDir = dataDirOf(opts);
@@ -67,15 +72,21 @@ export function registerExplorer(program: Command): void {
     const port = opts.webPort === undefined
       ? config.web_port
       : portNumber("--web-port")(opts.webPort);
-    const gossip = opts.port !== undefined || opts.peer !== undefined
-      ? {
-        port: opts.port === undefined ? config.port : portNumber("--port")(opts.port),
-        peers: [...new Set([...config.peer, ...(opts.peer ?? []).map(normalizePeer)])],
-      }
-      : undefined;
-    const source = gossip && !isDataDirLocked(dataDir)
+    if (opts.offline && (opts.port !== undefined || opts.peer !== undefined)) {
+      throw new UserError("--offline joins no network: drop -p/--port and -c/--peer, or it");
+    }
+    const gossip = {
+      port: opts.port === undefined ? config.port : portNumber("--port")(opts.port),
+      peers: [...new Set([...config.peer, ...(opts.peer ?? []).map(normalizePeer)])],
+    };
+    // As the Python explorer does: with no node on this data dir, run a sync-only gossip node
+    // and join the network. A node of ours on the data dir (or --offline): serve the data dir.
+    // A node of another data dir on the gossip port (and no -p/-c): attach to it as a peer.
+    const joinsNetwork = !opts.offline && !isDataDirLocked(dataDir) &&
+      (opts.port !== undefined || opts.peer !== undefined || !await listening(config.port));
+    const source = joinsNetwork
       ? await joinNetwork(dataDir, config, gossip)
-      : await openSource(dataDir, config.port);
+      : await openSource(dataDir, opts.offline ? 0 : config.port);
     let explorer;
     try {
       explorer = await startExplorer(source.node, { host, port });

@@ -52,10 +52,10 @@ async function waitForLine(
   }
 }
 
-Deno.test("cli: spore explorer serves a data dir, follows new records, stops on SIGTERM", async () => {
+Deno.test("cli: spore explorer --offline serves a data dir, follows new records, stops on SIGTERM", async () => {
   const dir = await Deno.makeTempDir({ prefix: "spore-explorer-cli-" });
   const stores = openStores(dir);
-  const child = spawnExplorer(["explorer", "--data-dir", dir, "--web-port", "0"]);
+  const child = spawnExplorer(["explorer", "--offline", "--data-dir", dir, "--web-port", "0"]);
   try {
     const first = makeRecord();
     stores.graph.insert(first);

@@ -12,10 +12,29 @@ Deno.test("spore explorer -p -w -c with no node on the data dir runs its own gos
   for (const f of ["-p, --port", "-w, --web-port", "-c, --peer"]) {
     assert.ok(helpText.includes(f), `explorer --help shows ${f}`);
   }
+  await joinAndSync(
+    (address) => ["-p", "0", "-c", address],
+    () => "bootstrap = []\n",
+  );
+});
+
+Deno.test("spore explorer with no flags and no node on the data dir joins the network (as the Python explorer does)", async () => {
+  await joinAndSync(
+    () => [],
+    (address) => `port = 0\nbootstrap = []\npeer = ["${address}"]\n`,
+  );
+});
+
+/** Start a peer with 40 records, then `spore explorer` with `flags`; its graph must sync. */
+async function joinAndSync(
+  flags: (address: string) => string[],
+  config: (address: string) => string,
+): Promise<void> {
   const running = await startNode();
   const recs = makeRecords(40, vectorKey(0), { tag: "explorer-join" });
   running.node.stores.graph.insertMany(recs);
   const dir = await Deno.makeTempDir({ prefix: "spore-explorer-join-" });
+  await Deno.writeTextFile(`${dir}/config.toml`, config(running.address));
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -24,12 +43,9 @@ Deno.test("spore explorer -p -w -c with no node on the data dir runs its own gos
       "explorer",
       "--data-dir",
       dir,
-      "-p",
-      "0",
       "-w",
       "0",
-      "-c",
-      running.address,
+      ...flags(running.address),
     ],
     stdout: "piped",
     stderr: "piped",
@@ -60,4 +76,4 @@ Deno.test("spore explorer -p -w -c with no node on the data dir runs its own gos
     await running.stop();
     await Deno.remove(dir, { recursive: true });
   }
-});
+}
