@@ -41,16 +41,30 @@ type PageGlobals = {
 };
 
 /** Click a DAG node where Cytoscape drew it (a real mouse click on the canvas). */
+/**
+ * Click a DAG node with the mouse, as a person does, until its detail opens. The position is read
+ * just before each click; a panel above the DAG that finishes loading (the progress chart) can
+ * still move it between the read and the click on a loaded machine, so a missed click is retried.
+ */
 async function clickDagNode(page: Page, id: string): Promise<void> {
-  // The DAG sits below the progress chart: bring it into the viewport first.
-  await page.locator('[data-testid="dag"]').scrollIntoViewIfNeeded();
-  const pos = await page.evaluate((nodeId) => {
-    const cy = (globalThis as unknown as PageGlobals).__spore.cy;
-    const p = cy.getElementById(nodeId).renderedPosition();
-    const box = cy.container().getBoundingClientRect();
-    return { x: box.left + p.x, y: box.top + p.y };
-  }, id);
-  await page.mouse.click(pos.x, pos.y);
+  for (let attempt = 1;; attempt++) {
+    // The DAG sits below the progress chart: bring it into the viewport first.
+    await page.locator('[data-testid="dag"]').scrollIntoViewIfNeeded();
+    const pos = await page.evaluate((nodeId) => {
+      const cy = (globalThis as unknown as PageGlobals).__spore.cy;
+      const p = cy.getElementById(nodeId).renderedPosition();
+      const box = cy.container().getBoundingClientRect();
+      return { x: box.left + p.x, y: box.top + p.y };
+    }, id);
+    await page.mouse.click(pos.x, pos.y);
+    const opened = page.locator(`[data-testid="detail"][data-id="${id}"]`);
+    try {
+      await opened.waitFor({ state: "visible", timeout: 5_000 });
+      return;
+    } catch (e) {
+      if (attempt >= 4) throw e;
+    }
+  }
 }
 
 async function rowIds(page: Page, testId: string): Promise<string[]> {
