@@ -39,8 +39,8 @@ Deno.test("a baseline that exits 1 stops research, says what to fix, and the nod
       said.some((l) => /To resume: fix the workspace's train\.py .*keeps syncing/.test(l)),
       said.join("\n"),
     );
-    // Research has ended: nothing of it runs any more, so a short wait shows what 60 s would.
-    await new Promise((r) => setTimeout(r, 2000));
+    // The issue's check: still answering and syncing 60 s after research stopped.
+    await new Promise((r) => setTimeout(r, 60_000));
     const r = raw = await RawPeer.connect(app.node.port);
     await r.sendJson(envelope("ping", {}));
     await waitFor(() => r.received.some((m) => m.type === "pong"), "pong");
