@@ -153,10 +153,12 @@ export function registerGraph(program: Command): void {
         const graph = ctx.stores.graph;
         const { classes } = await shownClasses(graph, opts.class);
         const groups = classes
-          // Scripts read --json: complete unless they ask for less (up to the store's page).
+          // Scripts read --json: every row, page by page, unless they ask for less.
           .map((c) => ({
             c,
-            rows: graph.frontierOfClass(c, opts.gpu, opts.limit ?? (opts.json ? undefined : 20)),
+            rows: opts.json && opts.limit === undefined
+              ? [...graph.frontierOfClassAll(c, opts.gpu)]
+              : graph.frontierOfClass(c, opts.gpu, opts.limit ?? 20),
           }))
           .filter((g) => g.rows.length > 0);
         // JSON stays a flat list of records (scripts read it), best first within each class.

@@ -146,6 +146,13 @@ const GRAPH_SQL = {
   frontierResearchGpu:
     `${SELECT_RECORD} WHERE frontier = 1 AND dataset_cid = ? AND prepare_cid = ? ` +
     "AND gpu_class = ? ORDER BY val_bpb, id LIMIT ?",
+  // The next page after (val_bpb, id), in the same order: how a caller reads every row.
+  frontierResearchAfter:
+    `${SELECT_RECORD} WHERE frontier = 1 AND dataset_cid = ? AND prepare_cid = ? ` +
+    "AND (val_bpb > ? OR (val_bpb = ? AND id > ?)) ORDER BY val_bpb, id LIMIT ?",
+  frontierResearchGpuAfter:
+    `${SELECT_RECORD} WHERE frontier = 1 AND dataset_cid = ? AND prepare_cid = ? ` +
+    "AND gpu_class = ? AND (val_bpb > ? OR (val_bpb = ? AND id > ?)) ORDER BY val_bpb, id LIMIT ?",
   datasetsOf: "SELECT dataset_cid AS d, COUNT(*) AS n FROM experiment WHERE prepare_cid = ? " +
     "GROUP BY dataset_cid ORDER BY n DESC, dataset_cid LIMIT 16",
   classes: "SELECT dataset_cid AS d, prepare_cid AS p, COUNT(*) AS n, SUM(frontier) AS f, " +
@@ -309,18 +316,43 @@ export class GraphStore extends SqliteStore<typeof GRAPH_SQL> {
     cls: { datasetCid: string; prepareCid: string },
     gpuClass?: string,
     limit = MAX_PAGE,
+    after?: ExperimentRecord,
   ): ExperimentRecord[] {
     const n = pageValue(limit, "limit", MAX_PAGE);
-    const found = gpuClass === undefined
-      ? rows(this.sql.frontierResearch, cls.datasetCid, cls.prepareCid, n)
+    const { datasetCid: d, prepareCid: p } = cls;
+    const gpu = gpuClass === undefined ? undefined : normalizeGpuClass(gpuClass);
+    const found = after === undefined
+      ? gpu === undefined
+        ? rows(this.sql.frontierResearch, d, p, n)
+        : rows(this.sql.frontierResearchGpu, d, p, gpu, n)
+      : gpu === undefined
+      ? rows(this.sql.frontierResearchAfter, d, p, after.val_bpb, after.val_bpb, after.id, n)
       : rows(
-        this.sql.frontierResearchGpu,
-        cls.datasetCid,
-        cls.prepareCid,
-        normalizeGpuClass(gpuClass),
+        this.sql.frontierResearchGpuAfter,
+        d,
+        p,
+        gpu,
+        after.val_bpb,
+        after.val_bpb,
+        after.id,
         n,
       );
     return found.map(rowToRecord);
+  }
+
+  /** Every frontier record of a class (and GPU class), best first, read a page at a time. */
+  *frontierOfClassAll(
+    cls: { datasetCid: string; prepareCid: string },
+    gpuClass?: string,
+    page = MAX_PAGE,
+  ): Generator<ExperimentRecord> {
+    let after: ExperimentRecord | undefined;
+    for (;;) {
+      const rows = this.frontierOfClass(cls, gpuClass, page, after);
+      yield* rows;
+      after = rows.at(-1);
+      if (after === undefined || rows.length < page) return;
+    }
   }
 
   /**

@@ -80,6 +80,8 @@ export const ARRAY_STATEMENTS = [
   "frontierClass",
   "frontierResearch",
   "frontierResearchGpu",
+  "frontierResearchAfter",
+  "frontierResearchGpuAfter",
   "recent",
   "byNode",
   "search",

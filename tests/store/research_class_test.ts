@@ -39,3 +39,24 @@ Deno.test("graph: frontier of a class, datasets of a prepare.py, classes largest
     g.close();
   }
 });
+
+Deno.test("graph: a class's frontier read page by page is the whole frontier in order", () => {
+  const g = GraphStore.open(":memory:");
+  try {
+    // Ties on val_bpb are ordered by id, so a page boundary inside a tie loses nothing.
+    const recs = [0.9, 0.8, 0.8, 0.8, 0.7, 1.1, 0.8].map((v) => makeRecord({ val_bpb: v }));
+    g.insertMany(recs);
+    const climb = { datasetCid: "climbmix-400b-shuffle", prepareCid: P1 };
+    const whole = g.frontierOfClass(climb).map((r) => r.id);
+    assert.equal(whole.length, recs.length);
+    for (const page of [1, 2, 3, 7, 8]) {
+      assert.deepEqual([...g.frontierOfClassAll(climb, undefined, page)].map((r) => r.id), whole);
+    }
+    assert.deepEqual(
+      [...g.frontierOfClassAll(climb, "H100", 2)].map((r) => r.id),
+      g.frontierOfClass(climb, "H100").map((r) => r.id),
+    );
+  } finally {
+    g.close();
+  }
+});
