@@ -10,17 +10,9 @@ import { RawPeer, waitFor } from "../net/helpers.ts";
 import { writeStandinWorkspace } from "../fixtures/autoresearch_workspace.ts";
 import { runTaskFlags } from "./fixtures/victim.ts";
 import { BWRAP, TORCH } from "../training/_env.ts";
+import { MEMORY_HOG_TRAIN } from "../fixtures/memory_hog.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-
-const ALLOCATE = `
-blocks = []
-for i in range(64):
-    blocks.append(bytearray(32 * 1024 * 1024))  # 2 GiB in all, touched
-    print(f"allocated {(i + 1) * 32} MiB", flush=True)
-print("---")
-print("val_bpb:          1.0")
-`;
 
 Deno.test({
   name: "a node run as `deno task run` survives a train.py that allocates past its memory limit",
@@ -28,7 +20,7 @@ Deno.test({
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "spore-oom-" });
     const ws = await writeStandinWorkspace(root);
-    await Deno.writeTextFile(join(ws.dir, "train.py"), ALLOCATE);
+    await Deno.writeTextFile(join(ws.dir, "train.py"), MEMORY_HOG_TRAIN);
     const data = join(root, "data");
     await Deno.mkdir(data);
     await Deno.writeTextFile(join(data, "config.toml"), 'host = "127.0.0.1"\nbootstrap = []\n');

@@ -3,6 +3,7 @@
  * torch.compile, the hard timeout killing the whole tree, cancellation.
  */
 import assert from "node:assert/strict";
+import { MEMORY_HOG_TRAIN } from "../fixtures/memory_hog.ts";
 import { join } from "node:path";
 import {
   parseMemoryLimit,
@@ -173,21 +174,12 @@ Deno.test({
   },
 });
 
-const ALLOCATE = `
-blocks = []
-for i in range(64):
-    blocks.append(bytearray(32 * 1024 * 1024))  # 2 GiB in all, touched
-    print(f"allocated {(i + 1) * 32} MiB", flush=True)
-print("---")
-print("val_bpb:          1.0")
-`;
-
 Deno.test({
   name: "runner: a train.py over its memory limit ends as an out-of-memory crash",
   ignore: PYTHON3 === null,
   async fn() {
     const memoryLimit = { kind: "bytes", bytes: 256 * 2 ** 20 } as const;
-    await withScript(ALLOCATE, { memoryLimit }, (r) => {
+    await withScript(MEMORY_HOG_TRAIN, { memoryLimit }, (r) => {
       assert.ok(!r.ok, "a run over its limit is not a result");
       assert.equal(r.kind, "exit");
       assert.match(r.reason, /^out of memory: train\.py went over its memory limit \(256 MiB\)/);
@@ -217,7 +209,7 @@ Deno.test({
       const python = fakePython(PYTHON3!);
       const sandbox = await probeSandbox({ bwrap: BWRAP!, python, dataDir });
       const memoryLimit = { kind: "bytes", bytes: 256 * 2 ** 20 } as const;
-      await withScript(ALLOCATE, { sandbox, memoryLimit }, (r) => {
+      await withScript(MEMORY_HOG_TRAIN, { sandbox, memoryLimit }, (r) => {
         assert.ok(!r.ok);
         assert.match(r.reason, /^out of memory: .*\(256 MiB\)/);
         assert.match(r.log, /allocated 128 MiB/);
