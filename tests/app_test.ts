@@ -1,27 +1,8 @@
 import assert from "node:assert/strict";
+import { startSyncOnlyApp } from "./app_helpers.ts";
 import { startNode as startApp } from "../src/app.ts";
 import { openStores } from "../src/store/mod.ts";
-import {
-  FAST,
-  makeRecords,
-  signedChallenge,
-  startNode,
-  vectorKey,
-  waitFor,
-} from "./net/helpers.ts";
-
-/** A sync-only genesis node on loopback, started as a library (no CLI). */
-function startSyncOnly(dataDir: string) {
-  return startApp({
-    dataDir,
-    mode: "sync-only",
-    genesis: true,
-    host: "127.0.0.1",
-    port: 0,
-    explorer: false,
-    network: { ...FAST, verifyWorkers: 1 },
-  });
-}
+import { makeRecords, signedChallenge, startNode, vectorKey, waitFor } from "./net/helpers.ts";
 
 Deno.test("startNode composes a sync-only node whose verifier hears control events", async () => {
   const dir = await Deno.makeTempDir({ prefix: "spore-app-" });
@@ -29,7 +10,7 @@ Deno.test("startNode composes a sync-only node whose verifier hears control even
   const recs = makeRecords(50, vectorKey(0), { tag: "app" });
   stores.graph.insertMany(recs);
   stores.close();
-  const app = await startSyncOnly(dir);
+  const app = await startSyncOnlyApp(dir);
   let peer;
   try {
     assert.equal(app.mode, "sync-only");
@@ -57,7 +38,7 @@ Deno.test("startNode composes a sync-only node whose verifier hears control even
   }
   await assert.rejects(Deno.stat(`${dir}/spore.pid`), Deno.errors.NotFound);
   // Closed means closed: the data dir is free for the next node.
-  const again = await startSyncOnly(dir);
+  const again = await startSyncOnlyApp(dir);
   await again.close();
   await Deno.remove(dir, { recursive: true });
 });
@@ -79,7 +60,7 @@ Deno.test("startNode undoes what it started when a later part fails", async () =
     );
     // The lock and log taken before the network failed were released.
     await assert.rejects(Deno.stat(`${dir}/spore.pid`), Deno.errors.NotFound);
-    const app = await startSyncOnly(dir);
+    const app = await startSyncOnlyApp(dir);
     await app.close();
   } finally {
     taken.close();
@@ -91,11 +72,11 @@ Deno.test("closing the handle twice is harmless, and `await using` closes it", a
   const dir = await Deno.makeTempDir({ prefix: "spore-app-" });
   try {
     {
-      await using app = await startSyncOnly(dir);
+      await using app = await startSyncOnlyApp(dir);
       assert.ok(app.node.port > 0);
     }
     await assert.rejects(Deno.stat(`${dir}/spore.pid`), Deno.errors.NotFound);
-    const app = await startSyncOnly(dir);
+    const app = await startSyncOnlyApp(dir);
     await app.close();
     await app.close();
   } finally {

@@ -3,7 +3,7 @@
  * PROTOCOL.md section 11 describes the Python node (tests/net/python_like.ts).
  */
 import assert from "node:assert/strict";
-import { startNode as startApp } from "../../src/app.ts";
+import { startSyncOnlyApp } from "../app_helpers.ts";
 import { type NodeProfile, signProfile } from "../../src/protocol/mod.ts";
 import { ProfileStore, storePaths } from "../../src/store/mod.ts";
 import { FAST, makeRecords, startNode, vectorKey, waitFor } from "./helpers.ts";
@@ -54,22 +54,9 @@ Deno.test("after syncing 225 records from a Python peer, all their code is store
   }
 });
 
-/** A sync-only node composed as `spore run --no-train` composes it (verifier attached). */
-function startComposed(dataDir: string) {
-  return startApp({
-    dataDir,
-    mode: "sync-only",
-    genesis: true,
-    host: "127.0.0.1",
-    port: 0,
-    explorer: false,
-    network: { ...FAST, verifyWorkers: 1 },
-  });
-}
-
 Deno.test("our profile reaches a Python peer, which never asks for it; theirs is stored", async () => {
   const dir = await Deno.makeTempDir({ prefix: "spore-py-profile-" });
-  const app = await startComposed(dir);
+  const app = await startSyncOnlyApp(dir);
   const theirs = signProfile({
     node_id: vectorKey(5).nodeId,
     display_name: "python node",
@@ -147,7 +134,7 @@ Deno.test("a profile changed by another process while running reaches our peers 
 
 Deno.test("an unsigned dispute from a Python peer reaches a Python peer behind us, and changes no reputation here", async () => {
   const dir = await Deno.makeTempDir({ prefix: "spore-py-dispute-" });
-  const app = await startComposed(dir);
+  const app = await startSyncOnlyApp(dir);
   const [rec] = makeRecords(1, vectorKey(6), { tag: "disputed" });
   app.node.stores.graph.insert(rec!);
   const pyA = await PythonLikePeer.connect(app.node.port);
