@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeFrame, envelope } from "../../src/protocol/mod.ts";
 import { RawPeer, waitFor } from "../net/helpers.ts";
-import { writeStandinWorkspace } from "../fixtures/autoresearch_workspace.ts";
+import { standinFlags, writeStandinWorkspace } from "../fixtures/autoresearch_workspace.ts";
 import { runTaskFlags } from "./fixtures/victim.ts";
 import { BWRAP, TORCH } from "../training/_env.ts";
 import { MEMORY_HOG_TRAIN } from "../fixtures/memory_hog.ts";
@@ -36,12 +36,7 @@ Deno.test({
         "0",
         "--data-dir",
         data,
-        "--workspace",
-        ws.dir,
-        "--dataset-cid",
-        "climbmix-400b-shuffle",
-        "--data-cache",
-        ws.dataCache,
+        ...standinFlags(ws),
         "--train-memory-limit",
         "256MiB",
       ],

@@ -5,7 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { STANDIN_TRAIN, writeStandinWorkspace } from "../fixtures/autoresearch_workspace.ts";
+import {
+  STANDIN_TRAIN,
+  standinFlags,
+  writeStandinWorkspace,
+} from "../fixtures/autoresearch_workspace.ts";
 import { replayTerminal } from "../cli/terminal.ts";
 import { BWRAP, TORCH } from "../training/_env.ts";
 
@@ -39,12 +43,7 @@ async function nodeArgs(root: string): Promise<string[]> {
     "0",
     "--data-dir",
     data,
-    "--workspace",
-    ws.dir,
-    "--dataset-cid",
-    "climbmix-400b-shuffle",
-    "--data-cache",
-    ws.dataCache,
+    ...standinFlags(ws),
     "--max-experiments",
     "1",
   ];
