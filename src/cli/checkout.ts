@@ -7,7 +7,7 @@
  */
 import type { Command } from "commander";
 import { resolve } from "node:path";
-import { atomicWrite, dataPaths, loadKnownPeers } from "../config.ts";
+import { atomicWrite, loadKnownPeers } from "../config.ts";
 import { fetchCodeFromPeers } from "../net/code_client.ts";
 import { shortId } from "../protocol/mod.ts";
 import {
@@ -19,6 +19,7 @@ import {
 import { withDataDir } from "./context.ts";
 import { UserError } from "./errors.ts";
 import { resolveExperiment } from "./graph.ts";
+import { readPeersFile } from "./peer.ts";
 import { printJson } from "./output.ts";
 import { isDataDirLocked } from "../ops/lock.ts";
 
@@ -94,11 +95,6 @@ async function peersToAsk(
 
 /** The gossip port the running node reports in its peers file (it may differ from config). */
 async function runningPort(dataDir: string): Promise<number | undefined> {
-  try {
-    const v = JSON.parse(await Deno.readTextFile(dataPaths(dataDir).peers));
-    return Number.isInteger(v?.port) && v.port > 0 ? v.port : undefined;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof SyntaxError) return undefined;
-    throw e;
-  }
+  const port = (await readPeersFile(dataDir))?.port;
+  return typeof port === "number" && Number.isInteger(port) && port > 0 ? port : undefined;
 }

@@ -26,16 +26,26 @@ export interface LivePeer {
   inbound?: boolean;
 }
 
-/** Live peers of a running node, if it publishes them. */
-export async function readLivePeers(dataDir: string): Promise<LivePeer[] | undefined> {
+/**
+ * What the running node writes to `<data>/peers.json` (its port, live peers, network status), as
+ * untyped JSON to be read defensively; undefined when no node wrote it or it is mid-write.
+ */
+export async function readPeersFile(dataDir: string): Promise<Record<string, unknown> | undefined> {
   try {
     const raw = JSON.parse(await Deno.readTextFile(dataPaths(dataDir).peers));
-    return Array.isArray(raw?.peers)
-      ? raw.peers.filter((p: LivePeer) => typeof p?.address === "string")
-      : undefined;
-  } catch {
-    return undefined;
+    return raw !== null && typeof raw === "object" && !Array.isArray(raw) ? raw : undefined;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof SyntaxError) return undefined;
+    throw e;
   }
+}
+
+/** Live peers of a running node, if it publishes them. */
+export async function readLivePeers(dataDir: string): Promise<LivePeer[] | undefined> {
+  const peers = (await readPeersFile(dataDir))?.peers;
+  return Array.isArray(peers)
+    ? peers.filter((p: LivePeer) => typeof p?.address === "string")
+    : undefined;
 }
 
 /**
@@ -44,24 +54,20 @@ export async function readLivePeers(dataDir: string): Promise<LivePeer[] | undef
  * the node's, but read defensively: only well-formed entries, bounded, come back.
  */
 export async function readNetworkStatus(dataDir: string): Promise<NetworkStatus | undefined> {
-  try {
-    const n = JSON.parse(await Deno.readTextFile(dataPaths(dataDir).peers))?.network;
-    if (typeof n?.connected !== "number") return undefined;
-    const str = (v: unknown) => typeof v === "string" ? v.slice(0, 300) : "";
-    return {
-      connected: n.connected,
-      dialing: Array.isArray(n.dialing) ? n.dialing.slice(0, MAX_LISTED).map(str) : [],
-      last_errors: Array.isArray(n.last_errors)
-        ? n.last_errors.slice(0, MAX_LISTED).map((e: Record<string, unknown>) => ({
-          address: str(e?.address),
-          error: str(e?.error),
-          at: str(e?.at),
-        }))
-        : [],
-    };
-  } catch {
-    return undefined;
-  }
+  const n = (await readPeersFile(dataDir))?.network as Record<string, unknown> | undefined;
+  if (typeof n?.connected !== "number") return undefined;
+  const str = (v: unknown) => typeof v === "string" ? v.slice(0, 300) : "";
+  return {
+    connected: n.connected,
+    dialing: Array.isArray(n.dialing) ? n.dialing.slice(0, MAX_LISTED).map(str) : [],
+    last_errors: Array.isArray(n.last_errors)
+      ? n.last_errors.slice(0, MAX_LISTED).map((e: Record<string, unknown>) => ({
+        address: str(e?.address),
+        error: str(e?.error),
+        at: str(e?.at),
+      }))
+      : [],
+  };
 }
 
 /**
