@@ -7,7 +7,14 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { encodeFrame, envelope, FrameDecoder, parseAddress, sha256Hex } from "../protocol/mod.ts";
+import {
+  encodeFrame,
+  envelope,
+  FrameDecoder,
+  parseAddress,
+  parseMessage,
+  sha256Hex,
+} from "../protocol/mod.ts";
 import { Dialer } from "./transport.ts";
 import { errorText, safetyCatch } from "../errors.ts";
 
@@ -123,18 +130,12 @@ export async function fetchCodeFromPeers(
  * to it; undefined for any other message.
  */
 function codeIn(body: Uint8Array, cid: string): Uint8Array | "mismatch" | undefined {
-  let msg: unknown;
-  try {
-    msg = JSON.parse(new TextDecoder().decode(body));
-  } catch (e) {
-    if (e instanceof SyntaxError) return undefined;
-    throw e;
-  }
-  if (typeof msg !== "object" || msg === null) return undefined;
-  const { type, payload } = msg as { type?: unknown; payload?: Record<string, unknown> };
-  if (type !== "code_response" || payload?.code_cid !== cid) return undefined;
-  if (typeof payload.code !== "string") return undefined;
-  const bytes = new Uint8Array(Buffer.from(payload.code, "base64"));
+  // The protocol core's parser: bounded and schema-checked like every frame the node reads.
+  const msg = parseMessage(body);
+  if (!msg.ok || msg.value.type !== "code_response") return undefined;
+  const { code_cid, code } = msg.value.payload;
+  if (code_cid !== cid) return undefined;
+  const bytes = new Uint8Array(Buffer.from(code, "base64"));
   return sha256Hex(bytes) === cid ? bytes : "mismatch";
 }
 
