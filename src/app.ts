@@ -236,6 +236,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     ...settings,
     spotCheckRate: mode === "sync-only" ? 0 : settings.spotCheckRate,
     log: (lvl, msg) => log.log(lvl, msg, { part: "verify" }),
+    runs: node.runs,
   });
   stack.defer(() => verifier.close());
   stack.defer(node.onControl(verifier));

@@ -15,6 +15,7 @@ import { buildContext, nearDuplicate, selectParent } from "./coordinator.ts";
 import { buildRecord, outcomeBpb, type RecordInput, unifiedDiff } from "./experiment.ts";
 import { defaultSleep, LlmError, type SleepFn } from "./llm/mod.ts";
 import type { Proposal, Proposer } from "./proposal.ts";
+import type { ResearchRunHandle } from "./live_run.ts";
 import { errorText, safetyCatch } from "../errors.ts";
 
 /** A line of progress for the CLI, with the record when one was published. */
@@ -126,6 +127,8 @@ export class ResearchLoop {
   #workspace!: { datasetCid: string; prepareCid: string };
   #gpuClass = "UNKNOWN";
   #plateau = 0;
+  /** The live card's view of the run in progress (one at a time: the loop is sequential). */
+  #live: ResearchRunHandle | undefined;
 
   constructor(options: ResearchLoopOptions) {
     this.#o = options;
@@ -275,14 +278,18 @@ export class ResearchLoop {
 
   async #runBaseline(): Promise<State> {
     const code = await this.#o.trainer.baselineCode();
-    this.#o.node.runs?.start({ kind: "baseline", label: "baseline", description: "baseline" });
+    this.#live = this.#o.node.runs?.start({
+      kind: "baseline",
+      label: "baseline",
+      description: "baseline",
+    });
     const outcome = await this.#train(code, "baseline");
     if (this.#aborted()) {
-      this.#o.node.runs?.stop();
+      this.#live?.stop();
       throw new Stop("aborted", "aborted");
     }
     if (outcome.hostSlow) {
-      this.#o.node.runs?.stop();
+      this.#live?.stop();
       throw new Stop(
         "host-slow",
         `the baseline was not published: ${outcome.crashReason}. This machine trains too ` +
@@ -302,11 +309,11 @@ export class ResearchLoop {
     try {
       await this.#publish(record, codeBytes, code);
     } catch (e) {
-      this.#o.node.runs?.stop(); // the card must not show a run that will never finish
+      this.#live?.stop(); // the card must not show a run that will never finish
       throw e;
     }
     this.#summary.baselinePublished = true;
-    this.#o.node.runs?.finish(record);
+    this.#live?.finish(record);
     if (record.status === "crash") {
       throw new Stop(
         "baseline-crash",
@@ -323,15 +330,15 @@ export class ResearchLoop {
 
   /** Train; a trainer that throws (setup broken, not the code) ends research. */
   async #train(code: string, label: string): Promise<TrainOutcome> {
-    const runs = this.#o.node.runs;
+    const live = this.#live;
     try {
       return await this.#o.trainer.run(code, {
         label,
         signal: this.#o.signal,
-        onProgress: runs ? (u) => runs.progress(u) : undefined,
+        onProgress: live ? (u) => live.progress(u) : undefined,
       });
     } catch (e) {
-      runs?.stop();
+      live?.stop();
       if (this.#aborted()) throw new Stop("aborted", "aborted");
       throw new Stop("trainer", `training failed: ${(e as Error)?.message ?? String(e)}`);
     }
@@ -399,7 +406,7 @@ export class ResearchLoop {
       } ` +
         `(val_bpb ${parent.record.val_bpb.toFixed(6)}): ${proposal.description}`,
     );
-    this.#o.node.runs?.start({
+    this.#live = this.#o.node.runs?.start({
       kind: "experiment",
       label: `experiment ${n}${of}`,
       mode: choice?.mode ?? "exploit",
@@ -409,12 +416,12 @@ export class ResearchLoop {
     });
     const outcome = await this.#train(proposal.code, `experiment ${n}`);
     if (this.#aborted()) {
-      this.#o.node.runs?.stop();
+      this.#live?.stop();
       return current;
     }
     if (outcome.hostSlow) {
       // Publishing it as `crash` would mark the idea as broken for everyone.
-      this.#o.node.runs?.stop();
+      this.#live?.stop();
       this.#summary.skipped++;
       this.#emit("warn", `experiment ${n} not published: ${outcome.crashReason}`);
       return current;
@@ -431,9 +438,9 @@ export class ResearchLoop {
     try {
       await this.#publish(record, codeBytes, proposal.code);
       this.#summary.published++;
-      this.#o.node.runs?.finish(record);
+      this.#live?.finish(record);
     } catch (e) {
-      this.#o.node.runs?.stop();
+      this.#live?.stop();
       this.#emit("warn", `publishing ${shortId(record.id)} failed: ${(e as Error).message}`);
       this.#summary.skipped++;
       return current;

@@ -32,8 +32,9 @@ import type {
   ExperimentRecord,
   VerificationPayload,
 } from "../protocol/types.ts";
-import type { ControlHandler, PeerInfo, Trainer } from "../node_types.ts";
+import type { ControlHandler, PeerInfo, Trainer, TrainOutcome } from "../node_types.ts";
 import type { ControlLog, GraphStore, ReputationStore } from "../store/mod.ts";
+import type { LiveRuns, Verdict, VerificationRunHandle } from "../research/live_run.ts";
 import { EventApplier } from "./applier.ts";
 import {
   type EvidenceRow,
@@ -84,6 +85,15 @@ export interface VerifierOptions {
   now?: () => number;
   timers?: Timers;
   log?: VerifyLog;
+  /** The node's live run card: reruns show there like research runs (their curves unstored). */
+  runs?: LiveRuns | undefined;
+}
+
+/** A finished rerun: its val_bpb and, when it trained just now, its live card entry. */
+interface Rerun {
+  bpb: number;
+  /** Undefined for a cached rerun (nothing trained, nothing to show). */
+  live: VerificationRunHandle | undefined;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -316,8 +326,16 @@ export class Verifier implements ControlHandler {
 
   async #spotCheck(record: ExperimentRecord): Promise<void> {
     if (this.#ownVerdictHeld(record.id)) return;
-    const bpb = await this.#rerun(record);
-    if (bpb === undefined || this.#closed) return;
+    const rerun = await this.#rerun(record, `verifying ${shortId(record.id)}`);
+    if (!rerun) return;
+    try {
+      if (!this.#closed) await this.#judgeSpotCheck(record, rerun);
+    } finally {
+      rerun.live?.stop(); // a no-op once a verdict was shown; else the card must not hang
+    }
+  }
+
+  async #judgeSpotCheck(record: ExperimentRecord, { bpb, live }: Rerun): Promise<void> {
     const gpuClass = normalizeGpuClass(record.gpu_model);
     if (withinTolerance(record.val_bpb, bpb, gpuClass)) {
       const onFrontier = this.#o.graph.frontier(gpuClass).some((r) => r.id === record.id);
@@ -330,30 +348,42 @@ export class Verifier implements ControlHandler {
         verifier_bpb: bpb,
         is_frontier: onFrontier,
       };
-      await this.#emit({ type: "verification", payload });
+      const sent = await this.#emit({ type: "verification", payload });
+      live?.verdict(
+        sent
+          ? verdict("verified", bpb, true, "signed verification sent to peers")
+          : verdict("no verdict", bpb, true, "within tolerance, but the verification was refused"),
+      );
       return;
     }
     // Someone already challenged it: our rerun is an answer, not a second challenge.
     const others = this.#applier.appliedChallenges(record.id)
       .filter((c) => c.challenger_id !== this.#o.nodeId);
     if (others.length > 0) {
+      live?.verdict(
+        verdict("answering", bpb, false, "outside tolerance; already challenged: answering that"),
+      );
       for (const c of others) this.#considerAnswer(c);
       return;
     }
-    await this.#openChallenge(record, bpb);
+    await this.#openChallenge(record, bpb, live);
   }
 
-  async #openChallenge(record: ExperimentRecord, bpb: number): Promise<void> {
+  async #openChallenge(
+    record: ExperimentRecord,
+    bpb: number,
+    live: VerificationRunHandle | undefined,
+  ): Promise<void> {
     const gpuClass = normalizeGpuClass(record.gpu_model);
     this.#applier.syncClassIndex();
     const available = this.#db.countNodesInClass(gpuClass, [this.#o.nodeId, record.node_id]);
     if (available === 0) {
+      const why = `no independent ${gpuClass} verifier exists: no challenge`;
       this.#log(
         "info",
-        `${shortId(record.id, LOG_ID)} is off by ${
-          Math.abs(record.val_bpb - bpb)
-        }, but no independent ${gpuClass} verifier exists: no challenge`,
+        `${shortId(record.id, LOG_ID)} is off by ${Math.abs(record.val_bpb - bpb)}, but ${why}`,
       );
+      live?.verdict(verdict("no verdict", bpb, false, `outside tolerance, but ${why}`));
       return;
     }
     const pc: PendingChallenge = {
@@ -377,8 +407,19 @@ export class Verifier implements ControlHandler {
     );
     if (!(await this.#emit({ type: "challenge", payload }))) {
       this.#db.removePendingChallenge(record.id);
+      live?.verdict(
+        verdict("no verdict", bpb, false, "outside tolerance; the challenge was refused"),
+      );
       return;
     }
+    live?.verdict(
+      verdict(
+        "challenged",
+        bpb,
+        false,
+        `outside tolerance: challenged, waiting for ${pc.required}`,
+      ),
+    );
     this.#schedule(pc);
     this.#maybeResolve(record.id);
   }
@@ -396,11 +437,31 @@ export class Verifier implements ControlHandler {
       this.#db.removeOwedAnswer(owed);
       return;
     }
-    const bpb = await this.#rerun(record);
+    const rerun = await this.#rerun(
+      record,
+      `verifying ${shortId(record.id)} (challenged by ${shortId(owed.challengerId)})`,
+    );
+    try {
+      await this.#sendAnswer(owed, record, rerun);
+    } finally {
+      rerun?.live?.stop();
+    }
+  }
+
+  async #sendAnswer(owed: OwedAnswer, record: ExperimentRecord, rerun: Rerun | undefined) {
     if (this.#closed) return; // kept owed: answered after a restart
-    // The dispute may have come while we reran: a late answer is valid but no longer useful.
-    if (bpb === undefined || this.#disputeHeld(owed)) {
+    if (rerun === undefined) {
       this.#db.removeOwedAnswer(owed);
+      return;
+    }
+    const bpb = rerun.bpb;
+    const within = withinTolerance(record.val_bpb, bpb, normalizeGpuClass(record.gpu_model));
+    // The dispute may have come while we reran: a late answer is valid but no longer useful.
+    if (this.#disputeHeld(owed)) {
+      this.#db.removeOwedAnswer(owed);
+      rerun.live?.verdict(
+        verdict("no verdict", bpb, within, "the dispute came first: no answer sent"),
+      );
       return;
     }
     const payload: ChallengeResponsePayload = {
@@ -411,8 +472,13 @@ export class Verifier implements ControlHandler {
       verifier_bpb: bpb,
       verifier_gpu: this.#gpuClass,
     };
-    await this.#emit({ type: "challenge_response", payload });
+    const sent = await this.#emit({ type: "challenge_response", payload });
     this.#db.removeOwedAnswer(owed);
+    rerun.live?.verdict(
+      sent
+        ? verdict("answered", bpb, within, "sent as an answer to the open challenge")
+        : verdict("no verdict", bpb, within, "the answer to the challenge was refused"),
+    );
   }
 
   async #resolve(experimentId: string): Promise<void> {
@@ -470,10 +536,13 @@ export class Verifier implements ControlHandler {
     }
   }
 
-  /** Rerun a record's code in this node's workspace; undefined when it cannot be compared. */
-  async #rerun(record: ExperimentRecord): Promise<number | undefined> {
+  /**
+   * Rerun a record's code in this node's workspace, shown on the live card as `label` "from"
+   * its publisher; undefined when it cannot be compared (the card then shows why, if it ran).
+   */
+  async #rerun(record: ExperimentRecord, label: string): Promise<Rerun | undefined> {
     const cached = this.#reruns.get(record.id);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) return { bpb: cached, live: undefined };
     const ws = await this.#o.trainer.workspaceIds();
     if (record.dataset_cid !== ws.datasetCid || record.prepare_cid !== ws.prepareCid) {
       this.#log(
@@ -497,20 +566,34 @@ export class Verifier implements ControlHandler {
       this.#log("warn", `code of ${shortId(record.id, LOG_ID)} is not UTF-8 text`);
       return undefined;
     }
-    const out = await this.#o.trainer.run(code, {
-      label: `verify-${shortId(record.id, LOG_ID)}`,
-      signal: this.#abort.signal,
-    });
+    const live = this.#o.runs?.startVerification(
+      record,
+      `${label} from ${shortId(record.node_id)}`,
+    );
+    let out: TrainOutcome;
+    try {
+      out = await this.#o.trainer.run(code, {
+        label: `verify-${shortId(record.id, LOG_ID)}`,
+        signal: this.#abort.signal,
+        onProgress: live ? (u) => live.progress(u) : undefined,
+      });
+    } catch (e) {
+      live?.stop();
+      throw e;
+    }
+    if (this.#closed) {
+      live?.stop();
+      return undefined;
+    }
     if (!out.ok || typeof out.val_bpb !== "number" || !Number.isFinite(out.val_bpb)) {
-      this.#log(
-        "info",
-        `rerun of ${shortId(record.id, LOG_ID)} failed: ${out.crashReason ?? "no val_bpb"}`,
-      );
+      const why = out.crashReason ?? "no val_bpb";
+      this.#log("info", `rerun of ${shortId(record.id, LOG_ID)} failed: ${why}`);
+      live?.verdict(verdict("no verdict", null, null, `the rerun failed: ${why}`));
       return undefined;
     }
     if (this.#reruns.size >= RERUN_CACHE) this.#reruns.delete(this.#reruns.keys().next().value!);
     this.#reruns.set(record.id, out.val_bpb);
-    return out.val_bpb;
+    return { bpb: out.val_bpb, live };
   }
 
   /** Sign, apply locally, then broadcast; false when this node's own rules refuse it. */
@@ -592,6 +675,15 @@ export class Verifier implements ControlHandler {
   #log(level: "debug" | "info" | "warn", message: string): void {
     this.#o.log?.(level, message);
   }
+}
+
+function verdict(
+  outcome: Verdict["outcome"],
+  bpb: number | null,
+  within: boolean | null,
+  detail: string,
+): Verdict {
+  return { outcome, val_bpb: bpb, within_tolerance: within, detail };
 }
 
 function errText(err: unknown): string {

@@ -1,11 +1,12 @@
 /**
  * The live run card: what this node is training now (baseline or experiment N, the change
- * tried, its parent), with step, loss, ETA and the loss so far, updated from `run` messages on
- * /ws; after the run, its result and a link to the published experiment.
+ * tried, its parent; or a verification rerun of another node's experiment and the val_bpb it
+ * claims), with step, loss, ETA and the loss so far, updated from `run` messages on /ws; after
+ * the run, its result and a link to the published experiment, or the verifier's verdict.
  * @module
  */
 import { api } from "./api.js";
-import { bpb, clip, expLink, h, setChildren } from "./dom.js";
+import { bpb, clip, expLink, h, nodeLink, setChildren } from "./dom.js";
 
 const uPlot = globalThis.uPlot;
 
@@ -15,6 +16,18 @@ const MAX_POINTS = 1000;
 const MODES = {
   exploit: "exploit: builds on the best result so far",
   explore: "explore: tries a branch other than the best, to avoid a dead end",
+};
+
+const VERIFY_HELP = "verification: this node reruns another node's experiment on the same " +
+  "hardware class to check the val_bpb it claims (its loss is shown here, not stored)";
+
+/** Verdict outcomes and the badge colour each takes (any other value shows as unknown). */
+const VERDICT_CLASS = {
+  verified: "status-keep",
+  challenged: "status-crash",
+  answering: "status-discard",
+  answered: "status-discard",
+  "no verdict": "status-unknown",
 };
 
 function duration(s) {
@@ -81,18 +94,31 @@ export class LiveRunCard {
           "p",
           { class: "muted" },
           "Nothing trained yet in this session. With `spore run` the baseline starts first; " +
-            "its progress shows here (a sync-only or verify-only node does not research).",
+            "its progress shows here, as do reruns of other nodes' experiments that this node " +
+            "verifies (a sync-only node trains nothing).",
         ),
       );
       return;
     }
-    const finished = run.result !== null && run.result !== undefined;
-    this.el.dataset.state = finished ? "finished" : run.phase;
-    phaseEl.textContent = finished ? "finished" : run.phase === "stopped" ? "stopped" : run.phase;
+    // "finished" carries a published record (research) or the verifier's verdict (a rerun).
+    const finished = run.phase === "finished";
+    this.el.dataset.state = run.phase;
+    phaseEl.textContent = run.phase;
     const pct = typeof run.percent === "number" ? Math.max(0, Math.min(100, run.percent)) : 0;
     const bar = h("div", { class: "run-bar" }, h("i", {}));
     bar.firstChild.style.width = `${finished ? 100 : pct}%`;
-    const parent = run.parent
+    const verifying = run.kind === "verification" && run.verifies &&
+      typeof run.verifies === "object";
+    const parent = verifying
+      ? [
+        "checks ",
+        expLink(run.verifies.id),
+        " by ",
+        nodeLink(run.verifies.node_id),
+        ", which claims val_bpb ",
+        h("b", { class: "bpb", "data-testid": "run-claimed" }, bpb(run.verifies.claimed_val_bpb)),
+      ]
+      : run.parent
       ? [
         "on ",
         expLink(run.parent),
@@ -109,6 +135,7 @@ export class LiveRunCard {
         h("b", { "data-testid": "run-label" }, run.label),
         run.mode &&
           h("span", { class: "tag", title: MODES[run.mode] ?? run.mode }, run.mode),
+        verifying && h("span", { class: "tag", title: VERIFY_HELP }, "verification"),
         h("span", { class: "run-desc" }, clip(run.description, 200)),
       ),
       run.hypothesis && h("p", { class: "muted run-hyp" }, clip(run.hypothesis, 300)),
@@ -123,7 +150,8 @@ export class LiveRunCard {
         figure("ETA", finished ? "–" : duration(run.eta_seconds)),
         figure("elapsed", duration(run.elapsed_seconds)),
       ),
-      finished && resultLine(run.result),
+      finished && run.result && resultLine(run.result),
+      finished && verifying && run.verdict && verdictLine(run.verdict, run.verifies),
       this.spark,
     );
     this.drawCurve();
@@ -177,6 +205,28 @@ function resultLine(result) {
     h("b", { class: "bpb" }, result.val_bpb === null ? "crash" : bpb(result.val_bpb)),
     " · published ",
     expLink(result.id),
+  );
+}
+
+/** The verifier's decision on a finished rerun, against the claim it checked. */
+function verdictLine(verdict, verifies) {
+  const cls = Object.hasOwn(VERDICT_CLASS, verdict.outcome)
+    ? VERDICT_CLASS[verdict.outcome]
+    : "status-unknown";
+  const tolerance = verdict.within_tolerance === true
+    ? " (within tolerance)"
+    : verdict.within_tolerance === false
+    ? " (outside tolerance)"
+    : "";
+  return h(
+    "p",
+    { class: "run-result", "data-testid": "run-verdict" },
+    h("span", { class: `badge ${cls}` }, clip(verdict.outcome, 20)),
+    " rerun ",
+    h("b", { class: "bpb" }, bpb(verdict.val_bpb)),
+    ` vs claimed ${bpb(verifies.claimed_val_bpb)}${tolerance}`,
+    h("br", {}),
+    h("span", { class: "muted" }, clip(verdict.detail, 200)),
   );
 }
 

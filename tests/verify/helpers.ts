@@ -15,7 +15,8 @@ import {
   signRecord,
 } from "../../src/protocol/mod.ts";
 import { openStores, type Stores } from "../../src/store/mod.ts";
-import type { PeerInfo, Trainer, TrainOutcome } from "../../src/node_types.ts";
+import type { PeerInfo, Trainer, TrainOutcome, TrainProgressUpdate } from "../../src/node_types.ts";
+import { LiveRuns } from "../../src/research/live_run.ts";
 import { type Timers, Verifier } from "../../src/verify/mod.ts";
 
 /** Deterministic key number `i` (0-based). */
@@ -85,7 +86,13 @@ export function signAs<E extends ControlEvent>(event: E, signer: KeyPair): E {
   return signControl(event, signer.seed, signer.nodeId);
 }
 
-/** Stand-in trainer: every run of a code gives {@link trueBpb} of it; counts runs. */
+/** Steps each {@link FakeTrainer} run reports as progress (loss 4/step). */
+export const FAKE_STEPS = 4;
+
+/**
+ * Stand-in trainer: every run of a code gives {@link trueBpb} of it; counts runs and reports
+ * {@link FAKE_STEPS} progress lines as the real runner does.
+ */
 export class FakeTrainer implements Trainer {
   runs = 0;
   /** When set, runs report a crash. */
@@ -107,8 +114,22 @@ export class FakeTrainer implements Trainer {
   }
   /** When set, runs never finish on their own: only an abort ends them (a long rerun). */
   stall = false;
-  run(code: string, opts?: { signal?: AbortSignal }): Promise<TrainOutcome> {
+  run(
+    code: string,
+    opts?: { signal?: AbortSignal; onProgress?: (u: TrainProgressUpdate) => void },
+  ): Promise<TrainOutcome> {
     this.runs++;
+    opts?.onProgress?.({ phase: "starting", elapsedSeconds: 0 });
+    for (let s = 1; s <= FAKE_STEPS && !this.crash; s++) {
+      opts?.onProgress?.({
+        phase: "training",
+        elapsedSeconds: s,
+        step: s,
+        percent: (100 * s) / FAKE_STEPS,
+        loss: 4 / s,
+        remainingSeconds: FAKE_STEPS - s,
+      });
+    }
     if (this.stall) {
       return new Promise((resolve) => {
         const done = () => resolve({ ok: false, crashReason: "aborted" });
@@ -168,6 +189,8 @@ export class TestNode {
   up = false;
   readonly trainer: FakeTrainer;
   readonly logs: string[] = [];
+  /** The node's live run card, which its reruns report to (with the node's curve store). */
+  runs!: LiveRuns;
 
   constructor(
     readonly bus: Bus,
@@ -185,6 +208,7 @@ export class TestNode {
   /** Open the stores and start the verifier (again, after {@link stop}). */
   async start(): Promise<void> {
     this.stores = openStores(this.dir);
+    this.runs = new LiveRuns(this.stores.runs);
     this.verifier = Verifier.open(this.dir, {
       nodeId: this.key.nodeId,
       seed: this.key.seed,
@@ -200,6 +224,7 @@ export class TestNode {
       now: this.bus.clock.now,
       timers: this.bus.clock,
       log: (level, m) => this.logs.push(`${level}: ${m}`),
+      runs: this.runs,
     });
     this.up = true;
     await this.verifier.start();
@@ -304,6 +329,24 @@ export class Bus {
     for (const n of this.nodes) if (n.up) await n.stop();
     await Deno.remove(this.#root, { recursive: true });
   }
+}
+
+/**
+ * A bus with nodes 0..n-1 on H100, where `checkers` spot-check everything, and one earlier
+ * record each, pre-synced.
+ */
+export async function network(
+  n: number,
+  checkers: number[] = [1],
+  timeoutMs?: number,
+): Promise<{ bus: Bus; nodes: TestNode[] }> {
+  const bus = await Bus.create();
+  const nodes: TestNode[] = [];
+  for (let i = 0; i < n; i++) {
+    nodes.push(await bus.addNode(i, { spotCheckRate: checkers.includes(i) ? 1 : 0, timeoutMs }));
+  }
+  for (let i = 0; i < n; i++) bus.publish(makeRecord(key(i)), true);
+  return { bus, nodes };
 }
 
 /** Every node's view of the given nodes' reputation rows. */

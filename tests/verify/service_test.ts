@@ -2,19 +2,8 @@
 import assert from "node:assert/strict";
 import type { ControlEvent, DisputePayload } from "../../src/protocol/mod.ts";
 import { openStores } from "../../src/store/mod.ts";
-import { Bus, key, ledgerViews, makeRecord, type TestNode } from "./helpers.ts";
+import { key, ledgerViews, makeRecord, network, type TestNode } from "./helpers.ts";
 import { take } from "../tuple.ts";
-
-/** Nodes 0..n-1 on H100; `checkers` spot-check everything; one earlier record each, pre-synced. */
-async function network(n: number, checkers: number[] = [1], timeoutMs?: number) {
-  const bus = await Bus.create();
-  const nodes: TestNode[] = [];
-  for (let i = 0; i < n; i++) {
-    nodes.push(await bus.addNode(i, { spotCheckRate: checkers.includes(i) ? 1 : 0, timeoutMs }));
-  }
-  for (let i = 0; i < n; i++) bus.publish(makeRecord(key(i)), true);
-  return { bus, nodes };
-}
 
 function dispute(node: TestNode, experimentId: string): DisputePayload | undefined {
   const row = node.verifier.evidence(experimentId).find((r) => r.event.type === "dispute");
