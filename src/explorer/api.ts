@@ -136,8 +136,11 @@ export function apiRoutes(node: NodeHandle, ctx: ApiContext): Hono {
     return list(c, listed(rows.slice(0, limit), profiles), rows, offset, limit, true);
   });
 
-  api.get("/experiment/:cid", (c) => {
+  api.get("/experiment/:cid", async (c) => {
     const rec = requireRecord(graph, c.req.param("cid"));
+    // Whether "download train.py" can be served from here: read (hash-checked), not only
+    // stat'ed, so a damaged file never shows a link that then fails.
+    const codeAvailable = (await node.stores.artifacts.get(rec.code_cid)) !== undefined;
     const children = graph.children(rec.id);
     const events = node.stores.control.byExperiment(rec.id);
     // Judged as the verifier judges them: a logged (signed) event is not necessarily believed.
@@ -148,6 +151,7 @@ export function apiRoutes(node: NodeHandle, ctx: ApiContext): Hono {
       verified: graph.isVerified(rec.id),
       is_frontier: isOnFrontier(rec, children),
       child_count: children.length,
+      code_available: codeAvailable,
       verification,
       event: events.slice(from).map((e, i) => ({
         seq: e.seq,

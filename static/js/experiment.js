@@ -67,7 +67,8 @@ export async function showExperiment(main, id) {
   const cpu = rec.gpu_class === "CPU";
   const quiet = rec.event.length === 0;
   const verification = panel("Verification", verificationView(rec));
-  const rawUrl = new URL(`/api/artifact/${rec.code_cid}/raw`, location.href).href;
+  const download = h("span", { class: "download-slot" });
+  downloadView(download, rec, rec.code_available === true);
   main.replaceChildren(
     h(
       "div",
@@ -131,13 +132,7 @@ export async function showExperiment(main, id) {
           { class: "code-head" },
           "Code ",
           h("span", { class: "mono muted" }, shortId(rec.code_cid)),
-          h("a", {
-            href: rawUrl,
-            download: `train-${shortId(rec.id)}.py`,
-            class: "download",
-            "data-testid": "download",
-            title: "The exact train.py of this experiment (sha256 = code_cid)",
-          }, "download train.py"),
+          download,
         ),
         codeBox,
       ),
@@ -146,8 +141,36 @@ export async function showExperiment(main, id) {
       panel("Signed record", fieldsView(rec)),
     ),
   );
-  loadCode(codeBox, rec.code_cid);
+  // Code fetched from a peer is stored here on the way, so the download then works too.
+  loadCode(codeBox, rec.code_cid).then((loaded) => {
+    if (loaded) downloadView(download, rec, true);
+  });
   loadCurve(curvePanel, curveBox, rec.id);
+}
+
+/**
+ * The "download train.py" link when this node holds the code (else it would 404), otherwise
+ * how to get it: `spore checkout` asks the peers.
+ */
+function downloadView(slot, rec, held) {
+  setChildren(
+    slot,
+    held
+      ? h("a", {
+        href: new URL(`/api/artifact/${rec.code_cid}/raw`, location.href).href,
+        download: `train-${shortId(rec.id)}.py`,
+        class: "download",
+        "data-testid": "download",
+        title: "The exact train.py of this experiment (sha256 = code_cid)",
+      }, "download train.py")
+      : h(
+        "span",
+        { class: "download muted", "data-testid": "download-hint" },
+        "code not held here: ",
+        h("code", {}, `spore checkout ${shortId(rec.id)}`),
+        " fetches it from peers",
+      ),
+  );
 }
 
 /** An id this node does not hold: say why that can be and what to do. */
@@ -347,12 +370,13 @@ function fieldsView(rec) {
   );
 }
 
+/** Show the code artifact; true when it was found (here or at a peer). */
 async function loadCode(box, cid) {
   try {
     const art = await api(`/api/artifact/${cid}`);
     if (art.encoding === "base64") {
       setChildren(box, h("p", { class: "muted" }, `Binary artifact, ${art.size} bytes.`));
-      return;
+      return true;
     }
     const lines = String(art.content).replace(/\n$/, "").split("\n");
     setChildren(
@@ -363,6 +387,7 @@ async function loadCode(box, cid) {
         lines.map((l) => h("span", { class: "cl" }, l, "\n")),
       ),
     );
+    return true;
   } catch (err) {
     setChildren(
       box,
@@ -374,5 +399,6 @@ async function loadCode(box, cid) {
           : err.message,
       ),
     );
+    return false;
   }
 }

@@ -2,16 +2,20 @@
  * Seeing the research in the explorer (issue 18), in headless Chromium: the progress chart draws
  * one point per seeded record of its class and gains one when a record arrives over /ws; the
  * live run card shows a real training process's step and loss while it runs (a stand-in
- * train.py run by the training runner, progress parsed from its output), then its result; the
- * experiment page shows that run's loss curve and downloads its exact train.py. Screenshots go
- * to test-output/research-*.png.
+ * train.py run by the training runner, progress parsed from its output), then its result; a
+ * verification rerun of another node's experiment shows on the same card with the claim it
+ * checks, its step and loss, then the verifier's verdict; the experiment page shows that run's
+ * loss curve and downloads its exact train.py, and for code this node does not hold, says how
+ * to get it instead of offering a link that would fail. Screenshots go to
+ * test-output/research-*.png.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { CHROMIUM, hasChromium, launchChromium, watchProblems } from "./browser.ts";
 import { startExplorer } from "../../src/explorer/server.ts";
-import { keyPairFromSeed, sha256Hex } from "../../src/protocol/mod.ts";
+import { keyPairFromSeed, sha256Hex, shortId } from "../../src/protocol/mod.ts";
+import { Verifier } from "../../src/verify/mod.ts";
 import { LiveRuns } from "../../src/research/live_run.ts";
 import { ResearchLoop } from "../../src/research/loop.ts";
 import { MutatorProposer, seededRandom } from "../../src/research/mutator.ts";
@@ -19,7 +23,7 @@ import { runTraining } from "../../src/training/runner.ts";
 import { progressUpdate, trainOutcome } from "../../src/training/trainer.ts";
 import { fakePython } from "../training/fake_python.ts";
 import type { Trainer, TrainOutcome, TrainProgressUpdate } from "../../src/node_types.ts";
-import { FakeNode, makeRecord, seedGraph, SEEDS, withNode } from "../explorer/helpers.ts";
+import { FakeNode, makeRecord, NODE_IDS, seedGraph, SEEDS, withNode } from "../explorer/helpers.ts";
 
 if (!hasChromium) {
   console.warn(`skipping research view tests: ${CHROMIUM} not found (apt-get install chromium)`);
@@ -92,6 +96,18 @@ class StandinTrainer implements Trainer {
 
 class NodeWithRuns extends FakeNode {
   readonly runs = new LiveRuns(this.stores.runs);
+}
+
+/** Wait until the element with `testId` reads `want`. */
+async function waitForText(page: Page, testId: string, want: string): Promise<void> {
+  await page.waitForFunction(
+    ({ id, text }) =>
+      (globalThis as unknown as {
+        document: { querySelector(s: string): { textContent: string } | null };
+      }).document.querySelector(`[data-testid="${id}"]`)?.textContent === text,
+    { id: testId, text: want },
+    { timeout: 60_000 },
+  );
 }
 
 async function text(page: Page, testId: string): Promise<string> {
@@ -172,14 +188,7 @@ Deno.test({
               proposer: new MutatorProposer(seededRandom(1)),
               maxExperiments: 0,
             }).run();
-            await page.waitForFunction(
-              (want) =>
-                (globalThis as unknown as {
-                  document: { querySelector(s: string): { textContent: string } | null };
-                }).document.querySelector('[data-testid="run-step"]')?.textContent === want,
-              `${STEPS} / ${STEPS}`,
-              { timeout: 60_000 },
-            );
+            await waitForText(page, "run-step", `${STEPS} / ${STEPS}`);
             assert.equal(await text(page, "run-label"), "baseline");
             assert.equal(await text(page, "run-loss"), (2 / STEPS).toFixed(4));
             assert.equal(await text(page, "run-phase"), "training");
@@ -195,6 +204,72 @@ Deno.test({
               await page.locator(`[data-testid="run-card"] a[href="#/experiment/${published.id}"]`)
                 .count() > 0,
             );
+          },
+        );
+
+        await t.step(
+          "a verification rerun shows on the card: claim, step and loss, then the verdict",
+          async () => {
+            // Another CPU node's experiment of this workspace, its code the stand-in.
+            const code = new TextEncoder().encode(STANDIN);
+            node.remoteArtifacts.set(sha256Hex(code), code);
+            const theirs = makeRecord({
+              key: 1,
+              code_cid: sha256Hex(code),
+              dataset_cid: "d".repeat(64),
+              prepare_cid: "e".repeat(64),
+              gpu_model: "CPU",
+              val_bpb: 1.2345,
+              description: "their wider MLP",
+            });
+            await Deno.remove(join(work, "release")); // the rerun waits again before its result
+            const verifier = Verifier.open(dir, {
+              nodeId: node.nodeId,
+              seed: SEEDS[0]!,
+              graph: node.stores.graph,
+              reputation: node.stores.reputation,
+              control: node.stores.control,
+              trainer: new StandinTrainer(work),
+              fetchCode: (cid) => node.fetchArtifact(cid),
+              broadcast: () => {},
+              spotCheckRate: 1,
+              random: () => 0,
+              runs: node.runs,
+            });
+            try {
+              await verifier.start();
+              node.receive(theirs);
+              verifier.onRecord(theirs, "peer");
+              // The card first shows the finished baseline: wait for the rerun, then its last step.
+              await waitForText(
+                page,
+                "run-label",
+                `verifying ${shortId(theirs.id)} from ${shortId(NODE_IDS[1]!)}`,
+              );
+              await waitForText(page, "run-step", `${STEPS} / ${STEPS}`);
+              assert.equal(await text(page, "run-loss"), (2 / STEPS).toFixed(4));
+              assert.equal(await text(page, "run-claimed"), "1.2345");
+              assert.equal(await text(page, "run-phase"), "training");
+              const card = page.locator('[data-testid="run-card"]');
+              assert.match(await card.innerText(), /verification/);
+              assert.match(await card.innerText(), /their wider MLP/);
+              await card.scrollIntoViewIfNeeded();
+              await page.screenshot({ path: join(OUTPUT_DIR, "research-verifying.png") });
+              await Deno.writeTextFile(join(work, "release"), "");
+              await verifier.idle();
+              await page.waitForSelector('[data-testid="run-card"][data-state="finished"]');
+              const verdict = await text(page, "run-verdict");
+              assert.match(
+                verdict,
+                /^verified rerun 1\.2345 vs claimed 1\.2345 \(within tolerance\)/,
+              );
+              assert.match(verdict, /signed verification sent to peers/);
+              await page.screenshot({ path: join(OUTPUT_DIR, "research-verified.png") });
+            } finally {
+              await verifier.close();
+            }
+            // The rerun's curve is not this node's run of that experiment.
+            assert.equal(node.stores.runs.get(theirs.id), undefined);
           },
         );
 
@@ -220,6 +295,33 @@ Deno.test({
         );
 
         assert.deepEqual(problems, []);
+
+        await t.step(
+          "code this node does not hold: a checkout hint instead of a link that would fail",
+          async () => {
+            const missing = makeRecord({ key: 2, code_cid: "7".repeat(64), val_bpb: 1.5 });
+            node.receive(missing);
+            await page.goto(`${ex.url}#/experiment/${missing.id}`);
+            await page.waitForSelector('[data-testid="download-hint"]');
+            assert.equal(
+              await text(page, "download-hint"),
+              `code not held here: spore checkout ${shortId(missing.id)} fetches it from peers`,
+            );
+            // The page still asks the peers for the code (none has it) and shows no link.
+            await page.waitForFunction(() =>
+              /no connected peer has it/.test(
+                (globalThis as unknown as { document: { body: { innerText: string } } }).document
+                  .body.innerText,
+              )
+            );
+            assert.equal(await page.locator('[data-testid="download"]').count(), 0);
+            await page.locator('[data-testid="download-hint"]').scrollIntoViewIfNeeded();
+            await page.screenshot({ path: join(OUTPUT_DIR, "research-code-missing.png") });
+            // That one asked-for artifact is the only failed request.
+            assert.equal(problems.length, 1, problems.join("\n"));
+            assert.match(problems[0]!, /404/);
+          },
+        );
       } finally {
         await browser.close();
         await ex.close();

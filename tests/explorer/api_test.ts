@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { createApp } from "../../src/explorer/server.ts";
 import { MAX_LIMIT } from "../../src/explorer/params.ts";
 import { DEFAULT_BOUNDS } from "../../src/explorer/graph_view.ts";
-import { recordId } from "../../src/protocol/mod.ts";
+import { recordId, sha256Hex } from "../../src/protocol/mod.ts";
+import { join } from "node:path";
 import { makeRecord, NODE_IDS, seedGraph, withNode } from "./helpers.ts";
 import { embeddedClasses, SYNTHETIC_DATASET_CID } from "../../src/training/research_workspace.ts";
 
@@ -193,6 +194,33 @@ Deno.test("api: /api/experiment/:cid has the record, verification state and even
     assert.equal(a2.verified, false);
     assert.equal(a2.is_frontier, true);
     assert.deepEqual(a2.event, []);
+  });
+});
+
+Deno.test("api: code_available says whether the store holds an experiment's code", async () => {
+  await withNode(async (node) => {
+    const g = await seedGraph(node);
+    const app = createApp(node);
+    const held = (await get(app, `/api/experiment/${g.a1.id}`)).body;
+    assert.equal(held.code_available, true);
+    assert.equal((await get(app, `/api/artifact/${g.a1.code_cid}/raw`)).status, 200);
+
+    // A record whose code no one here holds: no download link to offer.
+    const code = new TextEncoder().encode("print('elsewhere')\n");
+    const cid = sha256Hex(code);
+    const missing = makeRecord({ code_cid: cid, key: 1 });
+    node.receive(missing);
+    assert.equal((await get(app, `/api/experiment/${missing.id}`)).body.code_available, false);
+
+    // Fetched from a peer (the page loads the code that way), it is stored: now available.
+    node.remoteArtifacts.set(cid, code);
+    assert.equal((await get(app, `/api/artifact/${cid}`)).status, 200);
+    assert.equal((await get(app, `/api/experiment/${missing.id}`)).body.code_available, true);
+
+    // A damaged file on disk is not "held": its bytes no longer hash to the cid.
+    const path = join(node.stores.artifacts.dir, cid.slice(0, 2), cid.slice(2, 4), cid);
+    await Deno.writeTextFile(path, "print('tampered')\n");
+    assert.equal((await get(app, `/api/experiment/${missing.id}`)).body.code_available, false);
   });
 });
 
