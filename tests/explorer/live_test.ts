@@ -65,9 +65,9 @@ Deno.test("run messages: phase changes at once, progress at most every 250 ms, t
       close: () => {},
     });
     try {
-      runs.start({ kind: "baseline", label: "baseline", description: "baseline" });
+      const run = runs.start({ kind: "baseline", label: "baseline", description: "baseline" });
       for (let step = 1; step <= 200; step++) {
-        runs.progress({
+        run.progress({
           phase: "training",
           elapsedSeconds: step,
           step,
