@@ -40,10 +40,15 @@ WARMUP_FRACTION = 0.05
 FINAL_LR_FRACTION = 0.1
 GRAD_CLIP = 1.0
 
+# Sized so a baseline finishes well under 10 minutes with Debian's reference BLAS on 2 cores;
+# OpenBLAS then needs well under a minute (reference BLAS is ~10x slower at matmul). Measured on
+# the shared 2-core development machine: 128 wide with 16 sequences per step took 55 s with
+# OpenBLAS but 14.3 min with reference BLAS (4.6 s/step, evaluation about a minute); 8 sequences
+# still took 2.7-3.8 s/step. 96 wide with 8 sequences: 5.4 min (1.9 s/step), OpenBLAS 34 s.
 CPU_DEPTH = 4
-CPU_N_EMBD = 128
+CPU_N_EMBD = 96
 CPU_N_HEAD = 4
-CPU_TOTAL_BATCH_SIZE = 16 * MAX_SEQ_LEN
+CPU_TOTAL_BATCH_SIZE = 8 * MAX_SEQ_LEN
 CPU_STEPS = 150
 CPU_LEARNING_RATE = 3e-3
 

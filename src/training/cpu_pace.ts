@@ -19,9 +19,9 @@ export const PACE_FACTOR = 3;
 /** Never stop a CPU run sooner than this (startup, data load and evaluation vary the most). */
 export const FLOOR_SECONDS = 600;
 /**
- * Limit before this machine's pace is known: a baseline with Debian's reference BLAS took about
- * 12 minutes on the 2-core development machine (OpenBLAS: a few), so 45 minutes covers it on a
- * loaded machine too.
+ * Limit before this machine's pace is known: a baseline of the CPU default with Debian's
+ * reference BLAS takes 5.4 minutes on the 2-core development machine (OpenBLAS: 34 s; 14.3 min
+ * before the default was shrunk), so 45 minutes covers it on a loaded or slower machine too.
  */
 export const UNMEASURED_SECONDS = 45 * 60;
 /** After this share of the steps, an ETA past the limit is reported (early ETAs are noisy). */

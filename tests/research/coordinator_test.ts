@@ -90,7 +90,7 @@ Deno.test("the context and prompt carry lineage, siblings, other branches and th
     const base = rec(null, BASELINE, 1.0, "baseline");
     const c1 = edit(BASELINE, "CPU_DEPTH = 4", "CPU_DEPTH = 5");
     const kept = rec(base, c1, 0.9, "deeper");
-    const failed = rec(kept, edit(c1, "CPU_N_EMBD = 128", "CPU_N_EMBD = 64"), 0.95, "narrower", c1);
+    const failed = rec(kept, edit(c1, "CPU_N_EMBD = 96", "CPU_N_EMBD = 64"), 0.95, "narrower", c1);
     const crashed = rec(kept, edit(c1, "SEED = 1337", "SEED = 1"), undefined, "reseed", c1);
     const other = rec(
       base,
@@ -119,7 +119,7 @@ Deno.test("the context and prompt carry lineage, siblings, other branches and th
     );
     assert.match(
       prompt,
-      /without success[^\n]*\n- \[discard, val_bpb 0\.950000, depth 2\] narrower[^\n]*\n {4}-CPU_N_EMBD = 128\n {4}\+CPU_N_EMBD = 64/,
+      /without success[^\n]*\n- \[discard, val_bpb 0\.950000, depth 2\] narrower[^\n]*\n {4}-CPU_N_EMBD = 96\n {4}\+CPU_N_EMBD = 64/,
     );
     assert.match(prompt, /\[crash, crashed, depth 2\] reseed \[crash: oom\]/);
     assert.match(

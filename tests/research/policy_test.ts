@@ -105,13 +105,13 @@ Deno.test("model-size envelopes bind constrained hardware only", () => {
   assert.deepEqual(envelopeViolations(wide, "CPU"), [], "the GPU constants do not size CPU runs");
   const batch = edit(
     BASELINE,
-    "CPU_TOTAL_BATCH_SIZE = 16 * MAX_SEQ_LEN",
+    "CPU_TOTAL_BATCH_SIZE = 8 * MAX_SEQ_LEN",
     "CPU_TOTAL_BATCH_SIZE = 512 * MAX_SEQ_LEN",
   );
   assert.match(envelopeViolations(batch, "CPU").join("\n"), /TOTAL_BATCH_SIZE .* = 131072/);
   const split = edit(BASELINE, "N_HEAD = 8", "N_HEAD = 7");
   assert.match(envelopeViolations(split, "H100").join("\n"), /multiple of N_HEAD \(7\)/);
-  const odd = edit(BASELINE, "CPU_N_HEAD = 4", "CPU_N_HEAD = 128");
+  const odd = edit(BASELINE, "CPU_N_HEAD = 4", "CPU_N_HEAD = 96");
   assert.match(envelopeViolations(odd, "CPU").join("\n"), /head dim .* = 1 must be even/);
   const steps = edit(BASELINE, "CPU_STEPS = 150", "CPU_STEPS = 100000");
   assert.match(envelopeViolations(steps, "CPU").join("\n"), /CPU_STEPS = 100000/);
