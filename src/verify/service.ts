@@ -326,7 +326,7 @@ export class Verifier implements ControlHandler {
 
   async #spotCheck(record: ExperimentRecord): Promise<void> {
     if (this.#ownVerdictHeld(record.id)) return;
-    const rerun = await this.#rerun(record, `verifying ${shortId(record.id)}`);
+    const rerun = await this.#rerun(record);
     if (!rerun) return;
     try {
       if (!this.#closed) await this.#judgeSpotCheck(record, rerun);
@@ -437,10 +437,7 @@ export class Verifier implements ControlHandler {
       this.#db.removeOwedAnswer(owed);
       return;
     }
-    const rerun = await this.#rerun(
-      record,
-      `verifying ${shortId(record.id)} (challenged by ${shortId(owed.challengerId)})`,
-    );
+    const rerun = await this.#rerun(record, `to answer ${shortId(owed.challengerId)}'s challenge`);
     try {
       await this.#sendAnswer(owed, record, rerun);
     } finally {
@@ -537,10 +534,11 @@ export class Verifier implements ControlHandler {
   }
 
   /**
-   * Rerun a record's code in this node's workspace, shown on the live card as `label` "from"
-   * its publisher; undefined when it cannot be compared (the card then shows why, if it ran).
+   * Rerun a record's code in this node's workspace, shown on the live card as "verifying <id>
+   * from <publisher>", then `why` in brackets; undefined when it cannot be compared (the card
+   * then shows why, if it ran).
    */
-  async #rerun(record: ExperimentRecord, label: string): Promise<Rerun | undefined> {
+  async #rerun(record: ExperimentRecord, why?: string): Promise<Rerun | undefined> {
     const cached = this.#reruns.get(record.id);
     if (cached !== undefined) return { bpb: cached, live: undefined };
     const ws = await this.#o.trainer.workspaceIds();
@@ -568,7 +566,7 @@ export class Verifier implements ControlHandler {
     }
     const live = this.#o.runs?.startVerification(
       record,
-      `${label} from ${shortId(record.node_id)}`,
+      `verifying ${shortId(record.id)} from ${shortId(record.node_id)}${why ? ` (${why})` : ""}`,
     );
     let out: TrainOutcome;
     try {

@@ -77,9 +77,9 @@ Deno.test("an inflated claim reads 'challenged' on the checker and 'answered' on
     const answered = nodes[2]!.runs.current()!;
     assert.equal(
       answered.label,
-      `verifying ${shortId(rec.record.id)} (challenged by ${shortId(nodes[1]!.id)}) from ${
-        shortId(key(0).nodeId)
-      }`,
+      `verifying ${shortId(rec.record.id)} from ${shortId(key(0).nodeId)} (to answer ${
+        shortId(nodes[1]!.id)
+      }'s challenge)`,
     );
     assert.equal(answered.verifies?.claimed_val_bpb, rec.record.val_bpb);
     assert.deepEqual(
