@@ -294,6 +294,26 @@ Deno.test({
           },
         );
 
+        await t.step(
+          "code a peer holds: the page fetches it, and then offers the download",
+          async () => {
+            const code = new TextEncoder().encode("print('held by a peer')\n");
+            node.remoteArtifacts.set(sha256Hex(code), code);
+            const rec = makeRecord({ key: 3, code_cid: sha256Hex(code), val_bpb: 1.4 });
+            node.receive(rec);
+            const before = await (await fetch(`${ex.url}api/experiment/${rec.id}`)).json();
+            assert.equal(before.code_available, false, "not held before the page asks for it");
+            await page.goto(`${ex.url}#/experiment/${rec.id}`);
+            // This page's code, fetched from the peer (the previous page also had a link).
+            await page.locator('[data-testid="code"]', { hasText: "held by a peer" }).waitFor();
+            await page.waitForSelector('[data-testid="download"]');
+            assert.equal(await page.locator('[data-testid="download-hint"]').count(), 0);
+            const href = await page.getAttribute('[data-testid="download"]', "href");
+            const bytes = new Uint8Array(await (await fetch(href!)).arrayBuffer());
+            assert.equal(sha256Hex(bytes), rec.code_cid);
+          },
+        );
+
         assert.deepEqual(problems, []);
 
         await t.step(
