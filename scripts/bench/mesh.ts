@@ -18,8 +18,10 @@
  * for the side-by-side ratio.
  *
  * Run: deno run -A scripts/bench/mesh.ts [--quick] [--nodes 10,30] [--records 2000]
- *        [--mode announce|flood|both] [--v8-flags=...] [--verbose]
+ *        [--warmup N] [--mode announce|flood|both] [--v8-flags=...] [--verbose]
  *   --quick: 10 nodes, 500 records, announce only. Defaults: 10 and 30 nodes, both modes.
+ *   --warmup N: stream N other records first and measure the next stream: nodes that have been
+ *   running (code compiled, caches filled) instead of processes seconds old.
  * The node processes share the machine's cores with each other (and on a shared machine with
  * everything else): the figures are for this machine, not per node.
  * @module
@@ -126,6 +128,8 @@ interface Result {
   rssMedian: number;
   rssMax: number;
   cpu: number;
+  /** CPU-seconds of all nodes from the first record sent until every node held all. */
+  cpuConverged: number;
   peersMedian: number;
 }
 
@@ -171,7 +175,45 @@ async function settle(nodes: Node[], quietMs: number, timeoutMs: number): Promis
   }
 }
 
-async function mesh(n: number, mode: string, lines: string[], entry: string[], tmp: string) {
+/** Wait for `p`, at most `ms` (a pending socket read does not always end when it is closed). */
+async function settled(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p, new Promise((r) => timer = setTimeout(r, ms))]);
+  clearTimeout(timer);
+}
+
+/**
+ * Stream `lines` into the first node and wait until every node holds them all; `done[i]` is
+ * when node i did (ms after the first record was sent).
+ */
+async function converge(nodes: Node[], counters: RowCounter[], lines: string[], what: string) {
+  const done: (number | undefined)[] = nodes.map(() => undefined);
+  // Rows a node already had (none, unless something else reached it first) do not count.
+  const want = counters.map((c) => c.count() + lines.length);
+  const t0 = performance.now();
+  const { conn, reader } = await streamRecords(nodes[0]!.port, lines);
+  for (;;) {
+    const now = performance.now();
+    for (let i = 0; i < nodes.length; i++) {
+      if (done[i] === undefined && counters[i]!.count() >= want[i]!) done[i] = now - t0;
+    }
+    if (done.every((d) => d !== undefined)) return { done, conn, reader };
+    if (now - t0 > CONVERGE_TIMEOUT_MS) {
+      const have = counters.map((c) => c.count());
+      throw new Error(`${what} did not converge: rows per node ${have.join(",")}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function mesh(
+  n: number,
+  mode: string,
+  warm: string[],
+  lines: string[],
+  entry: string[],
+  tmp: string,
+) {
   const nodes: Node[] = [];
   try {
     const topo = topology(n);
@@ -200,48 +242,65 @@ async function mesh(n: number, mode: string, lines: string[], entry: string[], t
       await waitListening(node.webPort, 120_000);
     }
     const peers = await settle(nodes, 3000, 60_000);
-    const cpu0 = nodes.map((x) => cpuSeconds(x.child.pid));
-
-    const done: (number | undefined)[] = nodes.map(() => undefined);
-    // Rows a node already had (none, unless something else reached it first) do not count.
     const counters = nodes.map((x) => new RowCounter(x.dir));
-    const want = counters.map((c) => c.count() + lines.length);
-    const t0 = performance.now();
-    const { conn, reader } = await streamRecords(nodes[0]!.port, lines);
-    for (;;) {
-      const now = performance.now();
-      for (let i = 0; i < n; i++) {
-        if (done[i] === undefined && counters[i]!.count() >= want[i]!) done[i] = now - t0;
-      }
-      if (done.every((d) => d !== undefined)) break;
-      if (now - t0 > CONVERGE_TIMEOUT_MS) {
-        const have = counters.map((c) => c.count());
-        throw new Error(`${n} nodes (${mode}) did not converge: rows per node ${have.join(",")}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
+    let base: string[] = nodes.map(() => "");
+    if (warm.length) {
+      // Warm-up: the same stream once before measuring, so the figures are those of running
+      // nodes (code compiled, caches filled), not of processes seconds old.
+      const w = await converge(nodes, counters, warm, `${n} nodes (${mode}) warm-up`);
+      if (verbose) console.log(`  warm-up: every node holds ${warm.length} records`);
+      w.conn.close();
+      await settled(w.reader, 5000);
+      base = await quiet(nodes, 3000, 120_000);
     }
+    const cpu0 = nodes.map((x) => cpuSeconds(x.child.pid));
+    const { done, conn, reader } = await converge(nodes, counters, lines, `${n} nodes (${mode})`);
+    const cpuConverged = nodes.reduce((s, x, i) => s + cpuSeconds(x.child.pid) - cpu0[i]!, 0);
     for (const c of counters) c.close();
     // Relays and announcements still in flight after the last node converged are part of the
     // cost: count once every node's counters have stopped moving.
-    const texts = await quiet(nodes, 3000, 120_000);
+    const after = await quiet(nodes, 3000, 120_000);
+    // Counters of this stream only (the warm-up's subtracted).
+    const texts = after.map((t, i) => ({ t, b: base[i]! }));
+    const one = (x: { t: string; b: string }, name: string, label?: string) =>
+      metric(x.t, name, label) - metric(x.b, name, label);
     const sum = (name: string, label?: string) =>
-      texts.reduce((s, t) => s + metric(t, name, label), 0);
+      texts.reduce((s, x) => s + one(x, name, label), 0);
     if (verbose) {
-      texts.forEach((t, i) =>
+      texts.forEach((x, i) =>
         console.log(
           `  node ${i}: all after ${((done[i] ?? 0) / 1000).toFixed(2)} s, peers ${
-            metric(t, "spore_peers")
-          }, received ${metric(t, "spore_records_received_total")}, duplicates ${
-            metric(t, "spore_records_duplicate_total")
-          }, bodies sent ${metric(t, "spore_messages_out_total", 'type="experiment"')}`,
+            metric(x.t, "spore_peers")
+          }, received ${one(x, "spore_records_received_total")}, duplicates ${
+            one(x, "spore_records_duplicate_total")
+          }, bodies sent ${one(x, "spore_messages_out_total", 'type="experiment"')}, requested ${
+            one(x, "spore_records_requested_total")
+          }, timed out ${one(x, "spore_record_requests_timed_out_total")}, given up ${
+            one(x, "spore_record_requests_given_up_total")
+          }`,
         )
       );
+      const byType = new Map<string, number>();
+      for (const [i, x] of texts.entries()) {
+        for (const [text, sign] of [[x.t, 1], [base[i]!, -1]] as const) {
+          for (const line of text.split("\n")) {
+            const m = /^spore_messages_(in|out)_total\{type="([a-z_]+)"\} (\d+)/.exec(line);
+            if (m) {
+              byType.set(
+                `${m[1]} ${m[2]}`,
+                (byType.get(`${m[1]} ${m[2]}`) ?? 0) + sign * Number(m[3]),
+              );
+            }
+          }
+        }
+      }
+      console.log(`  messages, all nodes: ${[...byType].map(([k, v]) => `${k} ${v}`).join(", ")}`);
     }
     const others = (n - 1) * lines.length;
     const rss = nodes.map((x) => rssMb(x.child.pid));
     const cpu = nodes.reduce((s, x, i) => s + cpuSeconds(x.child.pid) - cpu0[i]!, 0);
     conn.close();
-    await reader;
+    await settled(reader, 5000);
     const times = done.slice(1) as number[];
     return {
       nodes: n,
@@ -255,6 +314,7 @@ async function mesh(n: number, mode: string, lines: string[], entry: string[], t
       rssMedian: median(rss),
       rssMax: Math.max(...rss),
       cpu,
+      cpuConverged,
       peersMedian: median(peers),
     } satisfies Result;
   } finally {
@@ -267,7 +327,10 @@ function report(name: string, value: string, unit: string, note: string): void {
   console.log(`${name.padEnd(26)} ${value.padStart(8)} ${unit.padEnd(14)} (${note})`);
 }
 
-const lines = await benchRecords(RECORDS);
+const WARMUP = wholeNumber("--warmup", option("--warmup") ?? "0", 0, 1e6);
+const all = await benchRecords(RECORDS + WARMUP);
+const warm = all.slice(0, WARMUP);
+const lines = all.slice(WARMUP);
 const tmp = await Deno.makeTempDir({ prefix: "spore-bench-mesh-" });
 let failed = false;
 try {
@@ -277,7 +340,7 @@ try {
     for (const mode of MODES) {
       let r: Result;
       try {
-        r = await mesh(n, mode, lines, entry, tmp);
+        r = await mesh(n, mode, warm, lines, entry, tmp);
       } catch (e) {
         failed = true;
         console.log(`mesh.${n}.${mode} FAILED: ${(e as Error).message}`);
@@ -285,7 +348,9 @@ try {
       }
       results.push(r);
       const p = `mesh.${n}.${mode}`;
-      const what = `${n} nodes, ${RECORDS} records into one, median ${r.peersMedian} peers`;
+      const what = `${n} nodes, ${RECORDS} records into one${
+        WARMUP ? ` after ${WARMUP} to warm up` : ""
+      }, median ${r.peersMedian} peers`;
       report(`${p}.p50`, (r.p50Ms / 1000).toFixed(2), "s", `half the nodes hold all; ${what}`);
       report(`${p}.all`, (r.allMs / 1000).toFixed(2), "s", `every node holds all; ${what}`);
       report(
@@ -310,8 +375,15 @@ try {
         `${p}.cpu`,
         r.cpu.toFixed(1),
         "CPU-s",
-        `all nodes together, streaming to converged; ` +
+        `all nodes together, first record to quiet; ` +
           `${(r.cpu * 1e6 / (RECORDS * (n - 1))).toFixed(0)} us per record per node`,
+      );
+      report(
+        `${p}.cpu_converged`,
+        r.cpuConverged.toFixed(1),
+        "CPU-s",
+        `first record until every node held all; ` +
+          `${(r.cpuConverged / (r.allMs / 1000)).toFixed(2)} cores busy meanwhile`,
       );
     }
     if (results.length === 2) {

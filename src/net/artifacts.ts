@@ -8,9 +8,12 @@
  * - one shared in-flight fetch per cid, many cids in flight at once (a response is matched by its
  *   `code_cid`; there is no request id), every answer checked against its hash;
  * - background prefetch takes the newest records first, so a history of old, unavailable code
- *   never starves the records people look at now;
- * - a bounded cache of cids no peer had: retried later with backoff, and at once (on that peer
- *   only) when a new peer becomes ready;
+ *   never starves the records people look at now, and asks only the peer that sent the record
+ *   (the Python node does the same): walking every peer for each record's code, 10 s of silence
+ *   each, sent about 2,000 x 9 `code_request`s into every node of a 10-node mesh for code no
+ *   one held, which cost as much CPU as the records themselves (scripts/bench/mesh.ts);
+ * - a bounded cache of cids no peer had: retried later with backoff on every peer, and at once
+ *   (on that peer only, the most recent misses) when a new peer becomes ready;
  * - an explicit fetch waits for peers to appear until its deadline instead of giving up when the
  *   current ones are exhausted.
  * @module
@@ -64,6 +67,12 @@ export const DEFAULT_PREFETCH_QUEUE = 20_000;
 export const DEFAULT_PREFETCH_ACTIVE = 2048;
 /** Cids no peer had, remembered (about 200 bytes each). */
 export const DEFAULT_MISS_CACHE = 20_000;
+/**
+ * Missing cids a newly ready peer is asked for at once (the most recently missed); older ones
+ * wait for their backoff retry. Without a bound every new connection began with up to
+ * {@link DEFAULT_MISS_CACHE} requests.
+ */
+export const PEER_READY_ASKS = 512;
 /** Retry a missing cid after about 1 minute, doubling up to an hour. */
 export const DEFAULT_MISS_RETRY: BackoffPolicy = { baseMs: 60_000, maxMs: 3_600_000 };
 /** How often due retries are queued. */
@@ -79,8 +88,10 @@ interface Job<P> {
   /** Record timestamp: newest first. */
   ts: number;
   from?: P | undefined;
-  /** Ask only this peer (a retry because it just connected). */
+  /** Ask only this peer (the record's sender, or a peer that just connected). */
   only?: P;
+  /** A first try (not a retry): a miss starts the cid's retry schedule. */
+  first?: boolean;
 }
 
 interface Miss {
@@ -140,19 +151,27 @@ export class ArtifactFetcher<P extends ArtifactPeer> {
   }
 
   /**
-   * Queue a background fetch of `cid` from `from` (then the other peers); `timestamp` is the
-   * record's: the newest are fetched first. Cids no peer had wait for their retry.
+   * Queue a background fetch of `cid` from `from`, the peer that sent its record; `timestamp` is
+   * the record's: the newest are fetched first. A miss is retried later on every peer; cids no
+   * peer had wait for their retry.
    */
   prefetch(cid: string, from: P, timestamp = 0): void {
     if (this.#closed || !isCid(cid) || this.#misses.has(cid)) return;
-    this.#enqueue({ cid, ts: timestamp, from });
+    this.#enqueue({ cid, ts: timestamp, only: from, first: true });
   }
 
-  /** A peer finished its handshake: wake waiting fetches and ask it for every missing cid. */
+  /**
+   * A peer finished its handshake: wake waiting fetches and ask it for the most recently missed
+   * cids ({@link PEER_READY_ASKS}).
+   */
   peerReady(peer: P): void {
     if (this.#closed) return;
     this.#wakeWaiting();
-    for (const [cid, m] of this.#misses) this.#enqueue({ cid, ts: m.ts, only: peer });
+    let skip = this.#misses.size - PEER_READY_ASKS;
+    for (const [cid, m] of this.#misses) {
+      if (skip-- > 0) continue; // oldest first in the map: the recent ones are at the end
+      this.#enqueue({ cid, ts: m.ts, only: peer });
+    }
   }
 
   /** A peer went away: its unanswered requests fail now instead of at their timeout. */
@@ -231,7 +250,7 @@ export class ArtifactFetcher<P extends ArtifactPeer> {
     const entry: Inflight = { promise: Promise.resolve(undefined), waits };
     entry.promise = this.#run(job, waits).then((bytes) => {
       if (bytes) this.#misses.delete(job.cid);
-      else if (!this.#closed && !job.only) this.#noteMiss(job.cid, job.ts);
+      else if (!this.#closed && (!job.only || job.first)) this.#noteMiss(job.cid, job.ts);
       return bytes;
     }).finally(() => {
       if (this.#inflight.get(job.cid) === entry) this.#inflight.delete(job.cid);
@@ -329,11 +348,8 @@ export class ArtifactFetcher<P extends ArtifactPeer> {
       this.#queued.delete(job.cid);
       if (this.#inflight.has(job.cid)) continue;
       this.#active++;
-      this.#opts.store.has(job.cid)
-        .then((have) => {
-          if (!have) return this.#start(job, false);
-          this.#misses.delete(job.cid);
-        })
+      // The run looks in the local store first (and a hit clears the cid's miss).
+      this.#start(job, false)
         .catch(safetyCatch)
         .finally(() => {
           this.#active--;

@@ -208,10 +208,7 @@ export class Network {
     return this.#outbound.book.list();
   }
 
-  /**
-   * Why dials fail: the last failure of each address whose latest dial failed, oldest first
-   * (`kind`: dns, refused, timeout, unreachable or other; `at`: ms since the epoch).
-   */
+  /** Why dials fail: the last failure of each address whose latest dial failed, oldest first. */
   dialFailures(): DialFailure[] {
     return this.#outbound.dialer.failures();
   }
@@ -418,16 +415,19 @@ export class Network {
   }
 
   #onHello(c: Connection, hello: HelloPayload): void {
-    if (this.#isReady(c)) return; // only the first counts
+    if (c.hello !== undefined) return; // only the first counts
     if (!this.#outbound.identify(c, hello, this.#o.nodeId, this.connections())) return;
     c.hello = hello;
     // Before sync starts: what the sync stream brings is then not announced back to it.
     if (this.#o.gossip !== "flood" && hello.features.includes(FEATURE_ANNOUNCE)) {
       this.#announce.inventory.addPeer(c);
     }
-    this.#events.up(c);
-    this.#fetcher.peerReady(c);
-    this.#profilePush.ready(c);
+    // Late (a node slow to start on a loaded machine): one of ours after all, not a Python peer.
+    if (!this.#legacy.closed(c)) {
+      this.#events.up(c);
+      this.#fetcher.peerReady(c);
+      this.#profilePush.ready(c);
+    }
     this.#sessions.begin(c, hello);
     c.send(envelope("pex_request", {}));
   }

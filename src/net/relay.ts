@@ -45,9 +45,19 @@ export interface RelayOptions<P extends RelayPeer> {
   sentFrame(type: string): void;
 }
 
+/**
+ * Encoded frames of the records stored last, at most this many bytes together: what pulling
+ * peers ask for next. In a 10-node mesh (scripts/bench/mesh.ts) the first node served each
+ * record to 9 peers, each time read back from SQLite and encoded again.
+ */
+export const RECENT_FRAME_BYTES = 4 * 1024 * 1024;
+
 /** Relays stored records and profiles. */
 export class Relay<P extends RelayPeer> {
   readonly #o: RelayOptions<P>;
+  /** Record id -> its `experiment` frame, oldest first. */
+  readonly #recent = new Map<string, Uint8Array>();
+  #recentBytes = 0;
 
   constructor(o: RelayOptions<P>) {
     this.#o = o;
@@ -61,11 +71,17 @@ export class Relay<P extends RelayPeer> {
       if (source) source.lastNewRecordAt = now; // a feeder is kept when slots run out (slots.ts)
       this.#o.emit({ kind: "experiment", record, source: source ? "peer" : "local" });
       let frame: Uint8Array | undefined;
+      let pullers = false;
       for (const t of targets) {
-        if (t === source || this.#o.pulls(t)) continue;
+        if (t === source) continue;
+        if (this.#o.pulls(t)) {
+          pullers = true;
+          continue;
+        }
         frame ??= recordFrame(record);
         if (t.sendFrame(frame)) this.#o.sentFrame("experiment");
       }
+      if (pullers) this.#remember(record.id, frame ?? recordFrame(record));
       if (source) this.#o.prefetch(record.code_cid, source, record.timestamp);
     }
     for (const source of new Set(batch.map((b) => b.source))) {
@@ -77,8 +93,13 @@ export class Relay<P extends RelayPeer> {
   serve(peer: P, ids: readonly string[]): number {
     let sent = 0;
     for (const id of ids) {
-      const record = this.#o.records.get(id);
-      if (!record || !peer.sendFrame(recordFrame(record))) continue;
+      let frame = this.#recent.get(id);
+      if (!frame) {
+        const record = this.#o.records.get(id);
+        if (!record) continue;
+        frame = recordFrame(record);
+      }
+      if (!peer.sendFrame(frame)) continue;
       this.#o.sentFrame("experiment");
       sent++;
     }
@@ -101,6 +122,17 @@ export class Relay<P extends RelayPeer> {
     const json = envelope("profile", profile);
     for (const t of this.#o.targets()) if (t !== from) t.send(json);
     return true;
+  }
+
+  #remember(id: string, frame: Uint8Array): void {
+    if (frame.length > RECENT_FRAME_BYTES / 16) return; // a few huge records must not evict all
+    this.#recent.set(id, frame);
+    this.#recentBytes += frame.length;
+    for (const [old, f] of this.#recent) {
+      if (this.#recentBytes <= RECENT_FRAME_BYTES) break;
+      this.#recent.delete(old);
+      this.#recentBytes -= f.length;
+    }
   }
 }
 

@@ -95,6 +95,11 @@ export class NodeMetrics implements MetricsSource {
         "Record requests that timed out and went to the next announcer",
         "timeouts",
       ],
+      [
+        "record_requests_given_up",
+        "Announced records given up (every announcer failed or left; a later sync brings them)",
+        "gaveUp",
+      ],
     ];
     for (const [name, help, key] of announceCounters) {
       counters.push([name, help, (s) => s.announce?.[key] ?? 0]);

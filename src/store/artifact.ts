@@ -12,9 +12,24 @@ export function isCid(cid: unknown): cid is string {
   return isHex(cid, 32);
 }
 
+/**
+ * Cids recently found absent, remembered at most (about 150 bytes each). A peer asking for code
+ * nobody holds costs a failed file read, and Deno turns each into a thrown NotFound error: in a
+ * 10-node mesh (scripts/bench/mesh.ts, code no one held) those failed reads, three per record
+ * per node, took more of the first node's main thread than anything else.
+ */
+const ABSENT_MAX = 8192;
+/**
+ * How long "absent" is believed. This process writes through {@link ArtifactStore.put} and
+ * forgets the entry at once; the bound covers another process writing into the same directory.
+ */
+const ABSENT_TTL_MS = 30_000;
+
 /** Artifact files below one directory. */
 export class ArtifactStore {
   readonly #dir: string;
+  /** Cid -> when it was found absent (ms), oldest first. */
+  readonly #absent = new Map<string, number>();
 
   /** @param dir the `artifact` directory; created on first write */
   constructor(dir: string) {
@@ -44,12 +59,20 @@ export class ArtifactStore {
   }
 
   /** The bytes of `cid`, or undefined when absent, unreadable or not matching their hash. */
-  async get(cid: string): Promise<Uint8Array | undefined> {
-    if (!isCid(cid)) return undefined;
+  get(cid: string): Promise<Uint8Array | undefined> {
+    return Promise.resolve(this.#read(cid));
+  }
+
+  #read(cid: string): Uint8Array | undefined {
+    if (!isCid(cid) || this.#knownAbsent(cid)) return undefined;
     let bytes: Uint8Array;
     try {
-      bytes = await Deno.readFile(this.#path(cid));
+      // Synchronous on purpose: a code file is small, and an async read costs a hand-off to
+      // Deno's blocking thread pool that, with one background prefetch per received record,
+      // took a quarter of each node's main thread in a 10-node mesh (scripts/bench/mesh.ts).
+      bytes = Deno.readFileSync(this.#path(cid));
     } catch {
+      this.#noteAbsent(cid);
       return undefined;
     }
     // A file damaged on disk must never be served as if it were the content.
@@ -57,13 +80,28 @@ export class ArtifactStore {
   }
 
   /** True when a file for `cid` exists (its content is checked by {@link get}). */
-  async has(cid: string): Promise<boolean> {
-    if (!isCid(cid)) return false;
+  has(cid: string): Promise<boolean> {
+    if (!isCid(cid) || this.#knownAbsent(cid)) return Promise.resolve(false);
     try {
-      return (await Deno.stat(this.#path(cid))).isFile;
+      return Promise.resolve(Deno.statSync(this.#path(cid)).isFile); // synchronous: see get()
     } catch {
-      return false;
+      this.#noteAbsent(cid);
+      return Promise.resolve(false);
     }
+  }
+
+  #knownAbsent(cid: string): boolean {
+    const at = this.#absent.get(cid);
+    if (at === undefined) return false;
+    if (Date.now() - at < ABSENT_TTL_MS) return true;
+    this.#absent.delete(cid);
+    return false;
+  }
+
+  #noteAbsent(cid: string): void {
+    this.#absent.delete(cid); // re-inserted at the young end
+    this.#absent.set(cid, Date.now());
+    if (this.#absent.size > ABSENT_MAX) this.#absent.delete(this.#absent.keys().next().value!);
   }
 
   #path(cid: string): string {
@@ -71,7 +109,9 @@ export class ArtifactStore {
   }
 
   async #write(cid: string, bytes: Uint8Array): Promise<void> {
-    if ((await this.get(cid)) !== undefined) return;
+    this.#absent.delete(cid);
+    if (this.#read(cid) !== undefined) return;
+    this.#absent.delete(cid); // that read found it absent: about to change
     const dest = this.#path(cid);
     const dir = join(this.#dir, cid.slice(0, 2), cid.slice(2, 4));
     await Deno.mkdir(dir, { recursive: true });
@@ -80,6 +120,7 @@ export class ArtifactStore {
     try {
       await Deno.writeFile(tmp, bytes);
       await Deno.rename(tmp, dest);
+      this.#absent.delete(cid); // a read that failed while this was writing
     } catch (err) {
       await Deno.remove(tmp).catch(safetyCatch);
       throw err;

@@ -86,15 +86,20 @@ Deno.test("three nodes in a triangle converge with fewer bodies than flooding se
 });
 
 /** A peer speaking our extensions by hand: says hello with the announce feature. */
+/** The `hello` of a test peer with announce/pull, named `agent`. */
+function announcerHello(agent: string, idChar: string): string {
+  return envelope("hello", {
+    node_id: idChar.repeat(64),
+    listen_port: 0,
+    agent,
+    features: [FEATURE_SEQ_SYNC, FEATURE_ANNOUNCE],
+    db_epoch: agent,
+  });
+}
+
 async function announcingPeer(port: number): Promise<RawPeer> {
   const p = await RawPeer.connect(port);
-  await p.sendJson(envelope("hello", {
-    node_id: "e".repeat(64),
-    listen_port: 0,
-    agent: "test-silent",
-    features: [FEATURE_SEQ_SYNC, FEATURE_ANNOUNCE],
-    db_epoch: "silent",
-  }));
+  await p.sendJson(announcerHello("test-silent", "e"));
   return p;
 }
 
@@ -124,6 +129,35 @@ Deno.test("a peer that announces but never answers does not stop the record from
   } finally {
     await silent?.close();
     await stopAll(x, a);
+  }
+});
+
+Deno.test("a hello after the wait for it turns a 'Python' peer back into one of ours", async () => {
+  // FAST's short hello wait: the peer is taken for a Python node before it speaks.
+  const x = await startFastNode({ targetOutbound: 0 });
+  let late: RawPeer | undefined;
+  try {
+    late = await RawPeer.connect(x.node.port);
+    await waitFor(
+      () => late!.received.some((m) => m.type === "sync_request"),
+      "X to take the silent peer for a Python node (legacy sync_request)",
+    );
+    await late.sendJson(announcerHello("test-late", "f"));
+    await waitFor(() => x.node.peers().some((p) => p.agent === "test-late"), "the late hello");
+    const recs = makeRecords(5, x.keys, { tag: "late" });
+    await publishAll(x, recs);
+    const announced = () =>
+      late!.received.filter((m) => m.type === "announce")
+        .flatMap((m) => (m.payload as { ids: string[] }).ids);
+    await waitFor(() => recs.every((r) => announced().includes(r.id)), "ids announced to it");
+    assert.equal(
+      late.received.filter((m) => m.type === "experiment").length,
+      0,
+      "no full bodies pushed to a peer that pulls",
+    );
+  } finally {
+    await late?.close();
+    await stopAll(x);
   }
 });
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { ArtifactFetcher, type ArtifactPeer } from "../../src/net/artifacts.ts";
+import { ArtifactFetcher, type ArtifactPeer, PEER_READY_ASKS } from "../../src/net/artifacts.ts";
 import { ArtifactStore } from "../../src/store/mod.ts";
 import { codeFiles } from "./python_like.ts";
 import { waitFor } from "./helpers.ts";
@@ -76,6 +76,55 @@ Deno.test("prefetch takes the newest records first; misses are retried on the ne
     for (const [cid, bytes] of files) assert.deepEqual(await t.store.get(cid), bytes);
     assert.equal(silent.asked.length, 3, "the peer that had nothing was not asked again");
     assert.equal(holder.asked.length, 3);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("prefetch asks only the record's sender; the miss is retried on every peer", async () => {
+  const files = codeFiles(1, 256, "sender");
+  const [[cid, bytes]] = take(files, 1);
+  const sender = new FakePeer();
+  const holder = new FakePeer(new Map(files));
+  const dir = await Deno.makeTempDir({ prefix: "spore-fetcher-" });
+  const store = new ArtifactStore(dir);
+  const fetcher = new ArtifactFetcher<FakePeer>({
+    store,
+    peers: () => [sender, holder],
+    perPeerMs: 50,
+    missRetry: { baseMs: 300, maxMs: 600 },
+  });
+  sender.fetcher = holder.fetcher = fetcher;
+  try {
+    fetcher.prefetch(cid, sender, 1);
+    await waitFor(() => fetcher.stats().missing === 1, "a miss at the sender");
+    assert.deepEqual(sender.asked, [cid]);
+    assert.deepEqual(holder.asked, [], "the other peer is not walked for a background prefetch");
+    // The retry after the backoff asks every peer, and the holder answers.
+    await waitFor(() => fetcher.stats().missing === 0, "fetched on the retry", 5000);
+    assert.deepEqual(holder.asked, [cid]);
+    assert.deepEqual(await store.get(cid), bytes);
+  } finally {
+    fetcher.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a newly ready peer is asked for the most recent misses only", async () => {
+  const n = PEER_READY_ASKS + 40;
+  const files = codeFiles(n, 64, "ready");
+  const silent = new FakePeer();
+  const t = await setup([silent], n);
+  try {
+    for (const [i, [cid]] of files.entries()) t.fetcher.prefetch(cid, silent, i + 1);
+    await waitFor(() => t.fetcher.stats().missing === n, "every cid missed");
+    const holder = new FakePeer();
+    holder.fetcher = t.fetcher;
+    t.fetcher.peerReady(holder);
+    await waitFor(() => holder.asked.length === PEER_READY_ASKS, "the new peer asked");
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(holder.asked.length, PEER_READY_ASKS, "no more than the bound");
+    assert.equal(new Set(holder.asked).size, PEER_READY_ASKS);
   } finally {
     await t.close();
   }

@@ -57,6 +57,21 @@ Deno.test("artifacts: a corrupted file reads as missing and a new put repairs it
   });
 });
 
+Deno.test("artifacts: a cid found absent reads as present as soon as it is written", async () => {
+  await withTempDir(async (dir) => {
+    const store = new ArtifactStore(join(dir, "artifact"));
+    const bytes = enc.encode("z = 4\n");
+    const cid = sha256Hex(bytes);
+    assert.equal(await store.get(cid), undefined);
+    assert.equal(await store.has(cid), false);
+    // A read racing the write (it fails before the file lands) must not hide it afterwards.
+    const [, racing] = await Promise.all([store.putVerified(cid, bytes), store.get(cid)]);
+    assert.equal(racing, undefined);
+    assert.equal(await store.has(cid), true);
+    assert.deepEqual(await store.get(cid), bytes);
+  });
+});
+
 Deno.test("artifacts: malformed cids never touch the filesystem (path traversal)", async () => {
   await withTempDir(async (dir) => {
     const root = join(dir, "artifact");
