@@ -138,15 +138,18 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Every node's `/metrics` text once none of them changed (received, sent) for `quietMs`. */
+/** Every node's `/metrics` text once no body or announcement moved for `quietMs`. */
 async function quiet(nodes: Node[], quietMs: number, timeoutMs: number): Promise<string[]> {
   const end = performance.now() + timeoutMs;
   let last = "";
   let since = performance.now();
   for (;;) {
     const texts = await Promise.all(nodes.map((n) => scrape(n.webPort)));
+    // Bodies and announcements only: pings and sync marks never stop on a big mesh.
     const key = texts.map((t) =>
-      `${metric(t, "spore_records_received_total")}/${metric(t, "spore_messages_out_total")}`
+      `${metric(t, "spore_records_received_total")}/${
+        metric(t, "spore_messages_out_total", 'type="experiment"')
+      }/${metric(t, "spore_announce_ids_sent_total")}`
     ).join(",");
     if (key !== last) {
       last = key;
@@ -233,7 +236,7 @@ async function mesh(
         port,
         peers,
         explorer: true,
-        stderr: "null",
+        stderr: verbose ? "inherit" : "null",
       });
       nodes.push({ dir, port, webPort, child });
     }
