@@ -37,11 +37,16 @@ export interface RunProgress {
 
 const encoder = new TextEncoder();
 
-function terminalColumns(): number {
+/** Width assumed when the terminal does not say (`script` and some containers report 0 x 0). */
+const UNKNOWN_COLUMNS = 100;
+
+/** The terminal's width in columns, or {@link UNKNOWN_COLUMNS} when it reports none. */
+export function terminalColumns(size: () => { columns: number } = Deno.consoleSize): number {
   try {
-    return Deno.consoleSize().columns;
+    const columns = size().columns;
+    return columns > 0 ? columns : UNKNOWN_COLUMNS;
   } catch {
-    return 100;
+    return UNKNOWN_COLUMNS;
   }
 }
 

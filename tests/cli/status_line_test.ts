@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PLAIN_PROGRESS_MS, StatusLine } from "../../src/cli/status_line.ts";
+import { PLAIN_PROGRESS_MS, StatusLine, terminalColumns } from "../../src/cli/status_line.ts";
 import { replayTerminal } from "./terminal.ts";
 
 function terminal(columns = 80) {
@@ -69,4 +69,15 @@ Deno.test("status line on a pipe: plain lines, no carriage returns; progress eve
     "done",
   ]);
   assert.ok(lines.every((l) => !l.includes("\r")));
+});
+
+Deno.test("a terminal that reports no size (script, some containers: 0 x 0) is taken as 100 wide", () => {
+  assert.equal(terminalColumns(() => ({ columns: 0 })), 100);
+  assert.equal(terminalColumns(() => ({ columns: 132 })), 132);
+  assert.equal(
+    terminalColumns(() => {
+      throw new Deno.errors.BadResource("not a terminal");
+    }),
+    100,
+  );
 });
