@@ -35,12 +35,22 @@ export async function nodeEntry(tmp: string, v8Flags: string): Promise<string[]>
   return ["run", "-A", ...flags, "--config", join(ROOT, "deno.json"), entry];
 }
 
-/** A loopback port that was free a moment ago. */
+/**
+ * A loopback port that was free a moment ago, below Linux's ephemeral range (32768-60999): a
+ * port the OS hands out (port 0) can be taken by another node's outgoing connection before the
+ * node meant to listen on it binds, and a 30-node mesh once lost a node that way.
+ */
 export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  for (let tries = 0; tries < 1000; tries++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch {
+      // taken: try another
+    }
+  }
+  throw new Error("no free loopback port between 20000 and 32000");
 }
 
 /** Options of {@link startNode}. */
