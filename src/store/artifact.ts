@@ -64,21 +64,14 @@ export class ArtifactStore {
     return Promise.resolve(this.#read(cid));
   }
 
-  #read(cid: string): Uint8Array | undefined {
-    if (!isCid(cid) || this.#knownAbsent(cid)) return undefined;
-    const path = this.#path(cid);
-    // A miss is the common case (the code of a record just received): existsSync answers it
-    // in about 2.5 us, where a failed read throws an error that costs about 13 us.
-    if (!existsSync(path)) {
-      this.#noteAbsent(cid);
-      return undefined;
-    }
+  #read(cid: string, useCache = true): Uint8Array | undefined {
+    if (!this.#onDisk(cid, useCache)) return undefined;
     let bytes: Uint8Array;
     try {
       // Synchronous on purpose: a code file is small, and an async read costs a hand-off to
       // Deno's blocking thread pool that, with one background prefetch per received record,
       // took a quarter of each node's main thread in a 10-node mesh (scripts/bench/mesh.ts).
-      bytes = Deno.readFileSync(path);
+      bytes = Deno.readFileSync(this.#path(cid));
     } catch {
       this.#noteAbsent(cid);
       return undefined;
@@ -89,17 +82,26 @@ export class ArtifactStore {
 
   /** True when a file for `cid` exists (its content is checked by {@link get}). */
   has(cid: string): Promise<boolean> {
-    if (!isCid(cid) || this.#knownAbsent(cid)) return Promise.resolve(false);
-    if (!existsSync(this.#path(cid))) { // see #read
-      this.#noteAbsent(cid);
-      return Promise.resolve(false);
-    }
+    if (!this.#onDisk(cid)) return Promise.resolve(false);
     try {
-      return Promise.resolve(Deno.statSync(this.#path(cid)).isFile); // synchronous: see get()
+      return Promise.resolve(Deno.statSync(this.#path(cid)).isFile); // synchronous: see #read
     } catch {
       this.#noteAbsent(cid);
       return Promise.resolve(false);
     }
+  }
+
+  /**
+   * True when a file for a well-formed `cid` exists; a miss is remembered ({@link ABSENT_MAX}),
+   * and believed while fresh unless `useCache` is false. A miss is the common case (the code of
+   * a record just received): existsSync answers it in about 2.5 us, where a failed read throws
+   * an error that costs about 13 us.
+   */
+  #onDisk(cid: string, useCache = true): boolean {
+    if (!isCid(cid) || (useCache && this.#knownAbsent(cid))) return false;
+    if (existsSync(this.#path(cid))) return true;
+    this.#noteAbsent(cid);
+    return false;
   }
 
   #knownAbsent(cid: string): boolean {
@@ -121,8 +123,7 @@ export class ArtifactStore {
   }
 
   async #write(cid: string, bytes: Uint8Array): Promise<void> {
-    this.#absent.delete(cid);
-    if (this.#read(cid) !== undefined) return;
+    if (this.#read(cid, false) !== undefined) return;
     this.#absent.delete(cid); // that read found it absent: about to change
     const dest = this.#path(cid);
     const dir = join(this.#dir, cid.slice(0, 2), cid.slice(2, 4));
