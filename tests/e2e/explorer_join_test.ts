@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { makeRecords, startNode, vectorKey, waitFor } from "../net/helpers.ts";
+import { collectText, makeRecords, startNode, vectorKey, waitFor } from "../net/helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -50,12 +50,14 @@ async function joinAndSync(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  let out = "";
-  const reader = (async () => {
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
-  })();
+  const stdout = collectText(child.stdout);
   try {
-    await waitFor(() => /explorer: http:\/\/127\.0\.0\.1:\d+\//.test(out), "the explorer", 60_000);
+    await waitFor(
+      () => /explorer: http:\/\/127\.0\.0\.1:\d+\//.test(stdout.text()),
+      "the explorer",
+      60_000,
+    );
+    const out = stdout.text();
     assert.match(out, /sync-only gossip node on .*connecting to 127\.0\.0\.1:\d+/);
     const url = /explorer: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)![1]!;
     let count = 0;
@@ -71,7 +73,7 @@ async function joinAndSync(
   } finally {
     child.kill("SIGTERM");
     await child.status;
-    await reader;
+    await stdout.done;
     await child.stderr.cancel().catch(() => {});
     await running.stop();
     await Deno.remove(dir, { recursive: true });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeFrame, envelope } from "../../src/protocol/mod.ts";
-import { RawPeer, waitFor } from "../net/helpers.ts";
+import { collectText, RawPeer, waitFor } from "../net/helpers.ts";
 import { standinFlags, writeStandinWorkspace } from "../fixtures/autoresearch_workspace.ts";
 import { runTaskFlags } from "./fixtures/victim.ts";
 import { BWRAP, TORCH } from "../training/_env.ts";
@@ -46,14 +46,15 @@ Deno.test({
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    let out = "";
-    const reading = (async () => {
-      for await (const c of child.stdout.pipeThrough(new TextDecoderStream())) out += c;
-    })();
+    const stdout = collectText(child.stdout);
     let peer: RawPeer | undefined;
     try {
-      await waitFor(() => /out of memory/.test(out), "the baseline to end out of memory", 180_000);
-      assert.match(out, /baseline crashed \(out of memory/);
+      await waitFor(
+        () => /out of memory/.test(stdout.text()),
+        "the baseline to end out of memory",
+        180_000,
+      );
+      assert.match(stdout.text(), /baseline crashed \(out of memory/);
       const port = Number(JSON.parse(await Deno.readTextFile(join(data, "peers.json"))).port);
       const p = peer = await RawPeer.connect(port);
       await p.write(encodeFrame(envelope("ping", {})));
@@ -62,10 +63,10 @@ Deno.test({
       await peer?.close();
       child.kill("SIGTERM");
       const status = await child.status;
-      await reading;
+      await stdout.done;
       await child.stderr.cancel().catch(() => {});
       await Deno.remove(root, { recursive: true });
-      assert.equal(status.code, 0, out);
+      assert.equal(status.code, 0, stdout.text());
     }
   },
 });

@@ -267,3 +267,15 @@ export class MemoryLogger {
     return this.entries.filter((e) => e.msg === msg);
   }
 }
+
+/** The text a child process has written to `stream` so far, read until the stream ends. */
+export function collectText(stream: ReadableStream<Uint8Array>): {
+  text(): string;
+  done: Promise<void>;
+} {
+  let out = "";
+  const done = (async () => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) out += chunk;
+  })();
+  return { text: () => out, done };
+}

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { openStores } from "../../src/store/mod.ts";
 import { peersToDial, runNode } from "../../src/cli/run.ts";
 import { loadConfig } from "../../src/config.ts";
-import { makeRecords, startNode, vectorKey, waitFor } from "./helpers.ts";
+import { collectText, makeRecords, startNode, vectorKey, waitFor } from "./helpers.ts";
 
 Deno.test("spore run --genesis --no-train serves its graph and stops cleanly", async () => {
   const dir = await Deno.makeTempDir({ prefix: "spore-run-" });
@@ -172,12 +172,10 @@ Deno.test("spore run takes the Python CLI's short flags: -p -w -c -d (and -r)", 
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  let out = "";
-  const reader = (async () => {
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
-  })();
+  const stdout = collectText(child.stdout);
   try {
-    await waitFor(() => /mode\s+sync-only/.test(out), "the banner", 60_000);
+    await waitFor(() => /mode\s+sync-only/.test(stdout.text()), "the banner", 60_000);
+    const out = stdout.text();
     assert.match(out, new RegExp(`data dir\\s+${dir}`));
     assert.match(out, new RegExp(`gossip\\s+\\S+:${p}\\b`));
     assert.match(out, new RegExp(`explorer\\s+http://127\\.0\\.0\\.1:${w}/`));
@@ -185,7 +183,7 @@ Deno.test("spore run takes the Python CLI's short flags: -p -w -c -d (and -r)", 
   } finally {
     child.kill("SIGTERM");
     await child.status;
-    await reader;
+    await stdout.done;
     await child.stderr.cancel().catch(() => {});
     await Deno.remove(dir, { recursive: true });
   }
