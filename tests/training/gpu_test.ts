@@ -6,17 +6,9 @@ import {
   parseNvidiaSmi,
   type TorchInfo,
 } from "../../src/training/mod.ts";
+import { CPU_TORCH as CPU_TORCH_FAKE } from "./fake_python.ts";
 
-const CPU_TORCH: TorchInfo = {
-  version: "1.13.1",
-  cudaVersion: "",
-  cudaAvailable: false,
-  mpsAvailable: false,
-  deviceName: "",
-  totalMemoryMb: 0,
-  smCount: 0,
-  hasCompile: false,
-};
+const CPU_TORCH: TorchInfo = { ...CPU_TORCH_FAKE, version: "1.13.1" };
 
 Deno.test("parseNvidiaSmi reads the csv query and skips junk", () => {
   const gpus = parseNvidiaSmi(
